@@ -1,0 +1,81 @@
+"""The `sage` command line (DESIGN.md §8).
+
+Commands are declared here and implemented in `sage_tui/commands/`, imported only
+when a command runs, so `sage --version` and start-up stay fast. Every `SageError`
+becomes one sentence on stderr and its exit code (1 task failed, 2 usage or
+configuration error); `SAGE_DEBUG=1` shows the traceback of an unexpected failure.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from sage_tui import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="sage",
+                      message="%(prog)s %(version)s")
+def cli() -> None:
+    """SAGE: a terminal workbench for local-model coding agents."""
+
+
+@cli.command()
+@click.argument("ref", required=False)
+@click.option("--event", "-e", "events", multiple=True, metavar="NAME",
+              help="Only these events (repeatable; globs such as 'TOOL_*' work).")
+@click.option("--json", "as_json", is_flag=True, help="Print the raw JSON lines.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new events (Ctrl+C stops).")
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=20, show_default=True,
+              help="How many sessions to list (without REF).")
+def trace(ref: str | None, events: tuple[str, ...], as_json: bool, follow: bool,
+          limit: int) -> None:
+    """Show a session log: REF is a session id (or prefix), a trace id or a file.
+
+    Without REF, list recent sessions.
+    """
+    from sage_tui.commands.trace import run_trace
+
+    run_trace(ref, events, as_json=as_json, follow=follow, limit=limit)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def doctor(as_json: bool) -> None:
+    """Check Python, git, folders, config, Ollama and tokenizer files."""
+    from sage_tui.commands.doctor import run_doctor
+
+    raise SystemExit(run_doctor(as_json=as_json))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `sage` console script."""
+    from sage_tui.core.errors import SageError
+
+    try:
+        cli.main(args=argv, prog_name="sage", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except click.ClickException as exc:
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        raise SystemExit(130) from None
+    except SageError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    except BrokenPipeError:  # `sage trace | head`
+        sys.stderr.close()
+        raise SystemExit(0) from None
+    except Exception as exc:
+        if os.environ.get("SAGE_DEBUG"):
+            raise
+        click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (set SAGE_DEBUG=1 to see "
+                   "where, and please report it).", err=True)
+        raise SystemExit(1) from None

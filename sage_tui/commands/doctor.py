@@ -1,0 +1,42 @@
+"""`sage doctor`: print each check as it completes; exit 1 when any fails."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import click
+
+from sage_tui.doctor import Check, run_checks, session_dir
+
+MARKS = {"ok": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "red")}
+
+
+def _show(check: Check) -> None:
+    mark, colour = MARKS[check.status]
+    click.echo(f"  {click.style(mark, fg=colour, bold=True)} {check.name:<10} {check.message}")
+    for line in check.details:
+        click.echo(f"      {click.style(line, dim=True)}")
+
+
+def run_doctor(as_json: bool = False) -> int:
+    """Run the checks and print them; return the exit code."""
+    if as_json:
+        checks = run_checks()
+        click.echo(json.dumps([asdict(c) for c in checks], indent=2))
+    else:
+        click.echo(click.style("sage doctor", bold=True))
+        checks = run_checks(progress=_show)
+        click.echo(f"  session logs: {session_dir()}")
+    failures = [c for c in checks if c.status == "fail"]
+    warnings_ = [c for c in checks if c.status == "warn"]
+    if not as_json:
+        if failures:
+            click.echo(click.style(f"{len(failures)} problem(s) to fix"
+                                   + (f", {len(warnings_)} warning(s)." if warnings_ else "."),
+                                   fg="red", bold=True))
+        elif warnings_:
+            click.echo(click.style(f"Ready, with {len(warnings_)} warning(s).", fg="yellow"))
+        else:
+            click.echo(click.style("All checks passed.", fg="green"))
+    return 1 if failures else 0

@@ -1,0 +1,371 @@
+"""Settings (`SAGE_*` variables over `config.toml`) and the role → model map (`models.yaml`).
+
+Precedence, highest first: command-line flags (applied by the CLI), environment
+variables, the config file, built-in defaults. Nothing is read at import time.
+
+Every mistake a user can make here raises `ConfigError` with one sentence naming
+the file (or variable), the key, what is wrong and, where it helps, a suggestion.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sage_tui.core.errors import ConfigError
+from sage_tui.core.events import MODES, ROLES, Mode
+from sage_tui.core.sessionlog import check_session_id, check_trace_id, parse_max_mb
+from sage_tui.paths import sage_paths
+
+DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
+TOOL_POLICY_PRESETS = ("read_only", "workspace_write", "allow_commands")
+
+
+def _suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f"did you mean {close[0]!r}? " if close else ""
+
+
+def normalize_ollama_host(value: str | None) -> str:
+    """Turn an `OLLAMA_HOST` value into a base URL the way the Ollama client reads it.
+
+    `""` → the default; `host` → `http://host:11434`; `:5000` → `http://127.0.0.1:5000`;
+    a scheme without a port gets that scheme's port; a trailing slash is dropped.
+    """
+    text = (value or "").strip()
+    if not text:
+        return DEFAULT_OLLAMA_HOST
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "http", text
+        default_port = "11434"
+    else:
+        scheme = scheme.lower()
+        default_port = "443" if scheme == "https" else "80"
+    hostport, _, path = rest.partition("/")
+    if hostport.startswith("["):  # IPv6 literal
+        close = hostport.find("]")
+        host, port = hostport[: close + 1], hostport[close + 2:] if close + 1 < len(hostport) else ""
+    else:
+        host, _, port = hostport.partition(":")
+    host = host or "127.0.0.1"
+    port = port or default_port
+    path = path.rstrip("/")
+    return f"{scheme}://{host}:{port}" + (f"/{path}" if path else "")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable that is not the model map."""
+
+    mode: Mode = "research"
+    model_profile: str | None = None
+    force_local_model: str | None = None
+    max_prompt_chars_total: int = 60_000
+    tool_policy: str = "workspace_write"
+    session_log_max_mb: float = 20.0
+    session_id: str | None = None
+    trace_id: str | None = None
+    ollama_host: str = DEFAULT_OLLAMA_HOST
+    theme: str = "textual-dark"
+    test_command: str | None = None
+    keys: Mapping[str, str] = field(default_factory=dict)
+    config_file: Path | None = None
+
+
+# setting → (environment variable or None, parser); the file uses the setting's name.
+_ENV: dict[str, str] = {
+    "mode": "SAGE_MODE",
+    "model_profile": "SAGE_MODEL_PROFILE",
+    "force_local_model": "SAGE_FORCE_LOCAL_MODEL",
+    "max_prompt_chars_total": "SAGE_MAX_PROMPT_CHARS_TOTAL",
+    "tool_policy": "SAGE_TOOL_POLICY",
+    "session_log_max_mb": "SAGE_SESSION_LOG_MAX_MB",
+    "session_id": "SAGE_SESSION_ID",
+    "trace_id": "SAGE_TRACE_ID",
+    "ollama_host": "OLLAMA_HOST",
+}
+_FILE_KEYS = (
+    "mode", "model_profile", "force_local_model", "max_prompt_chars_total", "tool_policy",
+    "session_log_max_mb", "ollama_host", "theme", "test_command", "keys",
+)
+KNOWN_ENV = (*_ENV.values(), "SAGE_HOME", "SAGE_DEBUG")
+
+
+def _parse(name: str, value: Any, source: str) -> Any:
+    where = f"{source} sets {name}" if not source.startswith("SAGE_") else source
+    if name == "mode":
+        if value not in MODES:
+            raise ConfigError(
+                f"{where} to {value!r}, but it must be one of {', '.join(MODES)}; "
+                f"{_suggest(str(value), MODES)}".rstrip("; ") + "."
+            )
+        return value
+    if name == "max_prompt_chars_total":
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            number = 0
+        if isinstance(value, bool) or number < 1000:
+            raise ConfigError(
+                f"{where} to {value!r}, but it must be a whole number of characters of at "
+                "least 1000; try 60000."
+            )
+        return number
+    if name == "session_log_max_mb":
+        return parse_max_mb(value, where)
+    if name == "tool_policy":
+        text = str(value)
+        if text in TOOL_POLICY_PRESETS or Path(text).expanduser().is_file():
+            return text
+        raise ConfigError(
+            f"{where} to {text!r}, which is neither a preset ({', '.join(TOOL_POLICY_PRESETS)}) "
+            "nor an existing policy file."
+        )
+    if name == "session_id":
+        return check_session_id(str(value), where)
+    if name == "trace_id":
+        return check_trace_id(str(value), where)
+    if name == "ollama_host":
+        return normalize_ollama_host(str(value))
+    if name == "keys":
+        if not isinstance(value, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise ConfigError(f"{source}: [keys] must map action ids to key names, "
+                              "such as approve_hunk = \"y\".")
+        return dict(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where} to {value!r}, but it must be a non-empty text.")
+    return value.strip()
+
+
+def load_settings(env: Mapping[str, str] | None = None,
+                  home: str | os.PathLike[str] | None = None) -> Settings:
+    """Read `config.toml` then the environment into a `Settings`.
+
+    Raises:
+        ConfigError: the file is not valid TOML, names an unknown setting, or a value
+            (from the file or the environment) is invalid.
+    """
+    environ = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    config_file = sage_paths(home, environ).config_file
+    source: Path | None = None
+    if config_file.is_file():
+        source = config_file
+        try:
+            raw = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{config_file} is not valid TOML ({exc}); fix or remove it.") from exc
+        for key, value in raw.items():
+            if key not in _FILE_KEYS:
+                raise ConfigError(
+                    f"{config_file}: {key!r} is not a setting; {_suggest(key, _FILE_KEYS)}"
+                    f"known settings: {', '.join(_FILE_KEYS)}."
+                )
+            values[key] = _parse(key, value, str(config_file))
+    for name, variable in _ENV.items():
+        text = environ.get(variable)
+        if text:
+            values[name] = _parse(name, text, variable)
+    return Settings(config_file=source, **values)
+
+
+def unknown_env(env: Mapping[str, str] | None = None) -> list[str]:
+    """`SAGE_*` variables that SAGE does not read (likely typos), with a suggestion."""
+    environ = os.environ if env is None else env
+    problems = []
+    for name in sorted(environ):
+        if name.startswith("SAGE_") and name not in KNOWN_ENV:
+            problems.append(f"{name} is not a SAGE setting; {_suggest(name, KNOWN_ENV)}".rstrip())
+    return problems
+
+
+# ---------------------------------------------------------------------------------------
+# models.yaml
+
+OLLAMA_OPTIONS: dict[str, type | tuple[type, ...]] = {
+    "num_ctx": int, "num_predict": int, "num_keep": int, "seed": int, "top_k": int,
+    "top_p": (int, float), "min_p": (int, float), "typical_p": (int, float),
+    "temperature": (int, float), "repeat_penalty": (int, float), "repeat_last_n": int,
+    "presence_penalty": (int, float), "frequency_penalty": (int, float),
+    "penalize_newline": bool, "stop": list, "numa": bool, "num_batch": int, "num_gpu": int,
+    "main_gpu": int, "use_mmap": bool, "num_thread": int,
+}
+_ROLE_KEYS = ("model", "options", "fallback", "host")
+_PROFILE_KEYS = ("model", "options", "host")
+
+
+@dataclass(frozen=True)
+class RoleModel:
+    """The model that serves one role, with its options (defaults merged in)."""
+
+    role: str
+    model: str
+    options: Mapping[str, Any]
+    fallback: tuple[str, ...] = ()
+    host: str | None = None
+
+    @property
+    def num_ctx(self) -> int:
+        """The context window SAGE asks Ollama for (always sent)."""
+        return int(self.options.get("num_ctx", 8192))
+
+
+@dataclass(frozen=True)
+class ModelsConfig:
+    """The parsed `models.yaml`: roles, named profiles, and where it came from."""
+
+    roles: Mapping[str, RoleModel]
+    profiles: Mapping[str, RoleModel]
+    source: Path | None
+
+
+def _with_lines(text: str, source: str) -> tuple[Any, dict[tuple[str, ...], int]]:
+    """Parse YAML and remember the line of every mapping key, by its key path."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{source} is not valid YAML{where}: {problem}.") from exc
+    lines: dict[tuple[str, ...], int] = {}
+
+    def walk(current: yaml.Node | None, path: tuple[str, ...]) -> None:
+        if isinstance(current, yaml.MappingNode):
+            for key, value in current.value:
+                sub = (*path, str(key.value))
+                lines[sub] = key.start_mark.line + 1
+                walk(value, sub)
+
+    walk(node, ())
+    data = yaml.SafeLoader(text).get_single_data() if node is not None else None
+    return data, lines
+
+
+class _Checker:
+    def __init__(self, source: str, lines: dict[tuple[str, ...], int]) -> None:
+        self.source = source
+        self.lines = lines
+
+    def fail(self, path: tuple[str, ...], message: str) -> ConfigError:
+        line = self.lines.get(path)
+        where = f" (line {line})" if line else ""
+        return ConfigError(f"{self.source}: {'.'.join(path)} {message}{where}.")
+
+    def mapping(self, value: Any, path: tuple[str, ...], keys: tuple[str, ...] | None = None
+                ) -> Mapping[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise self.fail(path, f"must be a mapping of keys to values, got {value!r}")
+        if keys is not None:
+            for key in value:
+                if key not in keys:
+                    raise self.fail((*path, str(key)),
+                                    f"is not a known key; {_suggest(str(key), keys)}"
+                                    f"expected one of {', '.join(keys)}")
+        return value
+
+    def text(self, value: Any, path: tuple[str, ...]) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(path, f"must be a non-empty text such as 'qwen2.5-coder:7b', got {value!r}")
+        return value.strip()
+
+    def options(self, value: Any, path: tuple[str, ...]) -> dict[str, Any]:
+        options = dict(self.mapping(value, path))
+        for key, item in options.items():
+            sub = (*path, str(key))
+            expected = OLLAMA_OPTIONS.get(str(key))
+            if expected is None:
+                raise self.fail(sub, f"is not an Ollama option; {_suggest(str(key), list(OLLAMA_OPTIONS))}"
+                                "see `ollama show --parameters`".rstrip())
+            if (isinstance(item, bool) and expected is not bool) or not isinstance(item, expected):
+                kind = {int: "a whole number", bool: "true or false", list: "a list"}.get(
+                    expected if isinstance(expected, type) else float, "a number")
+                raise self.fail(sub, f"must be {kind}, got {item!r}")
+        if "num_ctx" in options and options["num_ctx"] < 256:
+            raise self.fail((*path, "num_ctx"), f"must be at least 256 tokens, got {options['num_ctx']}")
+        if "temperature" in options and not 0 <= options["temperature"] <= 2:
+            raise self.fail((*path, "temperature"), "must be between 0 and 2")
+        return options
+
+    def model(self, role: str, raw: Any, path: tuple[str, ...], keys: tuple[str, ...],
+              defaults: Mapping[str, Any], default_host: str | None) -> RoleModel:
+        spec = self.mapping(raw, path, keys)
+        if "model" not in spec:
+            raise self.fail(path, "needs a 'model' (an Ollama tag such as 'qwen2.5-coder:7b')")
+        fallback = spec.get("fallback") or []
+        if not isinstance(fallback, list):
+            raise self.fail((*path, "fallback"), "must be a list of model tags")
+        host = spec.get("host")
+        return RoleModel(
+            role=role,
+            model=self.text(spec["model"], (*path, "model")),
+            options={**defaults, **self.options(spec.get("options"), (*path, "options"))},
+            fallback=tuple(self.text(f, (*path, "fallback")) for f in fallback),
+            host=normalize_ollama_host(self.text(host, (*path, "host"))) if host else default_host,
+        )
+
+
+def _parse_models(text: str, source: str, base: ModelsConfig | None) -> ModelsConfig:
+    data, lines = _with_lines(text, source)
+    check = _Checker(source, lines)
+    top = check.mapping(data, (), ("defaults", "roles", "profiles"))
+    defaults_spec = check.mapping(top.get("defaults"), ("defaults",), ("options", "host"))
+    defaults = check.options(defaults_spec.get("options"), ("defaults", "options"))
+    host = defaults_spec.get("host")
+    default_host = normalize_ollama_host(check.text(host, ("defaults", "host"))) if host else None
+    roles: dict[str, RoleModel] = dict(base.roles) if base else {}
+    for role, raw in check.mapping(top.get("roles"), ("roles",)).items():
+        if role not in ROLES:
+            raise check.fail(("roles", str(role)), f"is not a role; {_suggest(str(role), ROLES)}"
+                             f"roles are {', '.join(ROLES)}")
+        roles[role] = check.model(role, raw, ("roles", role), _ROLE_KEYS, defaults, default_host)
+    missing = [r for r in ROLES if r not in roles]
+    if missing:
+        raise check.fail(("roles",), f"lacks {', '.join(missing)}")
+    profiles: dict[str, RoleModel] = dict(base.profiles) if base else {}
+    for name, raw in check.mapping(top.get("profiles"), ("profiles",)).items():
+        profiles[str(name)] = check.model("*", raw, ("profiles", str(name)), _PROFILE_KEYS,
+                                          defaults, default_host)
+    return ModelsConfig(roles=roles, profiles=profiles, source=None)
+
+
+def default_models() -> ModelsConfig:
+    """The built-in role map shipped with SAGE."""
+    text = resources.files("sage_tui").joinpath("data/models.yaml").read_text(encoding="utf-8")
+    return _parse_models(text, "built-in models.yaml", None)
+
+
+def load_models(path: str | os.PathLike[str] | None = None,
+                home: str | os.PathLike[str] | None = None) -> ModelsConfig:
+    """Load `models.yaml` (the user's, else the built-in one).
+
+    Roles and profiles the user's file leaves out keep their built-in values.
+
+    Raises:
+        ConfigError: naming the file, the key path, the line and what is wrong.
+    """
+    file = Path(path) if path is not None else sage_paths(home).models_file
+    base = default_models()
+    if path is None and not file.is_file():
+        return base
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{file} does not exist; create it or leave the option out.") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file} cannot be read ({exc}); check its permissions.") from exc
+    parsed = _parse_models(text, str(file), base)
+    return ModelsConfig(roles=parsed.roles, profiles=parsed.profiles, source=file)

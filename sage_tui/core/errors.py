@@ -1,0 +1,26 @@
+"""Typed errors a user can cause, each carrying one sentence that says what to do.
+
+The command line turns a `SageError` into its message on stderr and its `exit_code`
+(DESIGN.md §8: 1 task failed, 2 usage or configuration error); the UI shows the same
+sentence in a banner. Nothing a user can cause should reach them as a traceback.
+"""
+
+from __future__ import annotations
+
+
+class SageError(Exception):
+    """Base class for errors whose message is meant for the user as it stands."""
+
+    exit_code: int = 1
+
+
+class ConfigError(SageError):
+    """A setting, environment variable or configuration file is invalid."""
+
+    exit_code = 2
+
+
+class UsageError(SageError):
+    """The command line asked for something that cannot be done as asked."""
+
+    exit_code = 2

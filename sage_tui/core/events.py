@@ -1,0 +1,302 @@
+"""The one vocabulary of the system: event names and their payloads (DESIGN.md §3).
+
+Every part of SAGE reports what it does by emitting an `Event` into a sink
+(`Callable[[Event], None]`). The session log, the terminal UI, the headless runner
+and the tests are all subscribers of that sink, so they see exactly the same facts.
+
+Names never change; payload fields may grow. Each payload is a `TypedDict` whose
+required keys are the minimum a subscriber may rely on; `REQUIRED_FIELDS` lists them
+so `validate` can check a payload without importing any subscriber.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal, TypedDict
+
+
+class EventName(StrEnum):
+    """Every event the system emits. The string value is what the log stores."""
+
+    SESSION_STARTED = "SESSION_STARTED"
+    SESSION_ENDED = "SESSION_ENDED"
+    USER_MESSAGE = "USER_MESSAGE"
+    ASSISTANT_MESSAGE = "ASSISTANT_MESSAGE"
+    ROUTE_DECISION = "ROUTE_DECISION"
+    EXPERT_PACKET = "EXPERT_PACKET"
+    MODEL_ROUTING_DECISION = "MODEL_ROUTING_DECISION"
+    CONTEXT_CLAMPED = "CONTEXT_CLAMPED"
+    TOKEN_USAGE = "TOKEN_USAGE"
+    TOOL_CALL = "TOOL_CALL"
+    TOOL_RESULT = "TOOL_RESULT"
+    TOOL_ERROR = "TOOL_ERROR"
+    POLICY_DECISION = "POLICY_DECISION"
+    PLAN_CREATED = "PLAN_CREATED"
+    HUMAN_CHECKPOINT_REACHED = "HUMAN_CHECKPOINT_REACHED"
+    CHECKPOINT_RESOLVED = "CHECKPOINT_RESOLVED"
+    PATCH_PROPOSED = "PATCH_PROPOSED"
+    HUNK_DECISION = "HUNK_DECISION"
+    PATCH_APPLIED = "PATCH_APPLIED"
+    PATCH_FAILED = "PATCH_FAILED"
+    PATCH_REVERTED = "PATCH_REVERTED"
+    TEST_RUN = "TEST_RUN"
+    ERROR = "ERROR"
+
+
+Mode = Literal["research", "auto", "silent"]
+Role = Literal["router", "planner", "coder", "reviewer", "summarizer"]
+Route = Literal["qa", "code", "summarize", "memory", "review", "admin"]
+RouteSource = Literal["llm", "fast_path", "fail_safe"]
+ModelReason = Literal["config", "profile", "force", "fallback"]
+UsageSource = Literal["ollama", "estimate"]
+ToolErrorKind = Literal[
+    "timeout", "validation_error", "not_found", "permission_denied", "execution_error"
+]
+Verdict = Literal["allow", "ask", "deny"]
+CheckpointKind = Literal["plan", "patch", "tool"]
+CheckpointDecision = Literal["approve", "reject", "edit", "respond"]
+HunkVerdict = Literal["approve", "reject", "edit", "comment", "undo"]
+
+MODES: tuple[Mode, ...] = ("research", "auto", "silent")
+ROLES: tuple[Role, ...] = ("router", "planner", "coder", "reviewer", "summarizer")
+ROUTES: tuple[Route, ...] = ("qa", "code", "summarize", "memory", "review", "admin")
+
+
+class _Totals(TypedDict):
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class TokenTotals(_Totals, total=False):
+    """Session-wide token counters carried by TOKEN_USAGE and SESSION_ENDED."""
+
+    estimated: bool
+
+
+class SessionStarted(TypedDict):
+    workspace: str
+    mode: Mode
+    profile: str | None
+    version: str
+
+
+class SessionEnded(TypedDict):
+    status: Literal["ok", "failed", "cancelled", "error"]
+    turns: int
+    tokens: TokenTotals
+
+
+class Message(TypedDict):
+    """USER_MESSAGE and ASSISTANT_MESSAGE."""
+
+    text: str
+    role: str
+
+
+class RouteDecision(TypedDict):
+    route: Route
+    experts: list[str]
+    reasoning: str
+    source: RouteSource
+    latency_ms: float
+
+
+class ExpertPacket(TypedDict):
+    expert: str
+    chars: int
+    evidence: bool
+    citations: list[str]
+
+
+class ModelRoutingDecision(TypedDict):
+    role: Role
+    model: str
+    host: str
+    reason: ModelReason
+
+
+class ContextClamped(TypedDict):
+    role: Role
+    budget: int
+    before: int
+    after: int
+    dropped: list[str]
+
+
+class TokenUsage(TypedDict):
+    role: Role
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    source: UsageSource
+    session: TokenTotals
+
+
+class ToolCall(TypedDict):
+    tool: str
+    args: dict[str, Any]
+    call_id: str
+
+
+class ToolResult(TypedDict):
+    tool: str
+    call_id: str
+    ok: bool
+    summary: str
+    ms: float
+
+
+class ToolError(TypedDict):
+    tool: str
+    call_id: str
+    kind: ToolErrorKind
+    message: str
+    suggestion: str
+    attempt: int
+
+
+class PolicyDecision(TypedDict):
+    tool: str
+    target: str
+    verdict: Verdict
+    rule: str
+
+
+class PlanCreated(TypedDict):
+    steps: list[str]
+    path: str | None
+
+
+class CheckpointReached(TypedDict):
+    checkpoint: CheckpointKind
+    mode: Mode
+    blocking: bool
+    skipped: bool
+
+
+class CheckpointResolved(TypedDict):
+    checkpoint: CheckpointKind
+    decision: CheckpointDecision
+    comment: str | None
+
+
+class PatchProposed(TypedDict):
+    patch_id: str
+    files: list[str]
+    hunks: int
+
+
+class HunkDecision(TypedDict):
+    patch_id: str
+    hunk_id: str
+    hunk_sha: str
+    decision: HunkVerdict
+    comment: str | None
+
+
+class _Outcome(TypedDict):
+    patch_id: str
+    files: list[str]
+    hunks: list[dict[str, Any]]
+
+
+class PatchOutcome(_Outcome, total=False):
+    """PATCH_APPLIED, PATCH_FAILED and PATCH_REVERTED (`reason` when it failed)."""
+
+    reason: str
+
+
+class TestRun(TypedDict):
+    command: str
+    exit_code: int
+    passed: int
+    failed: int
+    ms: float
+
+
+class ErrorPayload(TypedDict):
+    where: str
+    kind: str
+    message: str
+
+
+PAYLOADS: dict[EventName, type] = {
+    EventName.SESSION_STARTED: SessionStarted,
+    EventName.SESSION_ENDED: SessionEnded,
+    EventName.USER_MESSAGE: Message,
+    EventName.ASSISTANT_MESSAGE: Message,
+    EventName.ROUTE_DECISION: RouteDecision,
+    EventName.EXPERT_PACKET: ExpertPacket,
+    EventName.MODEL_ROUTING_DECISION: ModelRoutingDecision,
+    EventName.CONTEXT_CLAMPED: ContextClamped,
+    EventName.TOKEN_USAGE: TokenUsage,
+    EventName.TOOL_CALL: ToolCall,
+    EventName.TOOL_RESULT: ToolResult,
+    EventName.TOOL_ERROR: ToolError,
+    EventName.POLICY_DECISION: PolicyDecision,
+    EventName.PLAN_CREATED: PlanCreated,
+    EventName.HUMAN_CHECKPOINT_REACHED: CheckpointReached,
+    EventName.CHECKPOINT_RESOLVED: CheckpointResolved,
+    EventName.PATCH_PROPOSED: PatchProposed,
+    EventName.HUNK_DECISION: HunkDecision,
+    EventName.PATCH_APPLIED: PatchOutcome,
+    EventName.PATCH_FAILED: PatchOutcome,
+    EventName.PATCH_REVERTED: PatchOutcome,
+    EventName.TEST_RUN: TestRun,
+    EventName.ERROR: ErrorPayload,
+}
+
+REQUIRED_FIELDS: dict[EventName, frozenset[str]] = {
+    name: frozenset(payload.__required_keys__)  # type: ignore[attr-defined]
+    for name, payload in PAYLOADS.items()
+}
+
+# Records after which the log fsyncs: a human decision, a change to the working
+# tree, or the end of a session must survive a power cut, not just a crash.
+COMMIT_EVENTS: frozenset[str] = frozenset({
+    EventName.CHECKPOINT_RESOLVED,
+    EventName.HUNK_DECISION,
+    EventName.PATCH_APPLIED,
+    EventName.PATCH_FAILED,
+    EventName.PATCH_REVERTED,
+    EventName.SESSION_ENDED,
+})
+
+EVENT_NAMES: frozenset[str] = frozenset(EventName)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One fact reported by the core: a name, its payload, and the turn it belongs to."""
+
+    name: EventName
+    data: Mapping[str, Any] = field(default_factory=dict)
+    turn: int | None = None
+
+
+Sink = Callable[[Event], None]
+
+
+def validate(name: str, data: Mapping[str, Any]) -> list[str]:
+    """Check a payload against the vocabulary.
+
+    Returns:
+        A list of problems, empty when the event is known and carries every
+        required field. Extra fields are allowed: payloads may grow.
+    """
+    if name not in EVENT_NAMES:
+        return [f"unknown event {name!r}"]
+    missing = REQUIRED_FIELDS[EventName(name)] - data.keys()
+    return [f"{name} lacks field {key!r}" for key in sorted(missing)]
+
+
+def fanout(*sinks: Sink) -> Sink:
+    """Combine sinks so each event reaches all of them, in order."""
+
+    def emit(event: Event) -> None:
+        for sink in sinks:
+            sink(event)
+
+    return emit

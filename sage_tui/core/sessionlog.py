@@ -1,0 +1,528 @@
+"""The session log: one redacted JSON object per line, durable, rotated, crash-tolerant.
+
+Format (DESIGN.md §2)::
+
+    {"v":1,"seq":12,"ts":"2026-11-21T10:00:00.123Z","session_id":"…","trace_id":null,
+     "turn":3,"event":"NAME","data":{…}}
+
+* Each record is handed to the operating system in one `write` on an `O_APPEND`
+  descriptor, so a process killed at any moment leaves at most a torn last line, and
+  every `seq` that `emit` returned is on disk.
+* `fsync` at commit points (`events.COMMIT_EVENTS`) and on `close`.
+* A part that would grow past `SAGE_SESSION_LOG_MAX_MB` (counted in bytes) is renamed
+  to `<id>.<n>.jsonl` (1 is the oldest) and a fresh `<id>.jsonl` is started; `seq`
+  runs on across parts without a gap.
+* One writer per session: a lock file refuses a second process with a clear message.
+* Reopening a session continues its `seq`; a torn last line is repaired first (the
+  fragment is kept in `<id>.torn` so nothing is silently thrown away).
+* Readers split on `\\n` bytes only, skip and report a torn final line, and raise
+  `SessionLogCorrupt` naming the file and line for damage anywhere else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import threading
+import time
+import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from sage_tui.core.errors import ConfigError, SageError
+from sage_tui.core.events import COMMIT_EVENTS, Event
+from sage_tui.core.redaction import redact_value
+from sage_tui.paths import sage_paths
+
+FORMAT_VERSION = 1
+DEFAULT_MAX_MB = 20.0
+SESSION_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+TRACE_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
+PART_NAME_RE = re.compile(r"^(?P<id>[A-Za-z0-9][A-Za-z0-9_-]{0,127})(?:\.(?P<n>\d+))?\.jsonl$")
+
+
+class SessionLogError(SageError):
+    """The session log cannot be written or read as asked."""
+
+
+class SessionLogBusy(SessionLogError):
+    """Another process is already writing this session."""
+
+    exit_code = 2
+
+
+class SessionNotFound(SessionLogError):
+    """No recorded session matches the reference given."""
+
+    exit_code = 2
+
+
+class SessionLogCorrupt(SessionLogError):
+    """A line that is not the last one is not a valid record."""
+
+
+class TornTailWarning(UserWarning):
+    """A log ended in a torn line (a write cut short by a crash); it was skipped."""
+
+
+@dataclass(frozen=True)
+class TornTail:
+    """What a reader skipped, or an opener repaired, at the end of a log file."""
+
+    path: Path
+    line: int
+    size: int
+
+    def describe(self) -> str:
+        """One sentence for the user."""
+        return (f"{self.path.name} ends in a torn line {self.line} ({self.size} bytes, "
+                "a write cut short by a crash); it was skipped")
+
+
+def new_session_id() -> str:
+    """A sortable, readable id: UTC start time plus six random hex digits."""
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def check_session_id(value: str, source: str = "SAGE_SESSION_ID") -> str:
+    """Return `value` if it is usable as a session id, else raise `ConfigError`."""
+    if not SESSION_ID_RE.fullmatch(value):
+        raise ConfigError(
+            f"{source} may hold only letters, digits, '-' and '_' (at most 128, starting "
+            f"with a letter or digit), got {value!r}; choose another id."
+        )
+    return value
+
+
+def check_trace_id(value: str, source: str = "SAGE_TRACE_ID") -> str:
+    """Return `value` if it is usable as a trace id, else raise `ConfigError`."""
+    if not TRACE_ID_RE.fullmatch(value):
+        raise ConfigError(
+            f"{source} may hold only letters, digits and '._:/-' (at most 128), got "
+            f"{value!r}; use an id such as a 32-digit hex OpenTelemetry trace id."
+        )
+    return value
+
+
+def parse_max_mb(value: str | float, source: str = "SAGE_SESSION_LOG_MAX_MB") -> float:
+    """Parse a rotation size in megabytes (fractions allowed)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not number > 0 or number == float("inf"):
+        raise ConfigError(
+            f"{source} must be a positive number of megabytes, got {value!r}; try 20."
+        )
+    return number
+
+
+def session_parts(directory: Path, session_id: str) -> list[Path]:
+    """A session's files in reading order: rotated parts by number, then the live file."""
+    numbered: list[tuple[int, Path]] = []
+    for path in directory.glob(f"{session_id}.*.jsonl"):
+        match = PART_NAME_RE.match(path.name)
+        if match and match["id"] == session_id and match["n"] is not None:
+            numbered.append((int(match["n"]), path))
+    parts = [path for _, path in sorted(numbered)]
+    live = directory / f"{session_id}.jsonl"
+    if live.exists():
+        parts.append(live)
+    return parts
+
+
+def _now() -> str:
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+
+
+def _encode(record: dict[str, Any]) -> bytes:
+    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    try:
+        return (text + "\n").encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: escape it rather than lose the record
+        return (json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n").encode()
+
+
+class _Lock:
+    """An exclusive, non-blocking lock on `<id>.lock`, held while the log is open."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd = -1
+
+    def acquire(self, session_id: str) -> None:
+        for _ in range(10):  # the file may be unlinked by a closing owner: retry
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+            if not _try_lock(fd):
+                owner = os.read(fd, 64).decode("ascii", "replace").strip() or "unknown"
+                os.close(fd)
+                raise SessionLogBusy(
+                    f"Session {session_id!r} is already being written by another sage process "
+                    f"(pid {owner}); set a different SAGE_SESSION_ID or wait for it to finish."
+                )
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode())
+                self.fd = fd
+                return
+            os.close(fd)
+        raise SessionLogBusy(f"Could not lock {self.path}; try again.")
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            # Unlink while still holding the lock, so a waiter that opened the old
+            # file notices the inode changed and retries on a fresh one.
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            os.close(self.fd)
+            self.fd = -1
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+        except OSError:
+            return False
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # not supported (Windows): the rename is still atomic
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _read_tail(path: Path) -> tuple[bytes, int]:
+    """The last complete line of a file and the file's size; b"" when it has none."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        chunk = 65536
+        while True:
+            start = max(0, size - chunk)
+            handle.seek(start)
+            data = handle.read(size - start)
+            body = data[:-1] if data.endswith(b"\n") else data
+            cut = body.rfind(b"\n")
+            if cut >= 0 or start == 0:
+                return body[cut + 1:], size
+            chunk *= 4
+
+
+def parse_record(raw: bytes) -> dict[str, Any] | None:
+    """Decode one log line; None unless it is a JSON object with an integer `seq`."""
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("seq"), int):
+        return None
+    return record
+
+
+class SessionLog:
+    """Append-only writer of one session's log. Thread-safe; one per process and session.
+
+    Use `SessionLog.open(...)`, then `emit` events, then `close` (or a `with` block).
+    """
+
+    def __init__(self, directory: Path, session_id: str, trace_id: str | None,
+                 max_bytes: int, lock: _Lock) -> None:
+        self.directory = directory
+        self.session_id = session_id
+        self.trace_id = trace_id
+        self.max_bytes = max_bytes
+        self.path = directory / f"{session_id}.jsonl"
+        self.turn = 0
+        self.repaired: TornTail | None = None
+        self._lock = lock
+        self._mutex = threading.Lock()
+        self._next_seq = 1
+        self._parts = 0
+        self._size = 0
+        self._fd = -1
+
+    @classmethod
+    def open(cls, home: str | os.PathLike[str] | None = None, session_id: str | None = None,
+             trace_id: str | None = None, max_mb: float | None = None) -> SessionLog:
+        """Open (or continue) a session log.
+
+        Args:
+            home: Root folder; defaults to `SAGE_HOME` or the platform's data folder.
+            session_id: Defaults to `SAGE_SESSION_ID`, else a new id.
+            trace_id: Defaults to `SAGE_TRACE_ID`, else none.
+            max_mb: Rotation size; defaults to `SAGE_SESSION_LOG_MAX_MB`, else 20.
+
+        Raises:
+            ConfigError: an id or size is invalid.
+            SessionLogBusy: another process is writing this session.
+            SessionLogError: the folder cannot be written.
+        """
+        env = os.environ
+        sid = check_session_id(session_id) if session_id else None
+        if sid is None:
+            sid = check_session_id(env["SAGE_SESSION_ID"]) if env.get("SAGE_SESSION_ID") else None
+        tid = trace_id or env.get("SAGE_TRACE_ID") or None
+        if tid is not None:
+            check_trace_id(tid)
+        if max_mb is not None:
+            size_mb = parse_max_mb(max_mb, "max_mb")
+        elif env.get("SAGE_SESSION_LOG_MAX_MB"):
+            size_mb = parse_max_mb(env["SAGE_SESSION_LOG_MAX_MB"])
+        else:
+            size_mb = DEFAULT_MAX_MB
+        directory = sage_paths(home).sessions
+        try:
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise SessionLogError(
+                f"Cannot create the session log folder {directory} ({exc.strerror}); "
+                "set SAGE_HOME to a writable folder."
+            ) from exc
+        sid = sid or new_session_id()
+        lock = _Lock(directory / f"{sid}.lock")
+        lock.acquire(sid)
+        log = cls(directory, sid, tid, max(1, int(size_mb * 1024 * 1024)), lock)
+        try:
+            log._resume()
+        except BaseException:
+            lock.release()
+            raise
+        return log
+
+    def _resume(self) -> None:
+        parts = session_parts(self.directory, self.session_id)
+        self._parts = sum(1 for p in parts if p != self.path)
+        if self.path.exists():
+            self.repaired = self._repair_tail(self.path)
+        for part in reversed(parts):
+            raw, _ = _read_tail(part)
+            if raw:
+                record = parse_record(raw)
+                if record is None:
+                    raise SessionLogCorrupt(
+                        f"The last record of {part} is damaged, so the session cannot be "
+                        "continued; start a new session (unset SAGE_SESSION_ID)."
+                    )
+                self._next_seq = record["seq"] + 1
+                self.turn = int(record.get("turn") or 0)
+                break
+        self._open_live()
+
+    def _repair_tail(self, path: Path) -> TornTail | None:
+        size = path.stat().st_size
+        if size == 0:
+            return None
+        with path.open("r+b") as handle:
+            handle.seek(size - 1)
+            if handle.read(1) == b"\n":
+                return None
+            start = max(0, size - 65536)
+            while True:
+                handle.seek(start)
+                data = handle.read(size - start)
+                cut = data.rfind(b"\n")
+                if cut >= 0 or start == 0:
+                    break
+                start = max(0, start - 4 * 65536)
+            keep = start + cut + 1
+            fragment = data[cut + 1:]
+            if parse_record(fragment) is not None:  # complete but for its newline
+                handle.seek(size)
+                handle.write(b"\n")
+                return None
+            torn_file = path.with_suffix(".torn")
+            with torn_file.open("ab") as sidecar:
+                sidecar.write(fragment + b"\n")
+            handle.truncate(keep)
+            handle.seek(0)
+            lines = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+            return TornTail(path, lines + 1, len(fragment))
+
+    def _open_live(self) -> None:
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+        self._fd = os.open(self.path, flags, 0o600)
+        self._size = os.fstat(self._fd).st_size
+
+    def emit(self, event: str, data: Mapping[str, Any], turn: int | None = None) -> int:
+        """Append one record and return its `seq` once it is with the operating system.
+
+        Every string in `data` is redacted first. A `turn` given here becomes the
+        log's current turn for later records emitted without one.
+        """
+        payload = redact_value(data)
+        name = str(event)
+        with self._mutex:
+            if self._fd < 0:
+                raise SessionLogError(f"The session log {self.path} is closed.")
+            if turn is not None:
+                self.turn = turn
+            seq = self._next_seq
+            line = _encode({
+                "v": FORMAT_VERSION, "seq": seq, "ts": _now(), "session_id": self.session_id,
+                "trace_id": self.trace_id, "turn": self.turn, "event": name, "data": payload,
+            })
+            if self._size and self._size + len(line) > self.max_bytes:
+                self._rotate()
+            self._write(line)
+            self._next_seq = seq + 1
+            if name in COMMIT_EVENTS:
+                os.fsync(self._fd)
+        return seq
+
+    def sink(self, event: Event) -> None:
+        """Use the log as an event sink (`events.Sink`)."""
+        self.emit(event.name, event.data, event.turn)
+
+    def _write(self, line: bytes) -> None:
+        try:
+            written = os.write(self._fd, line)
+            while written < len(line):  # only short on a full disk or a signal
+                written += os.write(self._fd, line[written:])
+        except OSError as exc:
+            with contextlib.suppress(OSError):  # never leave half a record behind
+                os.ftruncate(self._fd, self._size)
+            raise SessionLogError(
+                f"Could not write the session log {self.path} ({exc.strerror}); "
+                "free some disk space or set SAGE_HOME to another folder."
+            ) from exc
+        self._size += len(line)
+
+    def _rotate(self) -> None:
+        os.fsync(self._fd)
+        os.close(self._fd)
+        self._fd = -1
+        self._parts += 1
+        os.replace(self.path, self.directory / f"{self.session_id}.{self._parts}.jsonl")
+        _fsync_dir(self.directory)
+        self._open_live()
+
+    def sync(self) -> None:
+        """Force everything written so far to disk."""
+        with self._mutex:
+            if self._fd >= 0:
+                os.fsync(self._fd)
+
+    @property
+    def closed(self) -> bool:
+        """True once `close` has run."""
+        return self._fd < 0
+
+    @property
+    def next_seq(self) -> int:
+        """The `seq` the next record will get."""
+        return self._next_seq
+
+    def close(self) -> None:
+        """fsync, close and release the session; safe to call twice."""
+        with self._mutex:
+            if self._fd >= 0:
+                os.fsync(self._fd)
+                os.close(self._fd)
+                self._fd = -1
+            self._lock.release()
+
+    def __enter__(self) -> SessionLog:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+class SessionReader:
+    """Iterate the records of one session (all parts, in order). Single pass.
+
+    After iteration `torn` tells whether a torn final line was skipped; a
+    `TornTailWarning` is also issued when that happens.
+    """
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.paths = paths
+        self.torn: TornTail | None = None
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        last = len(self.paths) - 1
+        for index, path in enumerate(self.paths):
+            try:
+                handle: IO[bytes] = path.open("rb")
+            except FileNotFoundError:
+                continue  # rotated away between listing and opening: read it under its new name
+            with handle:
+                yield from self._records(path, handle, final=index == last)
+
+    def _records(self, path: Path, handle: IO[bytes], final: bool) -> Iterator[dict[str, Any]]:
+        lineno = 0
+        for lineno, raw in enumerate(handle, start=1):  # binary files split on b"\n" only
+            complete = raw.endswith(b"\n")
+            if not raw.strip():
+                continue
+            record = parse_record(raw)
+            if record is not None:
+                yield record
+                continue
+            if not complete and final:
+                self.torn = TornTail(path, lineno, len(raw))
+                warnings.warn(TornTailWarning(self.torn.describe()), stacklevel=3)
+                return
+            raise SessionLogCorrupt(
+                f"{path}, line {lineno}: not a session log record; the file is damaged "
+                "there (records after it may still be read with `jq -R 'fromjson?'`)."
+            )
+
+
+def find_session_files(ref: str | os.PathLike[str],
+                       home: str | os.PathLike[str] | None = None) -> list[Path]:
+    """The files of a session given by id or by the path of any of its files."""
+    candidate = Path(ref)
+    if candidate.is_file():
+        match = PART_NAME_RE.match(candidate.name)
+        if match is None:
+            return [candidate]
+        return session_parts(candidate.parent, match["id"]) or [candidate]
+    text = str(ref)
+    if SESSION_ID_RE.fullmatch(text):
+        parts = session_parts(sage_paths(home).sessions, text)
+        if parts:
+            return parts
+    raise SessionNotFound(
+        f"No session or log file {text!r} was found; `sage trace` lists recorded sessions."
+    )
+
+
+def read_session(ref: str | os.PathLike[str],
+                 home: str | os.PathLike[str] | None = None) -> SessionReader:
+    """Read a session by id or file path: every part in order, torn tail skipped.
+
+    Raises:
+        SessionNotFound: nothing matches `ref`.
+        SessionLogCorrupt: (while iterating) a damaged line that is not the last.
+    """
+    return SessionReader(find_session_files(ref, home))

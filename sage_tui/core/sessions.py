@@ -1,0 +1,246 @@
+"""Finding recorded sessions: listing, resolving a reference, trace merges, following.
+
+A reference (what `sage trace` takes) is tried as, in order: a file path, a session
+id, a unique session-id prefix, then a trace id carried by one or more sessions.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sage_tui.core.errors import UsageError
+from sage_tui.core.sessionlog import (
+    PART_NAME_RE,
+    SessionNotFound,
+    SessionReader,
+    find_session_files,
+    parse_record,
+    session_parts,
+)
+from sage_tui.paths import sage_paths
+
+_SUMMARY_TAIL_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    """What `sage trace` lists about one recorded session."""
+
+    session_id: str
+    parts: tuple[Path, ...]
+    started: str | None
+    workspace: str | None
+    mode: str | None
+    turns: int
+    prompt_tokens: int
+    completion_tokens: int
+    estimated: bool
+    status: str  # "ok", "failed", ... from SESSION_ENDED, or "open"
+    modified: float
+
+
+def _session_ids(directory: Path) -> dict[str, list[Path]]:
+    found: dict[str, list[Path]] = {}
+    if not directory.is_dir():
+        return found
+    for path in directory.iterdir():
+        match = PART_NAME_RE.match(path.name)
+        if match:
+            found.setdefault(match["id"], []).append(path)
+    return found
+
+
+def _first_record(path: Path) -> dict[str, Any] | None:
+    with path.open("rb") as handle:
+        return parse_record(handle.readline())
+
+
+def _tail_records(path: Path) -> list[dict[str, Any]]:
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        handle.seek(max(0, size - _SUMMARY_TAIL_BYTES))
+        data = handle.read()
+    lines = data.split(b"\n")
+    if size > _SUMMARY_TAIL_BYTES:
+        lines = lines[1:]  # the first piece may start mid-line
+    return [r for r in map(parse_record, lines) if r is not None]
+
+
+def summarize_session(directory: Path, session_id: str) -> SessionSummary:
+    """Read a session's first record and the tail of its last part."""
+    parts = session_parts(directory, session_id)
+    first = _first_record(parts[0]) if parts else None
+    started = first.get("data", {}) if first and first.get("event") == "SESSION_STARTED" else {}
+    turns = prompt = completion = 0
+    estimated = False
+    status = "open"
+    for record in _tail_records(parts[-1]) if parts else []:
+        turns = max(turns, int(record.get("turn") or 0))
+        data = record.get("data") or {}
+        totals = None
+        if record.get("event") == "TOKEN_USAGE":
+            totals = data.get("session")
+            estimated = estimated or data.get("source") == "estimate"
+        elif record.get("event") == "SESSION_ENDED":
+            totals = data.get("tokens")
+            status = str(data.get("status", "ok"))
+            turns = max(turns, int(data.get("turns") or 0))
+        elif record.get("event") == "SESSION_STARTED":
+            status = "open"
+        if isinstance(totals, dict):
+            prompt = int(totals.get("prompt_tokens") or 0)
+            completion = int(totals.get("completion_tokens") or 0)
+            estimated = estimated or bool(totals.get("estimated"))
+    return SessionSummary(
+        session_id=session_id,
+        parts=tuple(parts),
+        started=first.get("ts") if first else None,
+        workspace=started.get("workspace"),
+        mode=started.get("mode"),
+        turns=turns,
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        estimated=estimated,
+        status=status,
+        modified=max((p.stat().st_mtime for p in parts), default=0.0),
+    )
+
+
+def list_sessions(home: str | os.PathLike[str] | None = None,
+                  limit: int | None = 20) -> list[SessionSummary]:
+    """Recorded sessions, most recently written first."""
+    directory = sage_paths(home).sessions
+    ids = _session_ids(directory)
+    newest = sorted(ids, key=lambda sid: max(p.stat().st_mtime for p in ids[sid]), reverse=True)
+    return [summarize_session(directory, sid) for sid in newest[:limit]]
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What a reference named: one session's files, or a trace across sessions."""
+
+    kind: str  # "session" or "trace"
+    name: str
+    sessions: tuple[tuple[Path, ...], ...]
+
+    def reader(self) -> Iterator[dict[str, Any]]:
+        """The records: one session in order, or a trace's records merged by time."""
+        if self.kind == "session":
+            return iter(SessionReader(list(self.sessions[0])))
+        streams = [
+            (r for r in SessionReader(list(parts)) if r.get("trace_id") == self.name)
+            for parts in self.sessions
+        ]
+        return heapq.merge(*streams, key=lambda r: (str(r.get("ts", "")), r.get("seq", 0)))
+
+
+def resolve(ref: str, home: str | os.PathLike[str] | None = None) -> Resolved:
+    """Resolve a file path, session id, unique id prefix or trace id.
+
+    Raises:
+        UsageError: a prefix matches several sessions.
+        SessionNotFound: nothing matches.
+    """
+    candidate = Path(ref).expanduser()
+    if candidate.is_file():
+        return Resolved("session", candidate.name, (tuple(find_session_files(candidate)),))
+    directory = sage_paths(home).sessions
+    ids = _session_ids(directory)
+    if ref in ids:
+        return Resolved("session", ref, (tuple(session_parts(directory, ref)),))
+    prefixed = sorted(sid for sid in ids if sid.startswith(ref)) if ref else []
+    if len(prefixed) == 1:
+        return Resolved("session", prefixed[0], (tuple(session_parts(directory, prefixed[0])),))
+    if len(prefixed) > 1:
+        shown = ", ".join(prefixed[:5]) + (" ..." if len(prefixed) > 5 else "")
+        raise UsageError(f"{ref!r} matches {len(prefixed)} sessions ({shown}); give more of the id.")
+    needle = b'"trace_id":' + json.dumps(ref).encode()
+    carriers = []
+    for sid in sorted(ids):
+        parts = session_parts(directory, sid)
+        if any(needle in part.read_bytes() for part in parts):
+            carriers.append(tuple(parts))
+    if carriers:
+        return Resolved("trace", ref, tuple(carriers))
+    raise SessionNotFound(
+        f"No session, log file or trace id {ref!r} was found under {directory}; "
+        "`sage trace` lists recorded sessions."
+    )
+
+
+def follow(parts: tuple[Path, ...], poll: float = 0.2,
+           stop: Callable[[], bool] = lambda: False) -> Iterator[dict[str, Any]]:
+    """Yield a live session's records as they are written, across rotations.
+
+    Starts with everything already recorded, then tails the live file. A rotation
+    (the live file renamed to a numbered part) is followed to the new live file;
+    `seq` is used to drop anything seen twice. Ends when `stop()` returns true.
+    """
+    live = parts[-1]
+    match = PART_NAME_RE.match(live.name)
+    session_id = match["id"] if match else live.stem
+    live = live.with_name(f"{session_id}.jsonl")
+    last_seq = 0
+    pending = b""
+    handle = None
+    inode = None
+
+    def fresh(raw_lines: list[bytes]) -> Iterator[dict[str, Any]]:
+        nonlocal last_seq
+        for raw in raw_lines:
+            record = parse_record(raw)
+            if record is not None and record["seq"] > last_seq:
+                last_seq = record["seq"]
+                yield record
+
+    try:
+        while True:
+            if handle is None and live.exists():
+                handle = live.open("rb")
+                inode = os.fstat(handle.fileno()).st_ino
+                for part in session_parts(live.parent, session_id):  # the complete parts
+                    if part != live and part.stat().st_ino != inode:
+                        yield from fresh(part.read_bytes().split(b"\n"))
+            chunk = handle.read() if handle is not None else b""
+            if chunk:
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                yield from fresh(lines)
+                continue
+            if handle is not None and _rotated(live, inode):
+                # The writer closes a part before renaming it: drain it, then move on.
+                rest = pending + handle.read()
+                yield from fresh(rest.split(b"\n"))
+                handle.close()
+                handle, pending = None, b""
+                continue
+            if stop():
+                return
+            time.sleep(poll)
+    finally:
+        if handle is not None:
+            handle.close()
+
+
+def _rotated(live: Path, inode: int | None) -> bool:
+    try:
+        return os.stat(live).st_ino != inode
+    except FileNotFoundError:
+        return True
+
+__all__ = [
+    "Resolved",
+    "SessionNotFound",
+    "SessionSummary",
+    "follow",
+    "list_sessions",
+    "resolve",
+    "summarize_session",
+]

@@ -1,0 +1,52 @@
+"""The core never imports the UI toolkit (DESIGN.md §1, STYLE.md 'Shape')."""
+
+from __future__ import annotations
+
+import json
+import pkgutil
+import subprocess
+import sys
+
+import sage_tui.core
+
+
+def _core_modules() -> list[str]:
+    return sorted(
+        m.name for m in pkgutil.walk_packages(sage_tui.core.__path__, "sage_tui.core.")
+    )
+
+
+def test_core_modules_are_found() -> None:
+    modules = _core_modules()
+    assert "sage_tui.core.sessionlog" in modules
+    assert "sage_tui.core.redaction" in modules
+
+
+def test_importing_the_core_loads_no_textual_or_rich() -> None:
+    code = (
+        "import importlib, json, sys\n"
+        f"for name in {_core_modules()!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('textual', 'rich'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []
+
+
+def test_the_check_itself_would_notice_textual() -> None:
+    # Guard against a vacuous check: the same probe sees textual when it is imported.
+    code = "import sys, textual.app; print('textual' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
+
+
+def test_version_starts_without_importing_textual() -> None:
+    code = (
+        "import sys\n"
+        "from sage_tui.cli import main\n"
+        "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
+        "print('textual' in sys.modules, 'yaml' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False False"

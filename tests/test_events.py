@@ -1,0 +1,137 @@
+"""The event vocabulary and the one-line trace summaries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sage_tui.core.events import (
+    COMMIT_EVENTS,
+    EVENT_NAMES,
+    PAYLOADS,
+    REQUIRED_FIELDS,
+    Event,
+    EventName,
+    fanout,
+    validate,
+)
+from sage_tui.core.tracefmt import CATEGORIES, local_time, summary
+
+DESIGN_EVENTS = {
+    "SESSION_STARTED", "SESSION_ENDED", "USER_MESSAGE", "ASSISTANT_MESSAGE", "ROUTE_DECISION",
+    "EXPERT_PACKET", "MODEL_ROUTING_DECISION", "CONTEXT_CLAMPED", "TOKEN_USAGE", "TOOL_CALL",
+    "TOOL_RESULT", "TOOL_ERROR", "POLICY_DECISION", "PLAN_CREATED", "HUMAN_CHECKPOINT_REACHED",
+    "CHECKPOINT_RESOLVED", "PATCH_PROPOSED", "HUNK_DECISION", "PATCH_APPLIED", "PATCH_FAILED",
+    "PATCH_REVERTED", "TEST_RUN", "ERROR",
+}
+
+SAMPLES: dict[str, dict[str, Any]] = {
+    "SESSION_STARTED": {"workspace": "/w", "mode": "auto", "profile": "test", "version": "0.1.0"},
+    "SESSION_ENDED": {"status": "ok", "turns": 3,
+                      "tokens": {"prompt_tokens": 1200, "completion_tokens": 80, "estimated": True}},
+    "USER_MESSAGE": {"text": "add\na flag", "role": "user"},
+    "ASSISTANT_MESSAGE": {"text": "done", "role": "coder"},
+    "ROUTE_DECISION": {"route": "code", "experts": ["retrieval"], "reasoning": "wants a change",
+                       "source": "llm", "latency_ms": 41.2},
+    "EXPERT_PACKET": {"expert": "retrieval", "chars": 900, "evidence": True,
+                      "citations": ["cli.py:12"]},
+    "MODEL_ROUTING_DECISION": {"role": "coder", "model": "m:7b", "host": "http://h:1",
+                               "reason": "fallback"},
+    "CONTEXT_CLAMPED": {"role": "coder", "budget": 8000, "before": 9100, "after": 7990,
+                        "dropped": ["transcript[0:4]"]},
+    "TOKEN_USAGE": {"role": "router", "model": "m", "prompt_tokens": 1500, "completion_tokens": 9,
+                    "source": "estimate",
+                    "session": {"prompt_tokens": 3000, "completion_tokens": 20}},
+    "TOOL_CALL": {"tool": "read_file", "args": {"path": "a.py"}, "call_id": "c1"},
+    "TOOL_RESULT": {"tool": "read_file", "call_id": "c1", "ok": True, "summary": "12 lines",
+                    "ms": 2},
+    "TOOL_ERROR": {"tool": "read_file", "call_id": "c1", "kind": "not_found",
+                   "message": "no a.py", "suggestion": "list_files", "attempt": 2},
+    "POLICY_DECISION": {"tool": "run_command", "target": "rm -rf /", "verdict": "deny",
+                        "rule": "preset:workspace_write"},
+    "PLAN_CREATED": {"steps": ["read cli.py", "add flag"], "path": ".sage/last_plan.json"},
+    "HUMAN_CHECKPOINT_REACHED": {"checkpoint": "plan", "mode": "auto", "blocking": False,
+                                 "skipped": True},
+    "CHECKPOINT_RESOLVED": {"checkpoint": "plan", "decision": "respond",
+                            "comment": "use argparse"},
+    "PATCH_PROPOSED": {"patch_id": "p1", "files": ["a.py", "b.py"], "hunks": 2},
+    "HUNK_DECISION": {"patch_id": "p1", "hunk_id": "h2", "hunk_sha": "ab12", "decision": "reject",
+                      "comment": "keep the old name"},
+    "PATCH_APPLIED": {"patch_id": "p1", "files": ["a.py"], "hunks": [{"hunk_id": "h1",
+                                                                       "result": "applied"}]},
+    "PATCH_FAILED": {"patch_id": "p1", "files": ["a.py"], "hunks": [],
+                     "reason": "hunk 2 context not found"},
+    "PATCH_REVERTED": {"patch_id": "p1", "files": ["a.py"], "hunks": []},
+    "TEST_RUN": {"command": "pytest -q", "exit_code": 1, "passed": 10, "failed": 2, "ms": 812},
+    "ERROR": {"where": "router", "kind": "timeout", "message": "the router took too long"},
+}
+
+
+def test_vocabulary_matches_the_design() -> None:
+    assert set(EVENT_NAMES) == DESIGN_EVENTS
+    assert set(PAYLOADS) == set(EventName) == set(CATEGORIES)
+    assert COMMIT_EVENTS <= EVENT_NAMES
+
+
+def test_event_names_are_their_own_strings() -> None:
+    assert EventName.ROUTE_DECISION == "ROUTE_DECISION"
+    assert str(EventName.TOKEN_USAGE) == "TOKEN_USAGE"
+
+
+def test_required_fields_follow_the_design_table() -> None:
+    assert REQUIRED_FIELDS[EventName.ROUTE_DECISION] == {
+        "route", "experts", "reasoning", "source", "latency_ms"}
+    assert REQUIRED_FIELDS[EventName.TOKEN_USAGE] >= {
+        "role", "model", "prompt_tokens", "completion_tokens", "source", "session"}
+    assert "reason" not in REQUIRED_FIELDS[EventName.PATCH_APPLIED]
+
+
+@pytest.mark.parametrize("name", sorted(DESIGN_EVENTS))
+def test_samples_validate_and_summaries_read_well(name: str) -> None:
+    data = SAMPLES[name]
+    assert validate(name, data) == []
+    line = summary({"event": name, "data": data})
+    assert line and "\n" not in line
+    assert "=" not in line or name in ("TOOL_CALL",), line  # a real sentence, not k=v pairs
+
+
+def test_validate_reports_problems() -> None:
+    assert validate("NOPE", {}) == ["unknown event 'NOPE'"]
+    assert validate("TEST_RUN", {"command": "x"}) == [
+        "TEST_RUN lacks field 'exit_code'", "TEST_RUN lacks field 'failed'",
+        "TEST_RUN lacks field 'ms'", "TEST_RUN lacks field 'passed'"]
+    assert validate("TEST_RUN", {**SAMPLES["TEST_RUN"], "extra": 1}) == []  # payloads may grow
+
+
+def test_specific_summaries() -> None:
+    assert summary({"event": "TOKEN_USAGE", "data": SAMPLES["TOKEN_USAGE"]}) == (
+        "router m in ~1,500 out ~9 (estimate); session in 3,000 out 20")
+    assert summary({"event": "ROUTE_DECISION", "data": SAMPLES["ROUTE_DECISION"]}) == (
+        "→ code via llm (41 ms), experts retrieval: wants a change")
+    assert summary({"event": "USER_MESSAGE", "data": SAMPLES["USER_MESSAGE"]}) == "you: add a flag"
+
+
+def test_summaries_never_raise_on_odd_payloads() -> None:
+    for name in DESIGN_EVENTS:
+        assert isinstance(summary({"event": name, "data": {"steps": 5, "args": "x",
+                                                            "session": 3}}), str)
+        assert isinstance(summary({"event": name, "data": "not a dict"}), str)
+    assert summary({"event": "FUTURE_EVENT", "data": {"a": 1}}) == "a=1"
+
+
+def test_long_summaries_are_cut() -> None:
+    line = summary({"event": "ERROR", "data": {"where": "x", "kind": "y", "message": "m" * 500}})
+    assert len(line) <= 160 and line.endswith("…")
+
+
+def test_local_time_tolerates_bad_timestamps() -> None:
+    assert len(local_time("2026-11-21T10:00:00.123Z")) == 12
+    assert local_time("garbage") == "garbage".ljust(12)
+
+
+def test_fanout_reaches_every_sink_in_order() -> None:
+    seen: list[tuple[str, str]] = []
+    sink = fanout(lambda e: seen.append(("a", e.name)), lambda e: seen.append(("b", e.name)))
+    sink(Event(EventName.ERROR, {}))
+    assert seen == [("a", "ERROR"), ("b", "ERROR")]

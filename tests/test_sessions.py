@@ -1,0 +1,110 @@
+"""Finding sessions: listing, references, trace ids across sessions, following a live log."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from sage_tui.core.errors import UsageError
+from sage_tui.core.sessionlog import SessionLog, SessionNotFound
+from sage_tui.core.sessions import follow, list_sessions, resolve
+
+
+def record_session(session_id: str, trace_id: str | None = None, turns: int = 2,
+                   ended: bool = True, estimate: bool = False) -> SessionLog:
+    log = SessionLog.open(session_id=session_id, trace_id=trace_id)
+    log.emit("SESSION_STARTED", {"workspace": f"/work/{session_id}", "mode": "auto",
+                                 "profile": None, "version": "0.1.0"})
+    total = 0
+    for turn in range(1, turns + 1):
+        log.emit("USER_MESSAGE", {"text": f"q{turn}", "role": "user"}, turn=turn)
+        total += 100
+        log.emit("TOKEN_USAGE", {"role": "router", "model": "m", "prompt_tokens": 100,
+                                 "completion_tokens": 10,
+                                 "source": "estimate" if estimate else "ollama",
+                                 "session": {"prompt_tokens": total,
+                                             "completion_tokens": total // 10}})
+    if ended:
+        log.emit("SESSION_ENDED", {"status": "ok", "turns": turns,
+                                   "tokens": {"prompt_tokens": total,
+                                              "completion_tokens": total // 10}})
+    log.close()
+    return log
+
+
+def test_list_sessions_newest_first_with_summaries(sage_home: Path) -> None:
+    record_session("older", turns=1)
+    time.sleep(0.02)
+    record_session("newer", turns=3, ended=False, estimate=True)
+    sessions = list_sessions()
+    assert [s.session_id for s in sessions] == ["newer", "older"]
+    newer, older = sessions
+    assert (newer.turns, newer.prompt_tokens, newer.completion_tokens) == (3, 300, 30)
+    assert newer.status == "open" and newer.estimated
+    assert (older.status, older.workspace, older.mode, older.turns) == ("ok", "/work/older",
+                                                                       "auto", 1)
+    assert older.started is not None and older.started.endswith("Z")
+    assert len(list_sessions(limit=1)) == 1
+
+
+def test_list_sessions_is_empty_without_a_folder(sage_home: Path) -> None:
+    assert list_sessions() == []
+
+
+def test_resolve_by_id_prefix_and_path(sage_home: Path) -> None:
+    log = record_session("20261121-101010-aaaaaa")
+    record_session("20261121-101010-bbbbbb")
+    assert resolve("20261121-101010-aaaaaa").name == "20261121-101010-aaaaaa"
+    assert resolve("20261121-101010-b").name == "20261121-101010-bbbbbb"
+    assert resolve(str(log.path)).kind == "session"
+    with pytest.raises(UsageError, match="matches 2 sessions"):
+        resolve("20261121-101010")
+    with pytest.raises(SessionNotFound, match="sage trace"):
+        resolve("zzz")
+
+
+def test_trace_id_merges_sessions_by_time(sage_home: Path) -> None:
+    a = SessionLog.open(session_id="term-a", trace_id="shared-trace")
+    b = SessionLog.open(session_id="term-b", trace_id="shared-trace")
+    c = SessionLog.open(session_id="term-c", trace_id="other-trace")
+    order = []
+    for i in range(6):
+        log = a if i % 2 == 0 else b
+        log.emit("ERROR", {"where": log.session_id, "kind": "k", "message": str(i)})
+        c.emit("ERROR", {"where": "c", "kind": "k", "message": str(i)})
+        order.append((log.session_id, str(i)))
+        time.sleep(0.002)  # distinct millisecond timestamps
+    for log in (a, b, c):
+        log.close()
+    target = resolve("shared-trace")
+    assert target.kind == "trace" and len(target.sessions) == 2
+    merged = [(r["session_id"], r["data"]["message"]) for r in target.reader()]
+    assert merged == order
+
+
+def test_follow_sees_records_across_rotations(sage_home: Path) -> None:
+    log = SessionLog.open(session_id="live", max_mb=0.002)
+    log.emit("ERROR", {"where": "w", "kind": "k", "message": "before"})
+    done = threading.Event()
+
+    def write() -> None:
+        for i in range(300):
+            log.emit("TOOL_RESULT", {"summary": f"{i} " + "x" * 80})
+            if i % 50 == 0:
+                time.sleep(0.01)
+        log.close()
+        done.set()
+
+    seen: list[int] = []
+    writer = threading.Thread(target=write)
+    writer.start()
+    parts = resolve("live").sessions[0]
+    for record in follow(parts, poll=0.01, stop=done.is_set):
+        seen.append(record["seq"])
+    writer.join()
+    # stop() is checked only when idle, so everything written before it is drained.
+    assert seen == list(range(1, 302))
+    assert len(list((sage_home / "data" / "sessions").glob("live.*.jsonl"))) >= 5
