@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -40,6 +41,20 @@ def trace(ref: str | None, events: tuple[str, ...], as_json: bool, follow: bool,
     from sage_tui.commands.trace import run_trace
 
     run_trace(ref, events, as_json=as_json, follow=follow, limit=limit)
+
+
+@cli.command()
+@click.argument("task")
+@click.option("--mode", type=click.Choice(["research", "auto", "silent"]),
+              help="Checkpoint mode (default: SAGE_MODE or research).")
+@click.option("--workspace", "-w", type=click.Path(path_type=Path, file_okay=False),
+              help="The project folder (default: the current one).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON result instead of streaming.")
+def run(task: str, mode: str | None, workspace: Path | None, as_json: bool) -> None:
+    """Run one TASK headless: the answer streams to stdout, every step goes to the log."""
+    from sage_tui.commands.run import run_task
+
+    raise SystemExit(run_task(task, mode=mode, workspace=workspace, as_json=as_json))
 
 
 @cli.command()

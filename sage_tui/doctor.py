@@ -127,8 +127,8 @@ def check_tokenizer(env: Mapping[str, str]) -> Check:
     if missing:
         return Check("tokenizer", "warn",
                      f"tiktoken's {' and '.join(missing)} files are not in {folder}, so token counts "
-                     "before a call are estimates; set TIKTOKEN_CACHE_DIR to a folder holding them "
-                     "or run once with internet access.")
+                     "before a call are estimates (SAGE never downloads them); set "
+                     "TIKTOKEN_CACHE_DIR to a folder holding them.")
     return Check("tokenizer", "ok", f"tiktoken files present in {folder}")
 
 

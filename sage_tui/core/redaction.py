@@ -367,11 +367,20 @@ def redact_value(value: Any, name: str | None = None) -> Any:
     not JSON types become strings first, so nothing escapes redaction through
     `str()` later.
     """
-    if isinstance(value, str):
+    kind = type(value)  # exact types first: this runs for every value of every event
+    if kind is str:
         if name is not None and is_sensitive_name(name) and not _is_placeholder(value):
             return f"[REDACTED:{kind_for_name(name)}]"
         return redact(value)
-    if value is None or isinstance(value, bool | int):
+    if kind is int or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {k if type(k) is str else str(k): redact_value(v, str(k)) for k, v in value.items()}
+    if kind is list:
+        return [redact_value(v, name) for v in value]
+    if isinstance(value, str):
+        return redact_value(str(value), name)
+    if isinstance(value, bool | int):
         return value
     if isinstance(value, float):
         return value if value == value and value not in (float("inf"), float("-inf")) else None

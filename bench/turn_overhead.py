@@ -1,0 +1,188 @@
+"""What SAGE adds to a model call: a whole `qa` turn beside bare `ollama.AsyncClient().chat`.
+
+Both talk to the same fake Ollama server (tests/fake_ollama.py, in its own process so
+it does not share the client's GIL) answering at once, so the difference is SAGE's own
+work: routing, experts, context building, token accounting, and writing every event to
+the session log (redaction included).
+
+A qa turn makes two model calls (the router's classification, then the answer), so
+it is compared with two bare streaming calls that send exactly the request bodies SAGE
+sends; the answer call alone is compared with one. Targets: turn <= 1.10x the bare
+calls and under 5 ms added; a fast-path answer under 10 ms.
+
+    python bench/turn_overhead.py [--turns 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import ollama
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sage_tui.config import Settings, load_models
+from sage_tui.core.llm.context import PromptParts
+from sage_tui.core.llm.ollama_backend import CONNECT_TIMEOUT
+from sage_tui.factory import build_session
+
+SCENARIO = {"rules": [
+    {"when": {"role": "router"}, "reply": {"json": {"kind": "qa", "reasoningText": "question",
+                                                    "experts": []}, "chunks": 1}},
+    {"when": {}, "reply": {"content": "The answer is in cli.py:12, where main() parses the "
+                                      "arguments and starts the server.", "chunks": 8}},
+]}
+QUESTION = "where are the command line arguments parsed?"
+
+
+async def bare_calls(host: str, bodies: list[dict[str, Any]], turns: int,
+                     timeout: Any = None) -> list[float]:
+    """Bare streaming chats sending exactly the bodies SAGE sent (same messages, options,
+    format), so the difference is SAGE's own work, not a longer prompt."""
+    client = ollama.AsyncClient(host=host, timeout=timeout)
+    times = []
+    for _ in range(turns):
+        start = time.perf_counter()
+        for body in bodies:
+            async for _part in await client.chat(model=body["model"], stream=True,
+                                                 messages=body["messages"],
+                                                 options=body.get("options"),
+                                                 format=body.get("format")):
+                pass
+        times.append(time.perf_counter() - start)
+    await client.close()  # type: ignore[no-untyped-call]
+    return times
+
+
+async def sage_turns(session: object, turns: int, text: str) -> list[float]:
+    from sage_tui.factory import Session
+
+    assert isinstance(session, Session)
+    orchestrator = session.orchestrator
+    times = []
+    for _ in range(turns):
+        start = time.perf_counter()
+        result = await orchestrator.run_turn(text)
+        times.append(time.perf_counter() - start)
+        assert result.status == "ok", result.error
+        orchestrator.transcript.clear()  # every turn the same size
+    return times
+
+
+async def sage_answer_calls(session: object, turns: int) -> list[float]:
+    from sage_tui.factory import Session
+
+    assert isinstance(session, Session)
+    times = []
+    for _ in range(turns):
+        start = time.perf_counter()
+        await session.llm.call("coder", PromptParts("You help.", QUESTION))
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def ms(values: list[float]) -> float:
+    return statistics.median(values) * 1000
+
+
+def serve_scenario() -> tuple[subprocess.Popen[str], str]:
+    """The fake server in its own process, so it does not share the client's GIL."""
+    folder = Path(tempfile.mkdtemp(prefix="sage-bench-"))
+    (folder / "scenario.json").write_text(json.dumps(SCENARIO))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen([sys.executable, "-m", "tests.fake_ollama",
+                             str(folder / "scenario.json"), "--port", str(port)],
+                            cwd=root, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    proc.stdout.readline()  # "fake Ollama on ..."
+    return proc, f"127.0.0.1:{port}"
+
+
+async def main_async(turns: int) -> None:
+    workspace = Path(tempfile.mkdtemp(prefix="sage-bench-ws-"))
+    os.environ["SAGE_HOME"] = tempfile.mkdtemp(prefix="sage-bench-home-")
+    proc, host = serve_scenario()
+    try:
+        settings = Settings(ollama_host=f"http://{host}", mode="silent")
+        session = build_session(workspace, settings=settings, models=load_models(),
+                                remember=False)
+        # Warm up (connections, tokenizer probe, first-use imports) and learn what SAGE sends.
+        await sage_turns(session, 5, QUESTION)
+        turn_bodies = request_bodies(session, QUESTION)
+        answer_bodies = turn_bodies[-1:]
+        await bare_calls(host, turn_bodies, 5)
+        bare2: list[float] = []
+        timed2: list[float] = []
+        ours: list[float] = []
+        bare1: list[float] = []
+        answer: list[float] = []
+        same_timeouts = httpx.Timeout(settings.model_timeout, connect=CONNECT_TIMEOUT)
+        for _ in range(4):  # interleave rounds so drift hits both sides alike
+            bare2 += await bare_calls(host, turn_bodies, turns // 4)
+            timed2 += await bare_calls(host, turn_bodies, turns // 4, same_timeouts)
+            ours += await sage_turns(session, turns // 4, QUESTION)
+            bare1 += await bare_calls(host, answer_bodies, turns // 4)
+            answer += await sage_answer_calls(session, turns // 4)
+        fast = await sage_turns(session, turns, "which models do you use?")
+        await session.aclose()
+        session.close_log()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    print(f"turns measured: {len(ours)} (median of each); fake Ollama in its own process")
+    print(f"bare AsyncClient.chat x2 (streamed):  {ms(bare2):7.2f} ms   (no timeouts: the default)")
+    print(f"  the same with SAGE's timeouts:      {ms(timed2):7.2f} ms   "
+          f"(connect {CONNECT_TIMEOUT:g} s, read {settings.model_timeout:g} s)")
+    print(f"SAGE qa turn (router + answer):       {ms(ours):7.2f} ms   "
+          f"ratio {ms(ours) / ms(bare2):.2f}x, added {ms(ours) - ms(bare2):+.2f} ms "
+          "(target <= 1.10x, < 5 ms)")
+    print(f"  against bare calls with the same timeouts: ratio {ms(ours) / ms(timed2):.2f}x, "
+          f"added {ms(ours) - ms(timed2):+.2f} ms")
+    print(f"bare AsyncClient.chat x1 (streamed):  {ms(bare1):7.2f} ms")
+    print(f"SAGE answer call (LLMClient.call):    {ms(answer):7.2f} ms   "
+          f"ratio {ms(answer) / ms(bare1):.2f}x, added {ms(answer) - ms(bare1):+.2f} ms")
+    print(f"fast-path answer (no model):          {ms(fast):7.2f} ms   (target < 10 ms)")
+
+
+def request_bodies(session: Any, question: str) -> list[dict[str, Any]]:
+    """The two request bodies SAGE sends for a qa turn (router, then answer)."""
+    from sage_tui.core.llm.context import build_prompt
+    from sage_tui.core.orchestrator import ANSWER_SYSTEM
+    from sage_tui.core.router import ROUTE_SCHEMA, ROUTER_SYSTEM
+
+    llm = session.llm
+    out = []
+    for role, system, fmt in (("router", ROUTER_SYSTEM, ROUTE_SCHEMA),
+                              ("coder", ANSWER_SYSTEM["qa"], None)):
+        choice = llm.router.primary(role)
+        built = build_prompt(PromptParts(system, question), role=role, num_ctx=choice.num_ctx,
+                             max_chars=llm.max_prompt_chars, counter=llm.counter)
+        out.append({"model": choice.model, "messages": built.messages,
+                    "options": dict(choice.options), "format": fmt})
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=int, default=200)
+    args = parser.parse_args()
+    asyncio.run(main_async(max(4, args.turns)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""`sage run TASK`: one turn, headless. The answer streams to stdout; the log has the rest."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import click
+
+from sage_tui.config import load_settings
+from sage_tui.core.errors import UsageError
+from sage_tui.core.events import Event, EventName
+from sage_tui.core.orchestrator import TurnResult
+from sage_tui.core.tracefmt import summary
+from sage_tui.factory import BackendFactory, build_session
+
+_SHOWN = {EventName.ROUTE_DECISION, EventName.EXPERT_PACKET, EventName.CONTEXT_CLAMPED}
+
+
+def _progress(event: Event) -> None:
+    """Research and auto modes narrate routing on stderr; the answer owns stdout."""
+    if event.name in _SHOWN:
+        line = summary({"event": event.name, "data": event.data})
+        click.echo(click.style(f"· {event.name.lower()}: {line}", dim=True), err=True)
+
+
+def run_task(task: str, *, mode: str | None, workspace: Path | None, as_json: bool,
+             backend_for: BackendFactory | None = None) -> int:
+    """Implement `sage run`; return the exit code."""
+    root = (workspace or Path.cwd()).expanduser().resolve()
+    if not root.is_dir():
+        raise UsageError(f"--workspace {root} is not a folder; give an existing folder.")
+    if not task.strip():
+        raise UsageError("The task is empty; say what you want, e.g. sage run \"what does cli.py do?\"")
+    settings = load_settings()
+    if mode is not None:
+        settings = replace(settings, mode=mode)  # type: ignore[arg-type]
+    chatty = settings.mode != "silent" and not as_json
+    session = build_session(root, settings=settings, backend_for=backend_for,
+                            sinks=(_progress,) if chatty else ())
+    return asyncio.run(_run(session, task, as_json))
+
+
+async def _run(session: object, task: str, as_json: bool) -> int:
+    from sage_tui.factory import Session
+
+    assert isinstance(session, Session)
+    orchestrator = session.orchestrator
+    streamed: list[str] = []
+
+    def delta(text: str) -> None:
+        streamed.append(text)
+        if not as_json:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+    orchestrator.start()
+    status = "error"
+    try:
+        result = await orchestrator.run_turn(task, on_delta=delta)
+        status = "ok" if result.status == "ok" else "failed"
+    except asyncio.CancelledError:
+        result = TurnResult("cancelled")
+        status = "cancelled"
+    finally:
+        await orchestrator.finish(status)
+        await session.aclose()
+        session.close_log()
+    if streamed and not as_json and not streamed[-1].endswith("\n"):
+        sys.stdout.write("\n")
+    if as_json:
+        route = result.route
+        click.echo(json.dumps({
+            "status": result.status, "answer": result.answer,
+            "route": route.route if route else None, "source": route.source if route else None,
+            "experts": list(route.experts) if route else [],
+            "error": str(result.error) if result.error else None,
+            "session_id": session.log.session_id, "tokens": session.llm.ledger.totals(),
+        }, ensure_ascii=False))
+    elif result.error is not None:
+        click.echo(f"Error: {result.error}", err=True)
+    return 0 if result.status == "ok" else 1

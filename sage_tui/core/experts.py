@@ -1,0 +1,234 @@
+"""Experts: short narrative packets with citations that go into a prompt (DESIGN.md §4).
+
+* Memory: the project's remembered facts and lessons (`.sage/memory.json`) and the
+  user's preferences (`<data>/memory.json`), updated after replies by the summarizer
+  role, in the background.
+* Summarizer: the rolling summary of this session, compressed by the summarizer role
+  when the transcript grows.
+* Retrieval: ranked search over the workspace with `file:line` citations and an
+  explicit "no evidence" flag.
+* Git: branch, status and recent commits.
+
+Each packet is announced as an EXPERT_PACKET event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sage_tui.core.events import Event, EventName, Sink
+from sage_tui.core.llm.client import LLMClient
+from sage_tui.core.llm.context import Packet, PromptParts
+from sage_tui.core.llm.types import Message
+from sage_tui.core.retrieval import RetrievalIndex
+from sage_tui.core.sagedir import SAGE_DIR, write_json_atomic
+
+MAX_FACTS = 40
+MAX_LESSONS = 40
+SUMMARY_AFTER = 12  # transcript messages before older ones are folded into the summary
+KEEP_RECENT = 6
+
+MEMORY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "project_facts": {"type": "array", "items": {"type": "string"}},
+        "user_preferences": {"type": "array", "items": {"type": "string"}},
+    },
+    "required": ["project_facts", "user_preferences"],
+}
+MEMORY_SYSTEM = """You maintain SAGE's long-term memory. From the exchange below, list durable
+facts about the project (its structure, conventions, commands) and the user's stated
+preferences. Only facts that will still be true next week; no facts about this one request.
+Reply with JSON: {"project_facts": [...], "user_preferences": [...]}; empty lists are fine."""
+SUMMARY_SYSTEM = """Summarise this coding session so far in at most 8 short lines: what the user
+wanted, what was decided, what changed, and what is still open. Plain text, no preamble."""
+
+
+def _load_list(path: Path, key: str) -> list[str]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    items = data.get(key) if isinstance(data, dict) else None
+    return [str(i.get("text", "")) if isinstance(i, dict) else str(i) for i in items or []]
+
+
+def _merge(old: list[str], new: Sequence[str], limit: int) -> list[str]:
+    seen = {item.strip().lower() for item in old}
+    merged = list(old)
+    for item in new:
+        text = " ".join(str(item).split())
+        if text and text.lower() not in seen:
+            merged.append(text)
+            seen.add(text.lower())
+    return merged[-limit:]
+
+
+class MemoryStore:
+    """Facts and lessons for one workspace, plus the user's own preferences."""
+
+    def __init__(self, workspace: Path, user_file: Path) -> None:
+        self.project_file = workspace / SAGE_DIR / "memory.json"
+        self.user_file = user_file
+
+    def facts(self) -> list[str]:
+        return _load_list(self.project_file, "facts")
+
+    def lessons(self) -> list[str]:
+        return _load_list(self.project_file, "lessons")
+
+    def preferences(self) -> list[str]:
+        return _load_list(self.user_file, "preferences")
+
+    def _save_project(self, facts: list[str], lessons: list[str]) -> None:
+        write_json_atomic(self.project_file, {
+            "version": 1, "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "facts": facts, "lessons": lessons})
+
+    def remember(self, facts: Sequence[str], preferences: Sequence[str]) -> None:
+        self._save_project(_merge(self.facts(), facts, MAX_FACTS), self.lessons())
+        if preferences:
+            write_json_atomic(self.user_file, {
+                "version": 1, "preferences": _merge(self.preferences(), preferences, MAX_FACTS)})
+
+    def add_lesson(self, lesson: str) -> None:
+        """A lesson learned from a rejected change, shown in every later prompt."""
+        self._save_project(self.facts(), _merge(self.lessons(), [lesson], MAX_LESSONS))
+
+    def packet(self) -> Packet:
+        facts, lessons, prefs = self.facts(), self.lessons(), self.preferences()
+        if not (facts or lessons or prefs):
+            return Packet("memory", "Nothing remembered about this project yet.", (), False)
+        lines = []
+        if facts:
+            lines.append("Project facts:\n" + "\n".join(f"- {f}" for f in facts))
+        if lessons:
+            lines.append("Lessons from rejected changes:\n" + "\n".join(f"- {x}" for x in lessons))
+        if prefs:
+            lines.append("User preferences:\n" + "\n".join(f"- {p}" for p in prefs))
+        citations = [str(Path(SAGE_DIR) / "memory.json")] if facts or lessons else []
+        if prefs:
+            citations.append("user memory")
+        return Packet("memory", "\n".join(lines), tuple(citations), True)
+
+
+@dataclass
+class RollingSummary:
+    """The session's summary so far and the transcript it has not absorbed yet."""
+
+    text: str = ""
+    absorbed: int = 0  # transcript messages already folded in
+
+    def packet(self) -> Packet:
+        if not self.text:
+            return Packet("summarizer", "No earlier turns to summarise yet.", (), False)
+        return Packet("summarizer", self.text, ("session summary",), True)
+
+
+@dataclass
+class Experts:
+    """Runs the experts a route asks for and announces each packet."""
+
+    workspace: Path
+    llm: LLMClient
+    sink: Sink
+    memory: MemoryStore
+    summary: RollingSummary = field(default_factory=RollingSummary)
+    index: RetrievalIndex | None = None
+
+    def __post_init__(self) -> None:
+        if self.index is None:
+            self.index = RetrievalIndex(self.workspace)
+
+    async def gather(self, names: Sequence[str], query: str) -> list[Packet]:
+        """Packets from `names`, concurrently, announced in the order asked."""
+        jobs = {"memory": self._memory, "summarizer": self._summary,
+                "retrieval": self._retrieval, "git": self._git}
+        chosen = [n for n in dict.fromkeys(names) if n in jobs]
+        results = await asyncio.gather(*(jobs[n](query) for n in chosen))
+        for packet, extra in results:
+            self.sink(Event(EventName.EXPERT_PACKET, {
+                "expert": packet.expert, "chars": len(packet.text), "evidence": packet.evidence,
+                "citations": list(packet.citations), **extra}))
+        return [packet for packet, _ in results]
+
+    async def _memory(self, query: str) -> tuple[Packet, dict[str, Any]]:
+        return await asyncio.to_thread(self.memory.packet), {}
+
+    async def _summary(self, query: str) -> tuple[Packet, dict[str, Any]]:
+        return self.summary.packet(), {}
+
+    async def _retrieval(self, query: str) -> tuple[Packet, dict[str, Any]]:
+        assert self.index is not None
+        hits, health = await asyncio.to_thread(self.index.search, query)
+        extra = {"health": {"files": health.files, "skipped": health.skipped,
+                            "stale": health.stale}}
+        if not hits:
+            text = f"No evidence: nothing in the workspace matches this message ({health.describe()})."
+            return Packet("retrieval", text, (), False), extra
+        lines = [f"- {h.citation}: {h.text}" for h in hits]
+        text = "Workspace matches:\n" + "\n".join(lines) + f"\n({health.describe()})"
+        return Packet("retrieval", text, tuple(h.citation for h in hits), True), extra
+
+    async def _git(self, query: str) -> tuple[Packet, dict[str, Any]]:
+        status = await _git(self.workspace, "status", "--porcelain=v1", "--branch")
+        if status is None:
+            return Packet("git", "The workspace is not a git repository.", (), False), {}
+        log = await _git(self.workspace, "log", "-5", "--pretty=format:%h %s (%cr)") or ""
+        lines = status.splitlines()
+        branch = lines[0].removeprefix("## ") if lines and lines[0].startswith("##") else "?"
+        changes = [line for line in lines[1:] if line.strip()]
+        text = f"Branch {branch}. "
+        text += (f"{len(changes)} changed: " + ", ".join(c.strip() for c in changes[:12])
+                 + (" …" if len(changes) > 12 else "") + "." if changes else "Working tree clean.")
+        if log.strip():
+            text += "\nRecent commits:\n" + "\n".join(f"- {c}" for c in log.splitlines())
+        else:
+            text += "\nNo commits yet."
+        return Packet("git", text, ("git status", "git log"), True), {}
+
+    async def update_memory(self, exchange: Sequence[Message]) -> None:
+        """Ask the summarizer for durable facts in the last exchange and store them."""
+        lines = "\n".join(f"{m['role']}: {m['content']}" for m in exchange)
+        parts = PromptParts(system=MEMORY_SYSTEM, current=f"Exchange:\n{lines}",
+                            packets=[self.memory.packet()])
+        result = await self.llm.call("summarizer", parts, format=MEMORY_SCHEMA)
+        data = json.loads(result.content)
+        if not isinstance(data, dict):
+            raise ValueError("memory reply is not an object")
+        facts = [str(x) for x in data.get("project_facts") or [] if str(x).strip()]
+        prefs = [str(x) for x in data.get("user_preferences") or [] if str(x).strip()]
+        if facts or prefs:
+            await asyncio.to_thread(self.memory.remember, facts, prefs)
+
+    async def update_summary(self, transcript: Sequence[Message]) -> None:
+        """Fold older transcript messages into the rolling summary once it grows."""
+        pending = len(transcript) - self.summary.absorbed
+        if pending <= SUMMARY_AFTER:
+            return
+        upto = len(transcript) - KEEP_RECENT
+        older = transcript[self.summary.absorbed:upto]
+        lines = "\n".join(f"{m['role']}: {m['content']}" for m in older)
+        current = (f"Summary so far:\n{self.summary.text or '(none)'}\n\nNew messages:\n{lines}")
+        result = await self.llm.call("summarizer", PromptParts(system=SUMMARY_SYSTEM,
+                                                               current=current))
+        if result.content.strip():
+            self.summary.text = result.content.strip()
+            self.summary.absorbed = upto
+
+
+async def _git(workspace: Path, *args: str) -> str | None:
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            "git", "-C", str(workspace), *args, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL)
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout=15)
+    except (TimeoutError, OSError):
+        return None
+    return out.decode("utf-8", "replace") if proc.returncode == 0 else None

@@ -1,0 +1,152 @@
+"""`LLMClient`: one observable model call per `call()`.
+
+For every attempt it emits, in this order (DESIGN.md §3's golden rule):
+MODEL_ROUTING_DECISION → CONTEXT_CLAMPED (only when the budget bit) → TOKEN_USAGE.
+A model that turns out not to be pulled is remembered and the role's fallback is
+tried, as a new attempt with its own three events. Any other failure is raised as a
+typed `LLMError` after its TOKEN_USAGE; the caller reports it as an ERROR.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sage_tui.core.events import Event, EventName, Sink
+from sage_tui.core.llm.context import BuiltPrompt, PromptParts, build_prompt
+from sage_tui.core.llm.errors import LLMError, ModelNotFound
+from sage_tui.core.llm.routing import ModelChoice, ModelRouter
+from sage_tui.core.llm.tokens import TokenCounter, UsageLedger
+from sage_tui.core.llm.types import ChatBackend, ChatRequest, ToolCall
+
+DEFAULT_READ_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """What one successful call produced."""
+
+    content: str
+    tool_calls: tuple[ToolCall, ...]
+    choice: ModelChoice
+    prompt_tokens: int
+    completion_tokens: int
+    source: str
+    done_reason: str | None
+
+
+class LLMClient:
+    """Routes, clamps, calls and accounts; the only way the core talks to models."""
+
+    def __init__(self, router: ModelRouter, backend_for: Callable[[str], ChatBackend],
+                 sink: Sink, *, max_prompt_chars: int, counter: TokenCounter | None = None,
+                 ledger: UsageLedger | None = None,
+                 read_timeout: float = DEFAULT_READ_TIMEOUT) -> None:
+        self.router = router
+        self.backend_for = backend_for
+        self.sink = sink
+        self.max_prompt_chars = max_prompt_chars
+        self.counter = counter or TokenCounter()
+        self.ledger = ledger or UsageLedger()
+        self.read_timeout = read_timeout
+        self.unavailable: set[tuple[str, str]] = set()
+        self._call_ids = itertools.count(1)
+
+    def _emit(self, name: EventName, data: Mapping[str, Any]) -> None:
+        self.sink(Event(name, data))
+
+    async def call(self, role: str, parts: PromptParts, *,
+                   tools: Sequence[Mapping[str, Any]] | None = None,
+                   format: str | Mapping[str, Any] | None = None,
+                   on_delta: Callable[[str], None] | None = None,
+                   read_timeout: float | None = None) -> CallResult:
+        """Make one model call for `role`; stream content to `on_delta`.
+
+        Raises:
+            LLMError: a typed, user-readable failure (after its TOKEN_USAGE event).
+        """
+        await self.counter.load()
+        last_missing: ModelNotFound | None = None
+        candidates = self.router.candidates(role)
+        for choice in candidates:
+            if (choice.host, choice.model) in self.unavailable:
+                continue
+            call_id = f"llm-{next(self._call_ids)}"  # pairs the three events of an attempt
+            self._emit(EventName.MODEL_ROUTING_DECISION, {
+                "call_id": call_id, "role": role, "model": choice.model, "host": choice.host,
+                "reason": choice.reason, "num_ctx": choice.num_ctx,
+                **({"instead_of": last_missing.model} if last_missing else {}),
+            })
+            built = build_prompt(parts, role=role, num_ctx=choice.num_ctx,
+                                 max_chars=self.max_prompt_chars, counter=self.counter,
+                                 options=dict(choice.options))
+            if built.clamp is not None:
+                self._emit(EventName.CONTEXT_CLAMPED, {"call_id": call_id, **built.clamp})
+            try:
+                return await self._attempt(call_id, choice, built, tools, format, on_delta,
+                                           read_timeout or self.read_timeout)
+            except ModelNotFound as missing:
+                self.unavailable.add((choice.host, choice.model))
+                last_missing = missing
+        if last_missing is not None:
+            raise last_missing
+        primary = candidates[0]
+        raise ModelNotFound(primary.model, primary.host)
+
+    async def _attempt(self, call_id: str, choice: ModelChoice, built: BuiltPrompt,
+                       tools: Sequence[Mapping[str, Any]] | None,
+                       format: str | Mapping[str, Any] | None,
+                       on_delta: Callable[[str], None] | None, read_timeout: float) -> CallResult:
+        request = ChatRequest(model=choice.model, messages=built.messages, options=choice.options,
+                              role=choice.role, tools=tools, format=format,
+                              read_timeout=read_timeout)
+        backend = self.backend_for(choice.host)
+        content: list[str] = []
+        calls: list[ToolCall] = []
+        final = None
+        try:
+            async for chunk in backend.chat(request):
+                if chunk.content:
+                    content.append(chunk.content)
+                    if on_delta is not None:
+                        on_delta(chunk.content)
+                calls.extend(chunk.tool_calls)
+                if chunk.done:
+                    final = chunk
+        except (LLMError, asyncio.CancelledError) as exc:
+            self._usage(call_id, choice, built, "".join(content), None, None,
+                        failed=type(exc).__name__)
+            raise
+        text = "".join(content)
+        prompt, completion, source = self._usage(
+            call_id, choice, built, text, final.prompt_eval_count if final else None,
+            final.eval_count if final else None)
+        return CallResult(text, tuple(calls), choice, prompt, completion, source,
+                          final.done_reason if final else None)
+
+    def _usage(self, call_id: str, choice: ModelChoice, built: BuiltPrompt, text: str,
+               prompt_count: int | None, completion_count: int | None,
+               failed: str | None = None) -> tuple[int, int, str]:
+        if failed is not None and not text:
+            prompt, completion, source = 0, 0, "ollama"  # nothing was evaluated
+        else:
+            prompt = prompt_count if prompt_count is not None else built.tokens
+            completion = (completion_count if completion_count is not None
+                          else self.counter.count(text))
+            exact = prompt_count is not None and completion_count is not None
+            source = "ollama" if exact else "estimate"
+        totals = self.ledger.record(choice.role, choice.model, choice.num_ctx, prompt, completion,
+                                    source == "estimate")
+        data: dict[str, Any] = {
+            "call_id": call_id, "role": choice.role, "model": choice.model, "prompt_tokens": prompt,
+            "completion_tokens": completion, "source": source, "session": totals,
+            "prompt_estimate": built.tokens, "estimator": "tiktoken" if self.counter.exact
+            else "heuristic", "num_ctx": choice.num_ctx,
+        }
+        if failed is not None:
+            data["failed"] = failed
+        self._emit(EventName.TOKEN_USAGE, data)
+        return prompt, completion, source

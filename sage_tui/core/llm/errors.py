@@ -1,0 +1,73 @@
+"""Typed model-call failures, each one sentence a user can act on.
+
+`kind` is what ERROR events and the UI use to pick a banner; `message` (the
+exception text) is the sentence itself.
+"""
+
+from __future__ import annotations
+
+from sage_tui.core.errors import SageError
+
+
+class LLMError(SageError):
+    """A model call failed."""
+
+    kind = "model_error"
+
+
+class OllamaUnreachable(LLMError):
+    kind = "unreachable"
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+        super().__init__(f"Cannot reach Ollama at {host}; start it with `ollama serve`, "
+                         "or set OLLAMA_HOST to where it runs.")
+
+
+class ModelNotFound(LLMError):
+    kind = "model_not_found"
+
+    def __init__(self, model: str, host: str) -> None:
+        self.model = model
+        self.host = host
+        super().__init__(f"The model {model!r} is not pulled on {host}; run "
+                         f"`ollama pull {model}`, or choose another model in models.yaml.")
+
+
+class ModelTimeout(LLMError):
+    kind = "timeout"
+
+    def __init__(self, model: str, role: str, seconds: float) -> None:
+        self.model = model
+        self.seconds = seconds
+        super().__init__(f"The {role} model {model} did not answer within {seconds:g} s; it may "
+                         "still be loading, so try again, or use a smaller model.")
+
+
+class ProtocolError(LLMError):
+    kind = "protocol"
+
+    def __init__(self, host: str, detail: str) -> None:
+        self.host = host
+        super().__init__(f"The server at {host} sent a reply SAGE cannot read ({detail}); check "
+                         "that OLLAMA_HOST points at Ollama and that Ollama is up to date.")
+
+
+class ModelFailed(LLMError):
+    kind = "model_error"
+
+    def __init__(self, model: str, host: str, detail: str, status: int | None = None) -> None:
+        self.model = model
+        self.status = status
+        where = f"HTTP {status}" if status and status > 0 else "mid-reply"
+        super().__init__(f"Ollama at {host} reported an error from {model} ({where}): "
+                         f"{detail.rstrip('.')}.")
+
+
+class ToolsUnsupported(LLMError):
+    kind = "tools_unsupported"
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        super().__init__(f"The model {model} does not support tool calls; SAGE asks it for "
+                         "JSON tool calls in plain text instead.")

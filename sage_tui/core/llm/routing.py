@@ -1,0 +1,78 @@
+"""Role → model routing (DESIGN.md §4).
+
+`SAGE_FORCE_LOCAL_MODEL` puts one tag on every role (reason `force`);
+`SAGE_MODEL_PROFILE` puts a `models.yaml` profile on every role (reason `profile`);
+otherwise each role's configured model (reason `config`), then its fallback chain
+(reason `fallback`) when a model turns out not to be pulled. Each role may name its
+own host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sage_tui.config import ModelsConfig, RoleModel, Settings
+from sage_tui.core.errors import ConfigError
+from sage_tui.core.events import ROLES, ModelReason
+
+DEFAULT_NUM_CTX = 8192
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A model picked for one call, and why."""
+
+    role: str
+    model: str
+    host: str
+    options: Mapping[str, Any]
+    reason: ModelReason
+
+    @property
+    def num_ctx(self) -> int:
+        return int(self.options["num_ctx"])
+
+
+class ModelRouter:
+    """Decides which model serves a role; knows nothing of availability itself."""
+
+    def __init__(self, models: ModelsConfig, settings: Settings) -> None:
+        self.models = models
+        self.default_host = settings.ollama_host
+        self.force = settings.force_local_model
+        self.profile: RoleModel | None = None
+        if settings.model_profile and not self.force:
+            profile = models.profiles.get(settings.model_profile)
+            if profile is None:
+                known = ", ".join(sorted(models.profiles)) or "none"
+                raise ConfigError(
+                    f"SAGE_MODEL_PROFILE={settings.model_profile} is not a profile in models.yaml "
+                    f"(profiles: {known}); add it there or unset the variable."
+                )
+            self.profile = profile
+
+    def _choice(self, role: str, spec: RoleModel, model: str, reason: ModelReason,
+                options: Mapping[str, Any] | None = None) -> ModelChoice:
+        merged = dict(options if options is not None else spec.options)
+        merged.setdefault("num_ctx", DEFAULT_NUM_CTX)
+        return ModelChoice(role, model, spec.host or self.default_host, merged, reason)
+
+    def candidates(self, role: str) -> list[ModelChoice]:
+        """Models to try for `role`, in order."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        spec = self.models.roles[role]
+        if self.force:
+            return [self._choice(role, spec, self.force, "force")]
+        if self.profile is not None:
+            profile = self.profile
+            return [ModelChoice(role, profile.model, profile.host or self.default_host,
+                                {"num_ctx": DEFAULT_NUM_CTX, **profile.options}, "profile")]
+        return [self._choice(role, spec, spec.model, "config"),
+                *(self._choice(role, spec, tag, "fallback") for tag in spec.fallback)]
+
+    def primary(self, role: str) -> ModelChoice:
+        """The first choice for a role (what the status bar shows before any call)."""
+        return self.candidates(role)[0]

@@ -1,0 +1,187 @@
+"""The orchestrator: one user message in, events and an answer out.
+
+A turn: USER_MESSAGE → route (ROUTE_DECISION) → experts (EXPERT_PACKET) → the
+answering role's model call (its routing, clamp and usage events) →
+ASSISTANT_MESSAGE. Afterwards, in the background, the summarizer role updates the
+project memory and the rolling summary. A failed model call ends the turn with an
+ERROR event carrying the sentence the user sees; nothing raises out of `run_turn`
+except cancellation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sage_tui import __version__
+from sage_tui.core.errors import SageError
+from sage_tui.core.events import Event, EventName, Mode, Sink
+from sage_tui.core.experts import Experts
+from sage_tui.core.llm.client import LLMClient
+from sage_tui.core.llm.context import PromptParts
+from sage_tui.core.llm.types import Message
+from sage_tui.core.router import MessageRouter, Route
+
+BACKGROUND_TIMEOUT = 120.0
+
+ANSWER_ROLE = {"qa": "coder", "code": "coder", "summarize": "summarizer",
+               "memory": "summarizer", "review": "reviewer", "admin": "summarizer"}
+
+ANSWER_SYSTEM = {
+    "qa": "You are SAGE, a careful coding assistant working in the user's repository. Answer "
+          "the question directly. Ground claims in the context below and cite files as path:line. "
+          "If the context has no evidence, say so rather than guess.",
+    "code": "You are SAGE, a careful coding assistant. Explain the change you would make, "
+            "grounded in the context below, citing files as path:line.",
+    "summarize": "You are SAGE. Summarise what the user asks about, from the session summary and "
+                 "context below, in a few short lines.",
+    "memory": "You are SAGE. The user is telling you something to remember or asking what you "
+              "remember; answer from the memory below and confirm what will be kept.",
+    "review": "You are SAGE, reviewing changes. Point out bugs, risks and missing tests first, "
+              "then style, citing path:line.",
+    "admin": "You are SAGE. Answer the question about SAGE itself from the facts below.",
+}
+
+HELP_TEXT = """SAGE answers questions about your code, and (with the agent loop) plans and
+proposes patches you approve hunk by hunk. Things it answers at once, without a model:
+which models it uses, how many tokens this session used, the current mode, and this help.
+Modes: research stops at every checkpoint; auto proceeds and logs; silent prints only results.
+Every step is in the session log: `sage trace` shows it."""
+
+
+@dataclass
+class TurnResult:
+    """How a turn ended."""
+
+    status: str  # "ok", "failed" or "cancelled"
+    answer: str = ""
+    route: Route | None = None
+    error: SageError | None = None
+
+
+@dataclass
+class Orchestrator:
+    """Runs turns for one session. Construct it through `sage_tui.factory`."""
+
+    workspace: Path
+    llm: LLMClient
+    experts: Experts
+    sink: Sink
+    mode: Mode = "research"
+    profile: str | None = None
+    backend_label: str = "ollama"
+    remember: bool = True
+    turn: int = 0
+    transcript: list[Message] = field(default_factory=list)
+    _background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.router = MessageRouter(self.llm, timeout=self.llm.read_timeout)
+
+    def _emit(self, name: EventName, data: dict[str, Any], turn: int | None = None) -> None:
+        self.sink(Event(name, data, turn))
+
+    def start(self) -> None:
+        """Announce the session (SESSION_STARTED)."""
+        self._emit(EventName.SESSION_STARTED, {
+            "workspace": str(self.workspace), "mode": self.mode, "profile": self.profile,
+            "version": __version__, "backend": self.backend_label}, turn=0)
+
+    async def run_turn(self, text: str, on_delta: Callable[[str], None] | None = None
+                       ) -> TurnResult:
+        """Handle one user message; stream the answer's text to `on_delta`."""
+        self.turn += 1
+        self._emit(EventName.USER_MESSAGE, {"text": text, "role": "user"}, turn=self.turn)
+        route = await self.router.route(self.transcript, text)
+        self._emit(EventName.ROUTE_DECISION, route.event())
+        if route.fast_path is not None:
+            answer = self.fast_answer(route.fast_path)
+            if on_delta is not None:
+                on_delta(answer)
+            self._emit(EventName.ASSISTANT_MESSAGE, {"text": answer, "role": "sage"})
+            return TurnResult("ok", answer, route)
+        role = ANSWER_ROLE[route.route]
+        try:
+            packets = await self.experts.gather(route.experts, text)
+            parts = PromptParts(
+                system=ANSWER_SYSTEM[route.route], current=text,
+                packets=[p for p in packets if p.expert != "summarizer"],
+                summary=self.experts.summary.text,
+                transcript=self.transcript[self.experts.summary.absorbed:])
+            result = await self.llm.call(role, parts, on_delta=on_delta)
+        except SageError as exc:
+            self._emit(EventName.ERROR, {"where": role, "kind": getattr(exc, "kind", "error"),
+                                         "message": str(exc)})
+            return TurnResult("failed", route=route, error=exc)
+        answer = result.content.strip()
+        self._emit(EventName.ASSISTANT_MESSAGE, {"text": answer, "role": role,
+                                                 "model": result.choice.model})
+        exchange = [{"role": "user", "content": text}, {"role": "assistant", "content": answer}]
+        self.transcript.extend(exchange)
+        if self.remember:
+            self._spawn(self._after_reply(exchange))
+        return TurnResult("ok", answer, route)
+
+    def _spawn(self, job: Any) -> None:
+        task = asyncio.ensure_future(job)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _after_reply(self, exchange: list[Message]) -> None:
+        for where, job in (("memory", self.experts.update_memory(exchange)),
+                           ("summary", self.experts.update_summary(self.transcript))):
+            try:
+                await job
+            except SageError as exc:
+                self._emit(EventName.ERROR, {"where": where, "kind": getattr(exc, "kind", "error"),
+                                             "message": f"Updating the {where} failed: {exc}"})
+            except ValueError as exc:
+                self._emit(EventName.ERROR, {"where": where, "kind": "invalid_reply",
+                                             "message": f"The {where} update was not usable "
+                                                        f"({exc}); it was skipped."})
+
+    async def settle(self, timeout: float = BACKGROUND_TIMEOUT) -> None:
+        """Wait for background updates (memory, summary), cancelling what overruns."""
+        pending = set(self._background)
+        if not pending:
+            return
+        _, late = await asyncio.wait(pending, timeout=timeout)
+        for task in late:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def finish(self, status: str) -> None:
+        """Settle background work and announce the end of the session (SESSION_ENDED)."""
+        await self.settle()
+        self._emit(EventName.SESSION_ENDED, {"status": status, "turns": self.turn,
+                                             "tokens": self.llm.ledger.totals()})
+
+    def fast_answer(self, kind: str) -> str:
+        """SAGE's own answer to a status question (no model call)."""
+        if kind == "models":
+            lines = []
+            for role in ("router", "planner", "coder", "reviewer", "summarizer"):
+                choice = self.llm.router.primary(role)
+                lines.append(f"- {role}: {choice.model} (num_ctx {choice.num_ctx:,}, "
+                             f"{choice.reason}) at {choice.host}")
+            return "Models by role:\n" + "\n".join(lines)
+        if kind == "tokens":
+            ledger = self.llm.ledger
+            mark = "~" if ledger.estimated else ""
+            lines = [f"This session: {mark}{ledger.prompt_tokens:,} tokens in, "
+                     f"{mark}{ledger.completion_tokens:,} out over {ledger.calls} model calls"
+                     + (" (~ marks estimates)." if ledger.estimated else ".")]
+            for role, usage in ledger.roles.items():
+                lines.append(f"- {role} ({usage.model}): {usage.prompt_total:,} in, "
+                             f"{usage.completion_total:,} out; last prompt filled "
+                             f"{usage.context_fraction:.0%} of num_ctx {usage.num_ctx:,}")
+            return "\n".join(lines)
+        if kind == "mode":
+            return (f"Mode: {self.mode}. research stops at every checkpoint, auto proceeds and "
+                    "logs them, silent prints only results.")
+        return HELP_TEXT

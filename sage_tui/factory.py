@@ -1,0 +1,85 @@
+"""Builds a session: settings → models → backends → LLM client → experts → orchestrator.
+
+The CLI, the workbench and the tests all build sessions here, so they differ only in
+what they pass in (a scripted backend for the demo and tests, extra event sinks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sage_tui.config import ModelsConfig, Settings, load_models, load_settings
+from sage_tui.core.events import Event, Sink, fanout
+from sage_tui.core.experts import Experts, MemoryStore
+from sage_tui.core.llm.client import LLMClient
+from sage_tui.core.llm.routing import ModelRouter
+from sage_tui.core.llm.tokens import TokenCounter, UsageLedger
+from sage_tui.core.llm.types import ChatBackend
+from sage_tui.core.orchestrator import Orchestrator
+from sage_tui.core.sagedir import ensure_sage_dir
+from sage_tui.core.sessionlog import SessionLog
+from sage_tui.paths import sage_paths
+
+BackendFactory = Callable[[str], ChatBackend]
+
+
+def ollama_backends() -> BackendFactory:
+    """One `OllamaBackend` per host, created on first use."""
+    from sage_tui.core.llm.ollama_backend import OllamaBackend
+
+    cache: dict[str, ChatBackend] = {}
+
+    def backend_for(host: str) -> ChatBackend:
+        if host not in cache:
+            cache[host] = OllamaBackend(host)
+        return cache[host]
+
+    backend_for.cache = cache  # type: ignore[attr-defined]
+    return backend_for
+
+
+@dataclass
+class Session:
+    """Everything one running session owns."""
+
+    settings: Settings
+    models: ModelsConfig
+    log: SessionLog
+    llm: LLMClient
+    orchestrator: Orchestrator
+
+    async def aclose(self) -> None:
+        cache = getattr(self.llm.backend_for, "cache", {})
+        for backend in list(cache.values()):
+            await backend.aclose()
+
+    def close_log(self) -> None:
+        self.log.close()
+
+
+def build_session(workspace: Path, *, settings: Settings | None = None,
+                  models: ModelsConfig | None = None, backend_for: BackendFactory | None = None,
+                  backend_label: str | None = None, sinks: tuple[Sink, ...] = (),
+                  read_timeout: float | None = None, remember: bool = True) -> Session:
+    """Open the session log and wire a ready-to-run orchestrator for `workspace`."""
+    settings = settings or load_settings()
+    models = models or load_models()
+    router = ModelRouter(models, settings)
+    log = SessionLog.open(session_id=settings.session_id, trace_id=settings.trace_id,
+                          max_mb=settings.session_log_max_mb)
+    sink: Callable[[Event], None] = fanout(log.sink, *sinks)
+    factory = backend_for or ollama_backends()
+    llm = LLMClient(router, factory, sink, max_prompt_chars=settings.max_prompt_chars_total,
+                    counter=TokenCounter(), ledger=UsageLedger(),
+                    read_timeout=read_timeout or settings.model_timeout)
+    ensure_sage_dir(workspace)
+    memory = MemoryStore(workspace, sage_paths().data / "memory.json")
+    experts = Experts(workspace, llm, sink, memory)
+    profile = (f"force:{settings.force_local_model}" if settings.force_local_model
+               else settings.model_profile)
+    label = backend_label or ("ollama" if backend_for is None else "scripted model")
+    orchestrator = Orchestrator(workspace, llm, experts, sink, mode=settings.mode, profile=profile,
+                                backend_label=label, remember=remember)
+    return Session(settings, models, log, llm, orchestrator)
