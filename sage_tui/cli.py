@@ -58,6 +58,34 @@ def run(task: str, mode: str | None, workspace: Path | None, as_json: bool) -> N
 
 
 @cli.command()
+@click.argument("patchfile")
+@click.option("--workspace", "-w", type=click.Path(path_type=Path, file_okay=False),
+              help="The project folder (default: the current one).")
+@click.option("--hunks", metavar="1,3", help="Only these hunks (1-based positions in the patch).")
+@click.option("--check", is_flag=True, help="Report whether the hunks apply; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print per-hunk results as JSON.")
+def apply(patchfile: str, workspace: Path | None, hunks: str | None, check: bool,
+          as_json: bool) -> None:
+    """Apply PATCHFILE (a unified diff, or - for stdin) atomically: every chosen hunk or none."""
+    from sage_tui.commands.patching import run_apply
+
+    raise SystemExit(run_apply(patchfile, workspace=workspace, hunks=hunks, check=check,
+                               as_json=as_json))
+
+
+@cli.command()
+@click.option("--workspace", "-w", type=click.Path(path_type=Path, file_okay=False),
+              help="The project folder (default: the current one).")
+@click.option("--check", is_flag=True, help="Show what would be reverted; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def undo(workspace: Path | None, check: bool, as_json: bool) -> None:
+    """Revert the last applied patch, if its files are unchanged since."""
+    from sage_tui.commands.patching import run_undo
+
+    raise SystemExit(run_undo(workspace=workspace, check=check, as_json=as_json))
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def doctor(as_json: bool) -> None:
     """Check Python, git, folders, config, Ollama and tokenizer files."""

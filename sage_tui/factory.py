@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sage_tui.config import ModelsConfig, Settings, load_models, load_settings
+from sage_tui.core.apply import PatchEngine
+from sage_tui.core.approval import Approver, ModeApprover
+from sage_tui.core.codeflow import CodeFlow
 from sage_tui.core.events import Event, Sink, fanout
 from sage_tui.core.experts import Experts, MemoryStore
 from sage_tui.core.llm.client import LLMClient
@@ -20,6 +23,10 @@ from sage_tui.core.llm.types import ChatBackend
 from sage_tui.core.orchestrator import Orchestrator
 from sage_tui.core.sagedir import ensure_sage_dir
 from sage_tui.core.sessionlog import SessionLog
+from sage_tui.core.tools.builtins import builtin_tools
+from sage_tui.core.tools.policy import load_policy
+from sage_tui.core.tools.registry import ToolContext
+from sage_tui.core.tools.workspace import Workspace
 from sage_tui.paths import sage_paths
 
 BackendFactory = Callable[[str], ChatBackend]
@@ -62,11 +69,17 @@ class Session:
 def build_session(workspace: Path, *, settings: Settings | None = None,
                   models: ModelsConfig | None = None, backend_for: BackendFactory | None = None,
                   backend_label: str | None = None, sinks: tuple[Sink, ...] = (),
-                  read_timeout: float | None = None, remember: bool = True) -> Session:
-    """Open the session log and wire a ready-to-run orchestrator for `workspace`."""
+                  read_timeout: float | None = None, remember: bool = True,
+                  approver: Approver | None = None) -> Session:
+    """Open the session log and wire a ready-to-run orchestrator for `workspace`.
+
+    `approver` answers research-mode checkpoints (the TUI's modals, terminal prompts);
+    without one, checkpoints are approved as in auto mode.
+    """
     settings = settings or load_settings()
     models = models or load_models()
     router = ModelRouter(models, settings)
+    policy = load_policy(settings.tool_policy)  # a bad policy file fails before anything runs
     log = SessionLog.open(session_id=settings.session_id, trace_id=settings.trace_id,
                           max_mb=settings.session_log_max_mb)
     sink: Callable[[Event], None] = fanout(log.sink, *sinks)
@@ -80,6 +93,11 @@ def build_session(workspace: Path, *, settings: Settings | None = None,
     profile = (f"force:{settings.force_local_model}" if settings.force_local_model
                else settings.model_profile)
     label = backend_label or ("ollama" if backend_for is None else "scripted model")
+    engine = PatchEngine(Workspace([workspace]), audit_context={
+        "session_id": log.session_id, "trace_id": log.trace_id})
+    tools = ToolContext(engine.workspace, test_command=settings.test_command)
+    code = CodeFlow(llm, sink, builtin_tools(), policy, engine, memory, tools,
+                    approver=approver or ModeApprover(), mode=settings.mode)
     orchestrator = Orchestrator(workspace, llm, experts, sink, mode=settings.mode, profile=profile,
-                                backend_label=label, remember=remember)
+                                backend_label=label, remember=remember, code=code)
     return Session(settings, models, log, llm, orchestrator)

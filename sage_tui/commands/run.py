@@ -17,7 +17,10 @@ from sage_tui.core.orchestrator import TurnResult
 from sage_tui.core.tracefmt import summary
 from sage_tui.factory import BackendFactory, build_session
 
-_SHOWN = {EventName.ROUTE_DECISION, EventName.EXPERT_PACKET, EventName.CONTEXT_CLAMPED}
+_SHOWN = {EventName.ROUTE_DECISION, EventName.EXPERT_PACKET, EventName.CONTEXT_CLAMPED,
+          EventName.PLAN_CREATED, EventName.TOOL_CALL, EventName.TOOL_ERROR,
+          EventName.POLICY_DECISION, EventName.PATCH_PROPOSED, EventName.PATCH_APPLIED,
+          EventName.PATCH_FAILED, EventName.TEST_RUN, EventName.ERROR}
 
 
 def _progress(event: Event) -> None:
@@ -39,8 +42,13 @@ def run_task(task: str, *, mode: str | None, workspace: Path | None, as_json: bo
     if mode is not None:
         settings = replace(settings, mode=mode)  # type: ignore[arg-type]
     chatty = settings.mode != "silent" and not as_json
+    approver = None
+    if settings.mode == "research":
+        from sage_tui.commands.prompts import TerminalApprover
+
+        approver = TerminalApprover()
     session = build_session(root, settings=settings, backend_for=backend_for,
-                            sinks=(_progress,) if chatty else ())
+                            sinks=(_progress,) if chatty else (), approver=approver)
     return asyncio.run(_run(session, task, as_json))
 
 
@@ -61,7 +69,7 @@ async def _run(session: object, task: str, as_json: bool) -> int:
     status = "error"
     try:
         result = await orchestrator.run_turn(task, on_delta=delta)
-        status = "ok" if result.status == "ok" else "failed"
+        status = {"ok": "ok", "rejected": "cancelled"}.get(result.status, "failed")
     except asyncio.CancelledError:
         result = TurnResult("cancelled")
         status = "cancelled"
@@ -82,4 +90,6 @@ async def _run(session: object, task: str, as_json: bool) -> int:
         }, ensure_ascii=False))
     elif result.error is not None:
         click.echo(f"Error: {result.error}", err=True)
+    elif result.status == "rejected" and not streamed:
+        click.echo(result.answer, err=True)
     return 0 if result.status == "ok" else 1

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sage_tui import __version__
+from sage_tui.core.codeflow import CodeFlow
 from sage_tui.core.errors import SageError
 from sage_tui.core.events import Event, EventName, Mode, Sink
 from sage_tui.core.experts import Experts
@@ -57,7 +58,7 @@ Every step is in the session log: `sage trace` shows it."""
 class TurnResult:
     """How a turn ended."""
 
-    status: str  # "ok", "failed" or "cancelled"
+    status: str  # "ok", "failed", "rejected" (a person stopped it) or "cancelled"
     answer: str = ""
     route: Route | None = None
     error: SageError | None = None
@@ -75,6 +76,7 @@ class Orchestrator:
     profile: str | None = None
     backend_label: str = "ollama"
     remember: bool = True
+    code: CodeFlow | None = None
     turn: int = 0
     transcript: list[Message] = field(default_factory=list)
     _background: set[asyncio.Task[None]] = field(default_factory=set)
@@ -105,6 +107,8 @@ class Orchestrator:
             self._emit(EventName.ASSISTANT_MESSAGE, {"text": answer, "role": "sage"})
             return TurnResult("ok", answer, route)
         role = ANSWER_ROLE[route.route]
+        if route.route == "code" and self.code is not None:
+            return await self._code_turn(text, route, on_delta)
         try:
             packets = await self.experts.gather(route.experts, text)
             parts = PromptParts(
@@ -125,6 +129,31 @@ class Orchestrator:
         if self.remember:
             self._spawn(self._after_reply(exchange))
         return TurnResult("ok", answer, route)
+
+    async def _code_turn(self, text: str, route: Route,
+                         on_delta: Callable[[str], None] | None) -> TurnResult:
+        assert self.code is not None
+        try:
+            packets = await self.experts.gather(route.experts, text)
+            outcome = await self.code.run(
+                text, [p for p in packets if p.expert != "summarizer"], self.experts.summary.text,
+                self.transcript[self.experts.summary.absorbed:], on_delta)
+        except SageError as exc:
+            self._emit(EventName.ERROR, {"where": "code", "kind": getattr(exc, "kind", "error"),
+                                         "message": str(exc)})
+            return TurnResult("failed", route=route, error=exc)
+        self._emit(EventName.ASSISTANT_MESSAGE, {"text": outcome.answer, "role": "reviewer"})
+        exchange = [{"role": "user", "content": text},
+                    {"role": "assistant", "content": outcome.answer}]
+        self.transcript.extend(exchange)
+        if outcome.status == "failed":
+            error = SageError(f"The task did not complete: {outcome.reason}.")
+            self._emit(EventName.ERROR, {"where": "code", "kind": "task_failed",
+                                         "message": str(error)})
+            return TurnResult("failed", outcome.answer, route, error)
+        if self.remember:
+            self._spawn(self._after_reply(exchange))
+        return TurnResult(outcome.status, outcome.answer, route)
 
     def _spawn(self, job: Any) -> None:
         task = asyncio.ensure_future(job)

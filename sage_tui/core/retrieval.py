@@ -49,6 +49,27 @@ def query_terms(text: str) -> list[str]:
     return list(dict.fromkeys(t for t in terms(text) if len(t) > 1 and t not in STOPWORDS))
 
 
+def list_workspace_files(root: Path) -> list[str]:
+    """The workspace's files, relative, `.gitignore` respected (git) or common junk skipped."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others",
+             "--exclude-standard"], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        out = None
+    if out is not None and out.returncode == 0:
+        names = [n for n in out.stdout.decode("utf-8", "replace").split("\0") if n]
+        return sorted(n for n in names if not n.startswith(".sage/"))[:MAX_FILES]
+    found: list[str] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in WALK_SKIP)
+        rel = os.path.relpath(folder, root)
+        found.extend(f if rel == "." else f"{rel}/{f}" for f in sorted(files))
+        if len(found) >= MAX_FILES:
+            break
+    return found[:MAX_FILES]
+
+
 @dataclass
 class _File:
     mtime_ns: int
@@ -88,28 +109,9 @@ class RetrievalIndex:
         self._files: dict[str, _File] = {}
         self._skipped: dict[str, tuple[int, int]] = {}
 
-    def _list(self) -> list[str]:
-        try:
-            out = subprocess.run(
-                ["git", "-C", str(self.root), "ls-files", "-z", "--cached", "--others",
-                 "--exclude-standard"], capture_output=True, timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
-            out = None
-        if out is not None and out.returncode == 0:
-            names = [n for n in out.stdout.decode("utf-8", "replace").split("\0") if n]
-            return [n for n in names if not n.startswith(".sage/")][:MAX_FILES]
-        found: list[str] = []
-        for folder, dirs, files in os.walk(self.root):
-            dirs[:] = sorted(d for d in dirs if d not in WALK_SKIP)
-            rel = os.path.relpath(folder, self.root)
-            found.extend(f if rel == "." else f"{rel}/{f}" for f in sorted(files))
-            if len(found) >= MAX_FILES:
-                break
-        return found[:MAX_FILES]
-
     def refresh(self) -> IndexHealth:
         """Bring the index up to date with the disk; report its health."""
-        listed = self._list()
+        listed = list_workspace_files(self.root)
         seen = set(listed)
         stale = sum(1 for name in self._files if name not in seen)
         for name in [n for n in self._files if n not in seen]:

@@ -44,6 +44,7 @@ class PromptParts:
     packets: list[Packet] = field(default_factory=list)
     summary: str = ""
     transcript: list[Message] = field(default_factory=list)
+    followup: list[Message] = field(default_factory=list)  # tool calls and results, kept whole
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def _compose(parts: PromptParts, packets: Sequence[Packet], summary: str,
     if summary:
         system += "\n\n## Earlier in this session\n" + summary
     return [{"role": "system", "content": system}, *transcript,
-            {"role": "user", "content": parts.current}]
+            {"role": "user", "content": parts.current}, *parts.followup]
 
 
 def _shorten(text: str) -> str:
@@ -95,6 +96,10 @@ def build_prompt(parts: PromptParts, *, role: str, num_ctx: int, max_chars: int,
 
     fixed_tokens, fixed_chars = size(parts.system)
     current_tokens, current_chars = size(parts.current)
+    for message in parts.followup:  # never dropped: the loop caps each tool result instead
+        extra_tokens, extra_chars = size(str(message.get("content") or ""))
+        current_tokens += extra_tokens
+        current_chars += extra_chars
     packet_sizes = [size(p.render()) for p in parts.packets]
     summary_size = size(parts.summary) if parts.summary else (0, 0)
     transcript_sizes = [size(str(m.get("content") or "")) for m in parts.transcript]

@@ -1,0 +1,142 @@
+"""`sage apply PATCHFILE` and `sage undo`: the patch engine without a model."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from sage_tui.config import load_settings
+from sage_tui.core.apply import ApplyResult, PatchEngine
+from sage_tui.core.errors import UsageError
+from sage_tui.core.events import EventName
+from sage_tui.core.patches import Patch, parse_patch
+from sage_tui.core.sessionlog import SessionLog
+from sage_tui.core.tools.workspace import Workspace
+
+STATUS_COLOUR = {"applied": "green", "ok": "green", "skipped": "yellow", "failed": "red"}
+
+
+def _workspace(path: Path | None) -> Workspace:
+    root = (path or Path.cwd()).expanduser().resolve()
+    if not root.is_dir():
+        raise UsageError(f"--workspace {root} is not a folder; give an existing folder.")
+    return Workspace([root])
+
+
+def _read_patch(source: str) -> str:
+    if source == "-":
+        return sys.stdin.read()
+    path = Path(source).expanduser()
+    try:
+        return path.read_text(encoding="utf-8", errors="surrogateescape")
+    except FileNotFoundError:
+        raise UsageError(f"{source} does not exist; give a patch file, or - for standard input.") \
+            from None
+    except OSError as exc:
+        raise UsageError(f"{source} cannot be read ({exc.strerror}).") from None
+
+
+def _select(patch: Patch, hunks: str | None) -> list[str]:
+    if hunks is None:
+        return [h.hunk_id for h in patch.hunks]
+    chosen = []
+    total = len(patch.hunks)
+    for part in hunks.split(","):
+        part = part.strip()
+        if not part.isdigit() or not 1 <= int(part) <= total:
+            raise UsageError(f"--hunks takes positions from 1 to {total}, separated by commas "
+                             f"(got {part!r}).")
+        chosen.append(patch.hunks[int(part) - 1].hunk_id)
+    return chosen
+
+
+def _print(result: ApplyResult) -> None:
+    for hunk in result.hunks:
+        status = click.style(f"{hunk.status:<8}", fg=STATUS_COLOUR.get(hunk.status))
+        reason = f"  {hunk.reason}" if hunk.reason and hunk.status == "failed" else ""
+        click.echo(f"{hunk.index:>3} {status} {hunk.path}{reason}")
+
+
+def run_apply(source: str, *, workspace: Path | None, hunks: str | None, check: bool,
+              as_json: bool) -> int:
+    """Implement `sage apply`; return the exit code."""
+    ws = _workspace(workspace)
+    patch = parse_patch(_read_patch(source))
+    chosen = _select(patch, hunks)
+    settings = load_settings()
+    with SessionLog.open(session_id=settings.session_id, trace_id=settings.trace_id,
+                         max_mb=settings.session_log_max_mb) as log:
+        engine = PatchEngine(ws, audit_context={"session_id": log.session_id,
+                                                "trace_id": log.trace_id, "who": "sage apply"})
+        log.emit(EventName.SESSION_STARTED, {"workspace": str(ws.root), "mode": "silent",
+                                             "profile": None, "version": _version(),
+                                             "command": "apply"}, turn=0)
+        log.emit(EventName.PATCH_PROPOSED, {"patch_id": patch.patch_id, "files": patch.paths,
+                                            "hunks": len(patch.hunks), "source": source})
+        if check:
+            result = engine.check(patch, chosen)
+        else:
+            for hunk in patch.hunks:
+                decision = "approve" if hunk.hunk_id in chosen else "reject"
+                log.emit(EventName.HUNK_DECISION, {"patch_id": patch.patch_id,
+                                                   "hunk_id": hunk.hunk_id,
+                                                   "hunk_sha": hunk.sha, "decision": decision,
+                                                   "comment": "chosen with --hunks" if hunks
+                                                   else None})
+                engine.audit("hunk_decision", patch_id=patch.patch_id, hunk_id=hunk.hunk_id,
+                             hunk_sha=hunk.sha, decision=decision, comment=None)
+            result = engine.apply(patch, chosen)
+            data = {"patch_id": patch.patch_id, "files": result.files,
+                    "hunks": [{"hunk_id": h.hunk_id, "status": h.status, "reason": h.reason}
+                              for h in result.hunks]}
+            if result.ok:
+                log.emit(EventName.PATCH_APPLIED, {**data, "undo_id": result.undo_id})
+            else:
+                log.emit(EventName.PATCH_FAILED, {**data, "reason": result.reason})
+        log.emit(EventName.SESSION_ENDED, {"status": "ok" if result.ok else "failed",
+                                           "turns": 0, "tokens": {"prompt_tokens": 0,
+                                                                  "completion_tokens": 0}})
+    if as_json:
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+    else:
+        _print(result)
+        if result.ok:
+            verb = "would apply" if check else "applied"
+            click.echo(f"{len(chosen)} hunk(s) {verb} to {', '.join(result.files)}.")
+        else:
+            click.echo(f"Error: nothing was changed: {result.reason}", err=True)
+    return 0 if result.ok else 1
+
+
+def run_undo(*, workspace: Path | None, check: bool, as_json: bool) -> int:
+    """Implement `sage undo`; return the exit code."""
+    ws = _workspace(workspace)
+    settings = load_settings()
+    with SessionLog.open(session_id=settings.session_id, trace_id=settings.trace_id,
+                         max_mb=settings.session_log_max_mb) as log:
+        engine = PatchEngine(ws, audit_context={"session_id": log.session_id,
+                                                "trace_id": log.trace_id, "who": "sage undo"})
+        undo_id, manifest = engine.undo(check_only=check)
+        files = [f["path"] for f in manifest["files"]]
+        if not check:
+            log.emit(EventName.PATCH_REVERTED, {"patch_id": manifest["patch_id"], "files": files,
+                                                "hunks": [], "undo_id": undo_id})
+    if as_json:
+        click.echo(json.dumps({"undone": not check, "patch_id": manifest["patch_id"],
+                               "files": files, "reverse": manifest["reverse"]}))
+        return 0
+    for line in manifest["reverse"].split("\n"):
+        colour = "green" if line.startswith("+") else "red" if line.startswith("-") else None
+        click.echo(click.style(line, fg=colour), err=False)
+    verb = "would restore" if check else "restored"
+    click.echo(f"Patch {manifest['patch_id']}: {verb} {', '.join(files)}.")
+    return 0
+
+
+def _version() -> str:
+    from sage_tui import __version__
+
+    return __version__

@@ -1,0 +1,378 @@
+"""Patches as SAGE sees them: files, hunks with stable ids and hashes, and decisions.
+
+`parse_patch` reads a unified diff (as models write them: fenced or not, with or
+without `diff --git` headers) with unidiff and refuses what must never be applied:
+paths into `.git`, absolute or `..` paths, symlink and submodule modes, binary
+patches. `diagnose` checks each hunk against the files on disk and says, for one that
+does not fit, where the closest match is. `HunkReview` records per-hunk decisions
+(approve, reject, edit, comment) with undo. Applying lives in `core/apply.py`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from unidiff.constants import LINE_TYPE_NO_NEWLINE
+from unidiff.errors import UnidiffParseError
+from unidiff.patch import Line, PatchSet
+
+from sage_tui.core.errors import SageError
+
+_FENCE = re.compile(r"^```[a-zA-Z]*\s*$")
+_REFUSED_MODES = {"120000": "symbolic link", "160000": "submodule"}
+
+
+class PatchError(SageError):
+    """A diff that cannot be read or must not be applied; the message says why."""
+
+
+@dataclass(frozen=True)
+class Hunk:
+    """One hunk: its place in the patch, its header, its body lines (with prefixes)."""
+
+    hunk_id: str
+    index: int
+    path: str
+    header: str
+    lines: tuple[str, ...]
+    source_start: int
+    source_length: int
+    target_start: int
+    target_length: int
+
+    @property
+    def sha(self) -> str:
+        """A content hash that identifies exactly what was decided on."""
+        body = "\n".join((self.path, self.header, *self.lines))
+        return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+    @property
+    def old_lines(self) -> list[str]:
+        return [line[1:] for line in self.lines if line[:1] in (" ", "-")]
+
+    @property
+    def new_lines(self) -> list[str]:
+        return [line[1:] for line in self.lines if line[:1] in (" ", "+")]
+
+    @property
+    def added(self) -> int:
+        return sum(1 for line in self.lines if line.startswith("+"))
+
+    @property
+    def removed(self) -> int:
+        return sum(1 for line in self.lines if line.startswith("-"))
+
+    def text(self) -> str:
+        return "\n".join((self.header, *self.lines)) + "\n"
+
+
+@dataclass(frozen=True)
+class FilePatch:
+    """The change to one file."""
+
+    path: str
+    is_new: bool
+    is_deleted: bool
+    hunks: tuple[Hunk, ...]
+
+    def header(self) -> str:
+        source = "/dev/null" if self.is_new else f"a/{self.path}"
+        target = "/dev/null" if self.is_deleted else f"b/{self.path}"
+        lines = [f"diff --git a/{self.path} b/{self.path}"]
+        if self.is_new:
+            lines.append("new file mode 100644")
+        if self.is_deleted:
+            lines.append("deleted file mode 100644")
+        return "\n".join([*lines, f"--- {source}", f"+++ {target}"]) + "\n"
+
+
+@dataclass(frozen=True)
+class Patch:
+    """A parsed patch. `patch_id` is derived from its content unless given."""
+
+    patch_id: str
+    files: tuple[FilePatch, ...]
+    description: str = ""
+
+    @property
+    def hunks(self) -> list[Hunk]:
+        return [h for f in self.files for h in f.hunks]
+
+    @property
+    def paths(self) -> list[str]:
+        return [f.path for f in self.files]
+
+    def hunk(self, hunk_id: str) -> Hunk:
+        for hunk in self.hunks:
+            if hunk.hunk_id == hunk_id:
+                return hunk
+        raise KeyError(hunk_id)
+
+    def file_of(self, hunk_id: str) -> FilePatch:
+        for file in self.files:
+            if any(h.hunk_id == hunk_id for h in file.hunks):
+                return file
+        raise KeyError(hunk_id)
+
+    def text(self, hunk_ids: Iterable[str] | None = None) -> str:
+        """The unified diff of the chosen hunks (all by default), in patch order."""
+        chosen = None if hunk_ids is None else set(hunk_ids)
+        out: list[str] = []
+        for file in self.files:
+            hunks = [h for h in file.hunks if chosen is None or h.hunk_id in chosen]
+            if hunks:
+                out.append(file.header() + "".join(h.text() for h in hunks))
+        return "".join(out)
+
+    def with_new_side(self, hunk_id: str, new_text: str) -> Patch:
+        """Replace a hunk's new side (what the file should read) and rebuild its body."""
+        old = self.hunk(hunk_id)
+        new_lines = new_text.split("\n")
+        if new_lines and new_lines[-1] == "":
+            new_lines.pop()
+        body: list[str] = []
+        for op, a1, a2, b1, b2 in difflib.SequenceMatcher(
+                a=old.old_lines, b=new_lines, autojunk=False).get_opcodes():
+            if op == "equal":
+                body += [" " + line for line in old.old_lines[a1:a2]]
+                continue
+            body += ["-" + line for line in old.old_lines[a1:a2]]
+            body += ["+" + line for line in new_lines[b1:b2]]
+        header = (f"@@ -{old.source_start},{len(old.old_lines)} "
+                  f"+{old.target_start},{len(new_lines)} @@")
+        edited = replace(old, header=header, lines=tuple(body), target_length=len(new_lines),
+                         source_length=len(old.old_lines))
+        files = tuple(replace(f, hunks=tuple(edited if h.hunk_id == hunk_id else h
+                                             for h in f.hunks)) for f in self.files)
+        return replace(self, files=files)
+
+
+def _strip_fences(text: str) -> str:
+    lines = text.replace("\r\n", "\n").split("\n")
+    lines = [line for line in lines if not _FENCE.match(line)]
+    start = next((i for i, line in enumerate(lines)
+                  if line.startswith(("diff --git ", "--- "))), None)
+    if start is None:
+        raise PatchError("The text holds no unified diff (no '--- a/file' / '+++ b/file' "
+                         "header); send the change as a unified diff.")
+    body = "\n".join(lines[start:])
+    return body if body.endswith("\n") else body + "\n"
+
+
+def _clean_path(raw: str) -> str:
+    path = raw[2:] if raw.startswith(("a/", "b/")) else raw
+    if path.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", path):
+        raise PatchError(f"The diff names an absolute path {raw!r}; use paths relative to the "
+                         "workspace, such as 'a/src/app.py'.")
+    parts = path.split("/")
+    if ".." in parts:
+        raise PatchError(f"The diff path {raw!r} climbs out of the workspace with '..'.")
+    if any(part.lower() == ".git" for part in parts):
+        raise PatchError(f"The diff touches {raw!r} inside .git, which is never changed.")
+    return path
+
+
+def parse_patch(text: str, patch_id: str | None = None, description: str = "") -> Patch:
+    """Parse a unified diff.
+
+    Raises:
+        PatchError: a sentence saying what is wrong (header, counts, refused path or mode).
+    """
+    body = _strip_fences(text)
+    for line in body.split("\n"):
+        mode = line.rsplit(" ", 1)[-1]
+        if line.startswith(("new file mode", "new mode", "old mode", "deleted file mode",
+                            "index ")) and mode in _REFUSED_MODES:
+            raise PatchError(f"The diff changes a {_REFUSED_MODES[mode]} ({line.strip()}); "
+                             "SAGE refuses those, so change regular files only.")
+        if line.startswith(("GIT binary patch", "Binary files ")):
+            raise PatchError("The diff holds a binary change; SAGE applies text changes only.")
+    try:
+        parsed = PatchSet(body)
+    except UnidiffParseError as exc:
+        raise PatchError(f"The diff cannot be read: {exc}; check the @@ line counts against the "
+                         "lines that follow them.") from exc
+    if not parsed:
+        raise PatchError("The diff changes no file; it needs '--- a/path', '+++ b/path' and "
+                         "'@@' hunks.")
+    files: list[FilePatch] = []
+    number = 0
+    for patched in parsed:
+        if patched.is_rename:
+            raise PatchError("The diff renames a file; write it as a deletion and a new file.")
+        raw = patched.target_file if not patched.is_removed_file else patched.source_file
+        path = _clean_path(raw)
+        if not patched:
+            raise PatchError(f"The diff has no hunk for {path}; add '@@' hunks with the change.")
+        hunks = []
+        for hunk in patched:
+            number += 1
+            lines = tuple(_line(line) for line in hunk)
+            header = f"@@ -{hunk.source_start},{hunk.source_length} " \
+                     f"+{hunk.target_start},{hunk.target_length} @@" \
+                     + (f" {hunk.section_header}" if hunk.section_header else "")
+            hunks.append(Hunk(f"h{number}", number, path, header, lines, hunk.source_start,
+                              hunk.source_length, hunk.target_start, hunk.target_length))
+        files.append(FilePatch(path, patched.is_added_file, patched.is_removed_file,
+                               tuple(hunks)))
+    paths = [f.path for f in files]
+    if len(set(paths)) != len(paths):
+        raise PatchError("The diff changes the same file twice; merge its hunks under one header.")
+    digest = hashlib.sha256(body.encode()).hexdigest()[:8]
+    return Patch(patch_id or f"p-{digest}", tuple(files), description)
+
+
+def _line(line: Line) -> str:
+    value = str(line.value)
+    value = value[:-1] if value.endswith("\n") else value
+    if line.line_type == LINE_TYPE_NO_NEWLINE:
+        return "\\ No newline at end of file"
+    return f"{line.line_type}{value}"
+
+
+@dataclass(frozen=True)
+class HunkProblem:
+    """Why a hunk does not fit the file on disk."""
+
+    hunk_id: str
+    path: str
+    message: str
+
+
+def _find(lines: list[str], block: list[str], near: int) -> int | None:
+    """Start index of `block` in `lines`, the occurrence nearest `near`."""
+    if not block:
+        return near
+    hits = [i for i in range(len(lines) - len(block) + 1) if lines[i:i + len(block)] == block]
+    return min(hits, key=lambda i: abs(i - near)) if hits else None
+
+
+def _closest(lines: list[str], block: list[str]) -> tuple[int, float]:
+    best, score = 0, 0.0
+    size = max(1, len(block))
+    for start in range(max(1, len(lines) - size + 1)):
+        ratio = difflib.SequenceMatcher(a=block, b=lines[start:start + size],
+                                        autojunk=False).ratio()
+        if ratio > score:
+            best, score = start, ratio
+    return best + 1, score
+
+
+def diagnose(patch: Patch, read: Callable[[str], str | None],
+             hunk_ids: Iterable[str] | None = None) -> list[HunkProblem]:
+    """Check chosen hunks against current files; `read(path)` returns text or None."""
+    chosen = None if hunk_ids is None else set(hunk_ids)
+    problems: list[HunkProblem] = []
+    for file in patch.files:
+        hunks = [h for h in file.hunks if chosen is None or h.hunk_id in chosen]
+        if not hunks:
+            continue
+        text = read(file.path)
+        if file.is_new:
+            if text is not None:
+                problems += [HunkProblem(h.hunk_id, file.path, f"{file.path} already exists; "
+                                         "change it with a diff against its contents") for h in hunks]
+            continue
+        if text is None:
+            problems += [HunkProblem(h.hunk_id, file.path, f"{file.path} does not exist; to "
+                                     "create it use '--- /dev/null'") for h in hunks]
+            continue
+        lines = text.split("\n")
+        for hunk in hunks:
+            block = hunk.old_lines
+            if _find(lines, block, hunk.source_start - 1) is not None:
+                continue
+            line, score = _closest(lines, block)
+            sample = lines[line - 1].strip()[:60] if lines else ""
+            problems.append(HunkProblem(
+                hunk.hunk_id, file.path,
+                f"hunk {hunk.index} ({hunk.header}) does not match {file.path}: its context and "
+                f"removed lines are not in the file; the closest match ({score:.0%} alike) starts "
+                f"at line {line}: {sample!r}"))
+    return problems
+
+
+@dataclass
+class HunkReview:
+    """Per-hunk decisions on one patch, with undo; `patch` follows edits."""
+
+    patch: Patch
+    decisions: dict[str, str] = field(default_factory=dict)  # hunk_id → approve/reject
+    comments: dict[str, list[str]] = field(default_factory=dict)
+    history: list[tuple[str, str, str | None, Patch]] = field(default_factory=list)
+
+    def decide(self, hunk_id: str, decision: str, comment: str | None = None) -> Hunk:
+        """Record `approve`, `reject` or `comment` for a hunk; returns the hunk."""
+        hunk = self.patch.hunk(hunk_id)
+        self.history.append((hunk_id, self.decisions.get(hunk_id, ""), comment, self.patch))
+        if decision in ("approve", "reject"):
+            self.decisions[hunk_id] = decision
+        if comment:
+            self.comments.setdefault(hunk_id, []).append(comment)
+        return hunk
+
+    def edit(self, hunk_id: str, new_text: str) -> Hunk:
+        """Replace a hunk's new side and approve it."""
+        self.history.append((hunk_id, self.decisions.get(hunk_id, ""), None, self.patch))
+        self.patch = self.patch.with_new_side(hunk_id, new_text)
+        self.decisions[hunk_id] = "approve"
+        return self.patch.hunk(hunk_id)
+
+    def undo(self) -> str | None:
+        """Take back the last decision; returns its hunk id, or None when there is none."""
+        if not self.history:
+            return None
+        hunk_id, previous, comment, patch = self.history.pop()
+        self.patch = patch
+        if previous:
+            self.decisions[hunk_id] = previous
+        else:
+            self.decisions.pop(hunk_id, None)
+        if comment and self.comments.get(hunk_id):
+            self.comments[hunk_id].pop()
+        return hunk_id
+
+    def state(self, hunk_id: str) -> str:
+        return self.decisions.get(hunk_id, "pending")
+
+    @property
+    def approved(self) -> list[str]:
+        return [h.hunk_id for h in self.patch.hunks if self.decisions.get(h.hunk_id) == "approve"]
+
+    @property
+    def rejected(self) -> list[str]:
+        return [h.hunk_id for h in self.patch.hunks if self.decisions.get(h.hunk_id) == "reject"]
+
+    @property
+    def pending(self) -> list[str]:
+        return [h.hunk_id for h in self.patch.hunks if h.hunk_id not in self.decisions]
+
+    def feedback(self) -> str:
+        """What the model should hear about rejected hunks and comments."""
+        notes = []
+        for hunk in self.patch.hunks:
+            said = self.comments.get(hunk.hunk_id, [])
+            if self.decisions.get(hunk.hunk_id) == "reject":
+                notes.append(f"- hunk {hunk.index} in {hunk.path} was rejected"
+                             + (f": {'; '.join(said)}" if said else ""))
+            elif said:
+                notes.append(f"- on hunk {hunk.index} in {hunk.path}: {'; '.join(said)}")
+        return "\n".join(notes)
+
+
+def read_text_or_none(root: Path) -> Callable[[str], str | None]:
+    """A `read` for `diagnose` over a folder (no confinement: callers resolve first)."""
+
+    def read(path: str) -> str | None:
+        target = root / path
+        try:
+            return target.read_text(encoding="utf-8", errors="surrogateescape")
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+
+    return read

@@ -1,0 +1,3 @@
+"""Tools the agent may call, the policy that rules them, and workspace confinement."""
+
+from __future__ import annotations
