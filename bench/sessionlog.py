@@ -20,7 +20,7 @@ import time
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
-from sage_tui.core.sessionlog import SessionLog, _now
+from sage_tui.core.sessionlog import SessionLog, now_iso
 
 MAX_MB = 20.0
 
@@ -72,7 +72,7 @@ def bench_logging(directory: Path, events: int) -> float:
     start = time.perf_counter()
     for i in range(events):
         name, data = PAYLOADS[i % count]
-        record = {"v": 1, "seq": i + 1, "ts": _now(), "session_id": "bench", "trace_id": None,
+        record = {"v": 1, "seq": i + 1, "ts": now_iso(), "session_id": "bench", "trace_id": None,
                   "turn": 1, "event": name, "data": data}
         logger.info(json.dumps(record, ensure_ascii=False, separators=(",", ":"),
                                allow_nan=False))

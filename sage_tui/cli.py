@@ -17,11 +17,55 @@ import click
 from sage_tui import __version__
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]},
+             invoke_without_command=True)
 @click.version_option(__version__, "-V", "--version", prog_name="sage",
                       message="%(prog)s %(version)s")
-def cli() -> None:
-    """SAGE: a terminal workbench for local-model coding agents."""
+@click.option("--workspace", "-w", type=click.Path(path_type=Path, file_okay=False),
+              help="The git repository to work in (default: the current folder).")
+@click.option("--mode", type=click.Choice(["research", "auto", "silent"]),
+              help="Checkpoint mode (default: SAGE_MODE or research).")
+@click.pass_context
+def cli(ctx: click.Context, workspace: Path | None, mode: str | None) -> None:
+    """SAGE: a terminal workbench for local-model coding agents.
+
+    Without a command, opens the workbench in the current git repository.
+    """
+    if ctx.invoked_subcommand is None:
+        from sage_tui.commands.ui import run_workbench
+
+        raise SystemExit(run_workbench(workspace, mode))
+
+
+@cli.command()
+@click.option("--keep", is_flag=True, help="Keep the scratch project afterwards.")
+def demo(keep: bool) -> None:
+    """Open the workbench on a scratch project with the demo model: no Ollama needed."""
+    from sage_tui.commands.ui import run_demo
+
+    raise SystemExit(run_demo(keep))
+
+
+@cli.command()
+@click.argument("patchfile")
+@click.option("--workspace", "-w", type=click.Path(path_type=Path, file_okay=False),
+              help="The project folder (default: the current one).")
+def review(patchfile: str, workspace: Path | None) -> None:
+    """Review PATCHFILE (or - for stdin) hunk by hunk; Enter applies the approved hunks."""
+    from sage_tui.commands.ui import run_review
+
+    raise SystemExit(run_review(patchfile, workspace))
+
+
+@cli.command()
+@click.argument("session")
+@click.option("--speed", type=float, default=10.0, show_default=True,
+              help="Playback speed (0 plays everything at once).")
+def replay(session: str, speed: float) -> None:
+    """Play a recorded SESSION back in the workbench, read-only."""
+    from sage_tui.commands.ui import run_replay
+
+    raise SystemExit(run_replay(session, speed))
 
 
 @cli.command()

@@ -68,7 +68,7 @@ def test_trace_shows_one_line_per_event_in_order(sage_home: Path) -> None:
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert len(lines) == 13
-    assert "SESSION_STARTED" in lines[0] and "auto mode in /w" in lines[0]
+    assert "SESSION_STARTED" in lines[0] and "auto mode in w " in lines[0] + " "
     reasons = [re.search(r"r\d+$", line).group() for line in lines[1:]]  # type: ignore[union-attr]
     assert reasons == [f"r{i}" for i in range(12)]
     assert re.match(r"\d\d:\d\d:\d\d\.\d{3} t12 +ROUTE_DECISION +→ qa via fail_safe", lines[-1])

@@ -30,6 +30,7 @@ from sage_tui.core.tools.policy import Policy
 from sage_tui.core.tools.registry import ToolContext, ToolFailure, ToolRegistry
 
 MAX_ROUNDS = 3
+MAX_LOGGED_DIFF = 200_000  # the diff rides along in PATCH_PROPOSED, for review and replay
 CODER_TOOLS = ["read_file", "list_files", "search_code", "propose_patch", "run_command"]
 PLAN_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -178,7 +179,8 @@ class CodeFlow:
         """
         self._emit(EventName.PATCH_PROPOSED, {"patch_id": patch.patch_id, "files": patch.paths,
                                               "hunks": len(patch.hunks),
-                                              "description": patch.description})
+                                              "description": patch.description,
+                                              "diff": patch.text()[:MAX_LOGGED_DIFF]})
 
         def on_hunk(hunk: Hunk, decision: str, comment: str | None) -> None:
             self._emit(EventName.HUNK_DECISION, {"patch_id": patch.patch_id,

@@ -152,6 +152,45 @@ class Patch:
         return replace(self, files=files)
 
 
+def split_hunk(hunk: Hunk) -> list[Hunk]:
+    """Split a hunk where unchanged lines separate its changes (`s` in `git add -p`).
+
+    Each part keeps the unchanged lines around it; ids become `h3.1`, `h3.2`, ...
+    A hunk with a single block of changes comes back whole.
+    """
+    lines = list(hunk.lines)
+    blocks: list[tuple[int, int]] = []  # [start, end) of each run of changed lines
+    i = 0
+    while i < len(lines):
+        if lines[i][:1] in ("+", "-"):
+            start = i
+            while i < len(lines) and lines[i][:1] in ("+", "-", "\\"):
+                i += 1
+            blocks.append((start, i))
+        else:
+            i += 1
+    if len(blocks) < 2:
+        return [hunk]
+    parts: list[Hunk] = []
+    for number, (start, end) in enumerate(blocks, start=1):
+        lead = blocks[number - 2][1] if number > 1 else 0
+        tail = blocks[number][0] if number < len(blocks) else len(lines)
+        # context between two blocks is shared: the first part takes it after, the next before
+        lo = lead + (start - lead + 1) // 2 if number > 1 else 0
+        hi = end + (tail - end) // 2 if number < len(blocks) else len(lines)
+        body = lines[lo:hi]
+        old_before = sum(1 for line in lines[:lo] if line[:1] in (" ", "-"))
+        new_before = sum(1 for line in lines[:lo] if line[:1] in (" ", "+"))
+        old_len = sum(1 for line in body if line[:1] in (" ", "-"))
+        new_len = sum(1 for line in body if line[:1] in (" ", "+"))
+        source = hunk.source_start + old_before
+        target = hunk.target_start + new_before
+        parts.append(Hunk(f"{hunk.hunk_id}.{number}", hunk.index, hunk.path,
+                          f"@@ -{source},{old_len} +{target},{new_len} @@", tuple(body),
+                          source, old_len, target, new_len))
+    return parts
+
+
 def _strip_fences(text: str) -> str:
     lines = text.replace("\r\n", "\n").split("\n")
     lines = [line for line in lines if not _FENCE.match(line)]
@@ -322,6 +361,20 @@ class HunkReview:
         self.patch = self.patch.with_new_side(hunk_id, new_text)
         self.decisions[hunk_id] = "approve"
         return self.patch.hunk(hunk_id)
+
+    def split(self, hunk_id: str) -> list[Hunk]:
+        """Split a hunk into its separately decidable parts (undoable)."""
+        old = self.patch.hunk(hunk_id)
+        parts = split_hunk(old)
+        if len(parts) == 1:
+            return parts
+        self.history.append((hunk_id, self.decisions.get(hunk_id, ""), None, self.patch))
+        self.decisions.pop(hunk_id, None)
+        files = tuple(replace(f, hunks=tuple(p for h in f.hunks for p in
+                                             (parts if h.hunk_id == hunk_id else [h])))
+                      for f in self.patch.files)
+        self.patch = replace(self.patch, files=files)
+        return parts
 
     def undo(self) -> str | None:
         """Take back the last decision; returns its hunk id, or None when there is none."""

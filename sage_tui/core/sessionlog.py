@@ -140,7 +140,8 @@ def session_parts(directory: Path, session_id: str) -> list[Path]:
 _second: list[Any] = [-1, ""]  # the last whole second formatted, and its text
 
 
-def _now() -> str:
+def now_iso() -> str:
+    """The current UTC time as the log writes it (milliseconds, `Z`)."""
     now = time.time()
     whole = int(now)
     if whole != _second[0]:
@@ -392,7 +393,7 @@ class SessionLog:
                 self.turn = turn
             seq = self._next_seq
             line = _encode({
-                "v": FORMAT_VERSION, "seq": seq, "ts": _now(), "session_id": self.session_id,
+                "v": FORMAT_VERSION, "seq": seq, "ts": now_iso(), "session_id": self.session_id,
                 "trace_id": self.trace_id, "turn": self.turn, "event": name, "data": payload,
             })
             if self._size and self._size + len(line) > self.max_bytes:

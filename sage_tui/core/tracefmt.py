@@ -64,7 +64,8 @@ def _plan(steps: list[Any], path: Any) -> str:
 
 
 _FORMATS: dict[str, Callable[[Mapping[str, Any]], str]] = {
-    "SESSION_STARTED": lambda d: (f"{d.get('mode', '?')} mode in {d.get('workspace', '?')}"
+    "SESSION_STARTED": lambda d: (f"{d.get('mode', '?')} mode in "
+                                  f"{str(d.get('workspace', '?')).rstrip('/').rsplit('/', 1)[-1]}"
                                   f"{' profile ' + str(d['profile']) if d.get('profile') else ''}"
                                   f" (sage {d.get('version', '?')})"),
     "SESSION_ENDED": lambda d: (f"{d.get('status', '?')} after {_n(d.get('turns'))} turns, "

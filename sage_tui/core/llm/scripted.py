@@ -324,7 +324,8 @@ class ScriptedBackend:
             raise ToolsUnsupported(request.model)
         reply = rule.reply or Reply()
         pieces = reply.pieces()
-        if rule.fault in ("refused", "stall", "not_found", "no_tools", "error_500"):
+        if rule.fault in ("refused", "not_found", "no_tools", "error_500") or (
+                rule.fault == "stall" and rule.after_chunks == 0):
             await self._fail_before(rule.fault, request)
         for index, piece in enumerate(pieces):
             if rule.fault and index == rule.after_chunks:

@@ -152,6 +152,8 @@ def propose_patch(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
 
 
 _COUNTS = re.compile(r"(\d+) (passed|failed|errors?|skipped)")
+_UNITTEST_RAN = re.compile(r"^Ran (\d+) tests? in", re.MULTILINE)
+_UNITTEST_BAD = re.compile(r"(?:failures|errors)=(\d+)")
 
 
 def detect_test_command(root: Path) -> str | None:
@@ -209,6 +211,10 @@ def run_tests(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
         key = "failed" if word.startswith("error") else word
         counts[key] = counts.get(key, 0) + int(number)
     passed, failed = counts.get("passed", 0), counts.get("failed", 0)
+    ran = _UNITTEST_RAN.search(tail)
+    if ran and not counts:  # unittest: "Ran 3 tests" then "OK" or "FAILED (failures=1, errors=1)"
+        bad = sum(int(n) for n in _UNITTEST_BAD.findall(tail))
+        passed, failed = int(ran.group(1)) - bad, bad
     if code != 0 and failed == 0:
         failed = 1  # a crash or collection error is a failure even without a count
     verdict = "passed" if code == 0 else "failed"

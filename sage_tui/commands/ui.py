@@ -1,0 +1,158 @@
+"""The Textual commands: `sage` (the workbench), `sage demo`, `sage review`, `sage replay`.
+
+Textual and the UI modules are imported here, only when one of these runs.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import replace
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from sage_tui.config import Settings, load_settings
+from sage_tui.core.errors import UsageError
+from sage_tui.core.sagedir import git_dir
+
+DEMO_INTRO = (
+    "Welcome to the SAGE demo. This is a scratch copy of a small project ({path}), and the "
+    "answers come from the demo model, a scripted scenario: no Ollama needed. Type anything "
+    "and press Enter. Watch the routing on the right, approve the plan, then review the "
+    "two-hunk patch (y approve, n reject, Enter applies) and see the tests run. "
+    "? shows every key; shift+tab cycles the mode; ctrl+q quits."
+)
+
+
+def _workspace(path: Path | None) -> Path:
+    root = (path or Path.cwd()).expanduser().resolve()
+    if not root.is_dir():
+        raise UsageError(f"--workspace {root} is not a folder; give an existing folder.")
+    if git_dir(root) is None:
+        raise UsageError(f"{root} is not inside a git repository; cd into one, pass "
+                         "--workspace, or try `sage demo`.")
+    return root
+
+
+def run_workbench(workspace: Path | None, mode: str | None) -> int:
+    """`sage`: the workbench on a git repository, with Ollama."""
+    from sage_tui.factory import build_session
+    from sage_tui.ui.app import SageApp
+
+    root = _workspace(workspace)
+    settings = load_settings()
+    if mode is not None:
+        settings = replace(settings, mode=mode)  # type: ignore[arg-type]
+    app = SageApp(lambda bridge: build_session(root, settings=settings, sinks=(bridge.sink,),
+                                               approver=bridge),
+                  theme=settings.theme, keys=dict(settings.keys))
+    app.run()
+    return 0
+
+
+def make_demo_project(target: Path) -> Path:
+    """Copy the sample project to `target` and commit it, so diffs and git status make sense."""
+    source = resources.files("sage_tui").joinpath("demo/project")
+    with resources.as_file(source) as folder:
+        shutil.copytree(folder, target, ignore=shutil.ignore_patterns("__pycache__"))
+    run = {"cwd": target, "check": True, "capture_output": True}
+    subprocess.run(["git", "init", "-q"], **run)  # type: ignore[call-overload]
+    subprocess.run(["git", "add", "-A"], **run)  # type: ignore[call-overload]
+    subprocess.run(["git", "-c", "user.name=SAGE demo", "-c", "user.email=demo@sage.invalid",
+                    "commit", "-qm", "textstats: initial version"], **run)  # type: ignore[call-overload]
+    return target
+
+
+def demo_settings(settings: Settings) -> Settings:
+    try:
+        import pytest  # noqa: F401
+
+        command = f"{sys.executable} -m pytest -q -p no:cacheprovider"
+    except ImportError:
+        command = f"{sys.executable} -m unittest"
+    # Every role is played by the one scripted "demo model": say so, rather than show Ollama tags.
+    return replace(settings, mode="research", test_command=command, tool_policy="workspace_write",
+                   model_profile=None, force_local_model="demo-model")
+
+
+def build_demo(bridge: object, root: Path, settings: Settings) -> object:
+    from sage_tui.core.llm.scripted import Scenario, ScriptedBackend
+    from sage_tui.factory import build_session
+    from sage_tui.ui.bridge import UiBridge
+
+    assert isinstance(bridge, UiBridge)
+    scenario = Scenario.load(Path(str(resources.files("sage_tui").joinpath("demo/scenario.yaml"))))
+    backend = ScriptedBackend(scenario, host="demo")
+    return build_session(root, settings=settings, backend_for=lambda host: backend,
+                         backend_label=scenario.label, sinks=(bridge.sink,), approver=bridge)
+
+
+def run_demo(keep: bool) -> int:
+    """`sage demo`: the workbench on a scratch project, played by the demo model."""
+    from sage_tui.ui.app import SageApp
+
+    base = Path(tempfile.mkdtemp(prefix="sage-demo-"))
+    root = make_demo_project(base / "textstats")
+    settings = demo_settings(load_settings())
+    app = SageApp(lambda bridge: build_demo(bridge, root, settings),  # type: ignore[arg-type,return-value]
+                  intro=DEMO_INTRO.format(path=root), theme=settings.theme,
+                  keys=dict(settings.keys))
+    app.run()
+    if keep:
+        click.echo(f"The demo project is kept at {root}.")
+    else:
+        shutil.rmtree(base, ignore_errors=True)
+    return 0
+
+
+def run_review(source: str, workspace: Path | None) -> int:
+    """`sage review PATCHFILE`: the diff reviewer on any patch; approved hunks are applied."""
+    from sage_tui.commands.patching import _read_patch
+    from sage_tui.core.apply import PatchEngine
+    from sage_tui.core.patches import parse_patch
+    from sage_tui.core.tools.workspace import Workspace
+    from sage_tui.ui.review_app import ReviewApp
+
+    root = (workspace or Path.cwd()).expanduser().resolve()
+    if not root.is_dir():
+        raise UsageError(f"--workspace {root} is not a folder; give an existing folder.")
+    patch = parse_patch(_read_patch(source))
+    if source == "-":  # the reviewer needs the terminal's input back
+        sys.stdin = open("/dev/tty")  # noqa: SIM115
+    engine = PatchEngine(Workspace([root]), audit_context={"who": "sage review"})
+    app = ReviewApp(patch, engine)
+    app.run()
+    result = app.result
+    if result is None:
+        click.echo("Nothing was applied.")
+        return 1 if app.failed else 0
+    if result.ok:
+        applied = [h for h in result.hunks if h.status == "applied"]
+        click.echo(f"Applied {len(applied)} hunk(s) to {', '.join(result.files)}.")
+        return 0
+    click.echo(f"Error: nothing was changed: {result.reason}", err=True)
+    return 1
+
+
+def run_replay(ref: str, speed: float) -> int:
+    """`sage replay SESSION`: a recorded session played back in the workbench, read-only."""
+    import warnings
+
+    from sage_tui.core.sessionlog import TornTailWarning
+    from sage_tui.core.sessions import resolve
+    from sage_tui.ui.app import SageApp
+
+    target = resolve(ref)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TornTailWarning)
+        records = list(target.reader())
+    settings = load_settings()
+    app = SageApp(None, intro=f"Replaying {target.kind} {target.name}: {len(records)} events at "
+                  f"{speed:g}x. Read-only; ctrl+q leaves.", replay=records, replay_speed=speed,
+                  theme=settings.theme, keys=dict(settings.keys))
+    app.run()
+    return 0

@@ -1,0 +1,39 @@
+"""`sage review`: the diff reviewer alone, on any patch; approved hunks go through the engine."""
+
+from __future__ import annotations
+
+from textual.app import App
+
+from sage_tui.core.apply import ApplyResult, PatchEngine
+from sage_tui.core.approval import Decision
+from sage_tui.core.patches import Hunk, Patch
+from sage_tui.ui.screens.diff_review import DiffReviewScreen
+
+
+class ReviewApp(App[None]):
+    """Shows one patch; Enter applies the approved hunks, Escape leaves without applying."""
+
+    TITLE = "SAGE review"
+
+    def __init__(self, patch: Patch, engine: PatchEngine) -> None:
+        super().__init__()
+        self.patch = patch
+        self.engine = engine
+        self.result: ApplyResult | None = None
+        self.failed = False
+
+    def on_mount(self) -> None:
+        self.push_screen(DiffReviewScreen(self.patch, self._audit,
+                                          title=f"Review {self.patch.patch_id}"), self._done)
+
+    def _audit(self, hunk: Hunk, decision: str, comment: str | None) -> None:
+        self.engine.audit("hunk_decision", patch_id=self.patch.patch_id, hunk_id=hunk.hunk_id,
+                          hunk_sha=hunk.sha, decision=decision, comment=comment)
+
+    def _done(self, decision: Decision | None) -> None:
+        if decision is not None and decision.decision == "approve" and decision.review:
+            review = decision.review
+            if review.approved:
+                self.result = self.engine.apply(review.patch, review.approved)
+                self.failed = not self.result.ok
+        self.exit()

@@ -1,0 +1,3 @@
+"""Workbench screens and modals."""
+
+from __future__ import annotations

@@ -1,0 +1,212 @@
+"""The diff reviewer: decide hunk by hunk, as with `git add -p` and lazygit's staging view.
+
+Every exit resolves the screen's result: Enter applies the approved hunks
+(`Decision("approve")`), Escape leaves without applying anything
+(`Decision("reject")`). Decisions are reported as they happen through `on_hunk`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, OptionList, Static
+from textual.widgets.option_list import Option
+
+from sage_tui.core.approval import Decision
+from sage_tui.core.patches import Hunk, HunkReview, Patch
+from sage_tui.ui.screens.modals import CommentModal, EditHunkModal
+from sage_tui.ui.widgets.diff_view import DiffView
+
+OnHunk = Callable[[Hunk, str, str | None], None]
+
+
+class DiffReviewScreen(Screen[Decision]):
+    """Review one patch."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "next_hunk", "Next hunk", tooltip="Go to the next hunk",
+                id="review.next"),
+        Binding("k", "previous_hunk", "Previous hunk", tooltip="Go to the previous hunk",
+                id="review.previous"),
+        Binding("y", "approve", "Approve", tooltip="Approve this hunk", id="review.approve"),
+        Binding("n", "reject", "Reject", tooltip="Reject this hunk", id="review.reject"),
+        Binding("a", "approve_file", "Approve file", tooltip="Approve the rest of this file",
+                id="review.approve_file"),
+        Binding("e", "edit", "Edit", tooltip="Edit this hunk's new side, then approve it",
+                id="review.edit"),
+        Binding("c", "comment", "Comment", tooltip="Comment on this hunk (sent to the model)",
+                id="review.comment"),
+        Binding("s", "split", "Split", tooltip="Split this hunk into smaller hunks",
+                id="review.split"),
+        Binding("u", "undo", "Undo", tooltip="Undo the last decision", id="review.undo"),
+        Binding("v", "toggle_view", "Side/unified", tooltip="Toggle side-by-side and unified",
+                id="review.view"),
+        Binding("f", "toggle_files", "Files", tooltip="Show or hide the file list",
+                id="review.files"),
+        Binding("enter", "apply", "Apply approved", tooltip="Apply the approved hunks",
+                id="review.apply", priority=True),
+        Binding("escape", "back", "Back", tooltip="Leave without applying anything",
+                id="review.back"),
+    ]
+    DEFAULT_CSS = """
+    DiffReviewScreen #review-title { height: 1; background: $primary; color: $text; padding: 0 1; }
+    DiffReviewScreen #review-files { width: 32; border-right: solid $panel; }
+    DiffReviewScreen #review-files.hidden { display: none; }
+    DiffReviewScreen #review-help { height: 1; color: $text-muted; padding: 0 1; }
+    """
+
+    def __init__(self, patch: Patch, on_hunk: OnHunk | None = None, title: str = "") -> None:
+        super().__init__()
+        self.review = HunkReview(patch)
+        self.on_hunk = on_hunk
+        self.heading = title or f"Review patch {patch.patch_id}"
+        self.index = 0
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="review-title")
+        with Horizontal():
+            yield OptionList(id="review-files")
+            with Vertical():
+                yield DiffView(self.review.patch, id="review-diff")
+                yield Static("y approve · n reject · a file · e edit · c comment · s split · "
+                             "u undo · v view · enter apply · esc back · ? help",
+                             id="review-help")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._refresh()
+        self.query_one(DiffView).focus()
+
+    # -- state --------------------------------------------------------------------------
+    @property
+    def hunks(self) -> list[Hunk]:
+        return self.review.patch.hunks
+
+    @property
+    def hunk(self) -> Hunk:
+        return self.hunks[self.index]
+
+    def _refresh(self) -> None:
+        hunks = self.hunks
+        self.index = max(0, min(self.index, len(hunks) - 1))
+        states = {h.hunk_id: self.review.state(h.hunk_id) for h in hunks}
+        view = self.query_one(DiffView)
+        view.set_patch(self.review.patch, states)
+        view.show_hunk(self.hunk.hunk_id)
+        decided = len(hunks) - len(self.review.pending)
+        approved = len(self.review.approved)
+        self.query_one("#review-title", Static).update(
+            f"{self.heading}  [{self.index + 1}/{len(hunks)}]  {self.hunk.path}  ·  "
+            f"{decided} decided, {approved} approved")
+        files = self.query_one("#review-files", OptionList)
+        files.clear_options()
+        for file in self.review.patch.files:
+            done = sum(1 for h in file.hunks if self.review.state(h.hunk_id) != "pending")
+            mark = "✓" if done == len(file.hunks) else " "
+            files.add_option(Option(f"{mark} {file.path} [{done}/{len(file.hunks)}]",
+                                    id=file.path))
+
+    def _record(self, hunk: Hunk, decision: str, comment: str | None = None) -> None:
+        if self.on_hunk is not None:
+            self.on_hunk(hunk, decision, comment)
+
+    def _advance(self) -> None:
+        pending = self.review.pending
+        later = [i for i, h in enumerate(self.hunks) if h.hunk_id in pending and i > self.index]
+        earlier = [i for i, h in enumerate(self.hunks) if h.hunk_id in pending]
+        target = later or earlier
+        if target:
+            self.index = target[0]
+        self._refresh()
+        if not pending:
+            self.notify(f"All hunks decided: {len(self.review.approved)} approved. Enter applies "
+                        "them, u undoes the last decision.", timeout=4)
+
+    # -- actions ------------------------------------------------------------------------
+    def action_next_hunk(self) -> None:
+        self.index = min(self.index + 1, len(self.hunks) - 1)
+        self._refresh()
+
+    def action_previous_hunk(self) -> None:
+        self.index = max(self.index - 1, 0)
+        self._refresh()
+
+    def action_approve(self) -> None:
+        self._record(self.review.decide(self.hunk.hunk_id, "approve"), "approve")
+        self._advance()
+
+    def action_reject(self) -> None:
+        self._record(self.review.decide(self.hunk.hunk_id, "reject"), "reject")
+        self._advance()
+
+    def action_approve_file(self) -> None:
+        path = self.hunk.path
+        for hunk in self.hunks:
+            if hunk.path == path and self.review.state(hunk.hunk_id) == "pending":
+                self._record(self.review.decide(hunk.hunk_id, "approve"), "approve")
+        self._advance()
+
+    def action_edit(self) -> None:
+        hunk = self.hunk
+
+        def done(text: str | None) -> None:
+            if text is not None:
+                edited = self.review.edit(hunk.hunk_id, text)
+                self._record(edited, "edit")
+                self._advance()
+
+        self.app.push_screen(EditHunkModal(hunk), done)
+
+    def action_comment(self) -> None:
+        hunk = self.hunk
+
+        def done(text: str | None) -> None:
+            if text:
+                self._record(self.review.decide(hunk.hunk_id, "comment", text), "comment", text)
+                self._refresh()
+                self.notify("Comment kept; it reaches the model with the review.", timeout=3)
+
+        self.app.push_screen(CommentModal(f"Comment on hunk {self.index + 1} ({hunk.path})"), done)
+
+    def action_split(self) -> None:
+        parts = self.review.split(self.hunk.hunk_id)
+        if len(parts) == 1:
+            self.notify("This hunk has one change; it cannot be split further.", timeout=3)
+        self._refresh()
+
+    def action_undo(self) -> None:
+        hunk_id = self.review.undo()
+        if hunk_id is None:
+            self.notify("Nothing to undo.", timeout=2)
+            return
+        ids = [h.hunk_id for h in self.hunks]
+        self.index = ids.index(hunk_id) if hunk_id in ids else self.index
+        if hunk_id in ids:
+            self._record(self.review.patch.hunk(hunk_id), "undo")
+        self._refresh()
+
+    def action_toggle_view(self) -> None:
+        self.query_one(DiffView).toggle_unified()
+
+    def action_toggle_files(self) -> None:
+        self.query_one("#review-files").toggle_class("hidden")
+
+    def action_apply(self) -> None:
+        self.dismiss(Decision("approve", review=self.review))
+
+    def action_back(self) -> None:
+        self.dismiss(Decision("reject", "the review was closed without applying",
+                              review=self.review))
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        for i, hunk in enumerate(self.hunks):
+            if hunk.path == event.option.id:
+                self.index = i
+                break
+        self._refresh()
+        self.query_one(DiffView).focus()

@@ -1,0 +1,3 @@
+"""Workbench widgets: one main widget per module."""
+
+from __future__ import annotations

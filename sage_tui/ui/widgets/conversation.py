@@ -1,0 +1,65 @@
+"""The conversation: your messages, streamed Markdown answers, tool calls, errors."""
+
+from __future__ import annotations
+
+from textual.containers import VerticalScroll
+from textual.widgets import Collapsible, Markdown, Static
+from textual.widgets._markdown import MarkdownStream
+
+
+class Conversation(VerticalScroll):
+    """A scrolling transcript. Answers stream in through `Markdown.get_stream`."""
+
+    DEFAULT_CSS = """
+    Conversation { padding: 0 1; }
+    Conversation .user { color: $text; background: $boost; padding: 0 1; margin: 1 0 0 0; }
+    Conversation .user-label { color: $primary; text-style: bold; margin: 1 0 0 0; }
+    Conversation .answer-label { color: $secondary; text-style: bold; margin: 1 0 0 0; }
+    Conversation Markdown { margin: 0; padding: 0; }
+    Conversation .error { color: $error; border-left: thick $error; padding: 0 1; margin: 1 0 0 0; }
+    Conversation .note { color: $text-muted; margin: 1 0 0 0; }
+    Conversation Collapsible { margin: 0; padding: 0; border: none; background: transparent; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._stream: MarkdownStream | None = None
+        self._answer: Markdown | None = None
+
+    def add_user(self, text: str) -> None:
+        self.mount(Static("you", classes="user-label"), Static(text, classes="user", markup=False))
+        self.scroll_end(animate=False)
+
+    def add_note(self, text: str) -> None:
+        self.mount(Static(text, classes="note", markup=False))
+        self.scroll_end(animate=False)
+
+    def add_error(self, text: str) -> None:
+        self.mount(Static(text, classes="error", markup=False))
+        self.scroll_end(animate=False)
+
+    def add_tool(self, title: str, detail: str) -> None:
+        self.mount(Collapsible(Static(detail, markup=False), title=title, collapsed=True))
+        self.scroll_end(animate=False)
+
+    async def write_answer(self, fragment: str, label: str = "sage") -> None:
+        """Append streamed text to the current answer, starting one if needed."""
+        if self._stream is None:
+            self._answer = Markdown()
+            await self.mount(Static(label, classes="answer-label"), self._answer)
+            self._stream = Markdown.get_stream(self._answer)
+        await self._stream.write(fragment)
+        self.scroll_end(animate=False)
+
+    async def end_answer(self, final: str | None = None) -> None:
+        """Close the streamed answer; `final` replaces it when nothing was streamed."""
+        if self._stream is None and final:
+            await self.write_answer(final)
+        if self._stream is not None:
+            await self._stream.stop()
+        self._stream = None
+        self._answer = None
+
+    @property
+    def streaming(self) -> bool:
+        return self._stream is not None

@@ -1,0 +1,223 @@
+"""The routing and event-log stream: every event, live, coloured by kind.
+
+It renders only the visible lines (`render_line`), keeps the formatted text of each
+record once, and coalesces bursts: new records mark the view dirty and a timer
+refreshes it at most 20 times a second, so thousands of events per second never
+block input. A filter (`/`) takes event globs and `role:NAME`; `p` pauses or
+follows; Enter opens the selected event's full JSON.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Any, ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from sage_tui.core.tracefmt import CATEGORIES, local_time, summary
+
+MAX_RECORDS = 200_000
+
+
+class EventStream(ScrollView, can_focus=True):
+    """A virtual list of session-log records."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor(-1)", "Previous", show=False, id="events.up"),
+        Binding("down,j", "cursor(1)", "Next", show=False, id="events.down"),
+        Binding("enter", "details", "Details", tooltip="Show the selected event's JSON",
+                id="events.details"),
+        Binding("p", "toggle_follow", "Pause/follow", tooltip="Stop or resume following new events",
+                id="events.follow"),
+        Binding("home", "cursor_home", "First", show=False, id="events.home"),
+        Binding("end", "cursor_end", "Last", show=False, id="events.end"),
+    ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "event-stream--time", "event-stream--cursor", "event-stream--session",
+        "event-stream--message", "event-stream--routing", "event-stream--model",
+        "event-stream--tool", "event-stream--policy", "event-stream--checkpoint",
+        "event-stream--patch", "event-stream--test", "event-stream--error",
+    }
+    DEFAULT_CSS = """
+    EventStream { background: $surface; scrollbar-size-vertical: 1; }
+    EventStream > .event-stream--time { color: $text-muted; }
+    EventStream > .event-stream--cursor { background: $boost; text-style: bold; }
+    EventStream > .event-stream--session { color: $primary; }
+    EventStream > .event-stream--message { color: $foreground; }
+    EventStream > .event-stream--routing { color: $accent; }
+    EventStream > .event-stream--model { color: $secondary; }
+    EventStream > .event-stream--tool { color: $success; }
+    EventStream > .event-stream--policy { color: $warning; }
+    EventStream > .event-stream--checkpoint { color: $warning; text-style: bold; }
+    EventStream > .event-stream--patch { color: $primary; }
+    EventStream > .event-stream--test { color: $success; }
+    EventStream > .event-stream--error { color: $error; text-style: bold; }
+    """
+
+    following: reactive[bool] = reactive(True)
+    cursor: reactive[int] = reactive(-1)
+
+    class Selected(Message):
+        """A record was opened for details."""
+
+        def __init__(self, record: dict[str, Any]) -> None:
+            super().__init__()
+            self.record = record
+
+    def __init__(self, *, name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.records: list[dict[str, Any]] = []
+        self._lines: dict[int, str] = {}
+        self._visible: list[int] = []
+        self._events: set[str] | None = None
+        self._roles: set[str] | None = None
+        self._dirty = False
+        self._longest = 40
+
+    def on_mount(self) -> None:
+        self.set_interval(1 / 20, self._flush)
+
+    # -- feeding ------------------------------------------------------------------------
+    def add(self, record: dict[str, Any]) -> None:
+        """Queue one record; the view catches up on the next tick."""
+        self.records.append(record)
+        if len(self.records) > MAX_RECORDS:  # keep memory bounded on endless sessions
+            drop = len(self.records) - MAX_RECORDS
+            del self.records[:drop]
+            self._lines.clear()
+            self._refilter()
+        elif self._wanted(record):
+            self._visible.append(len(self.records) - 1)
+        self._dirty = True
+
+    def _flush(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        self.virtual_size = Size(self._longest, len(self._visible))
+        if self.following:
+            self.cursor = len(self._visible) - 1
+            self.scroll_end(animate=False, immediate=True)
+        self.refresh()
+
+    # -- filtering ----------------------------------------------------------------------
+    def set_filter(self, text: str) -> None:
+        """`TOOL_* role:coder ERROR` → events matching any glob, of any listed role."""
+        events: set[str] = set()
+        roles: set[str] = set()
+        for token in text.split():
+            if token.lower().startswith("role:"):
+                roles.add(token[5:].lower())
+            else:
+                events.update(n for n in CATEGORIES if fnmatch.fnmatchcase(n, token.upper()))
+                if not any(fnmatch.fnmatchcase(n, token.upper()) for n in CATEGORIES):
+                    events.add(f"__none__{token}")
+        self._events = events or None
+        self._roles = roles or None
+        self._refilter()
+
+    @property
+    def filter_text(self) -> str:
+        parts = sorted(e for e in self._events or () if not e.startswith("__none__"))
+        return " ".join(parts + [f"role:{r}" for r in sorted(self._roles or ())])
+
+    def _wanted(self, record: dict[str, Any]) -> bool:
+        if self._events is not None and record.get("event") not in self._events:
+            return False
+        if self._roles is not None:
+            role = str((record.get("data") or {}).get("role", "")).lower()
+            return role in self._roles
+        return True
+
+    def _refilter(self) -> None:
+        self._visible = [i for i, r in enumerate(self.records) if self._wanted(r)]
+        self.cursor = min(self.cursor, len(self._visible) - 1)
+        self._dirty = True
+
+    @property
+    def visible_count(self) -> int:
+        return len(self._visible)
+
+    # -- rendering ----------------------------------------------------------------------
+    def _text(self, index: int) -> str:
+        text = self._lines.get(index)
+        if text is None:
+            record = self.records[index]
+            text = (f"{local_time(record.get('ts'))} t{record.get('turn', '?'):<3} "
+                    f"{record.get('event', '?')!s:<24} {summary(record)}")
+            if len(self._lines) > 20_000:
+                self._lines.clear()
+            self._lines[index] = text
+            self._longest = max(self._longest, len(text))
+        return text
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        row = y + scroll_y
+        width = self.scrollable_content_region.width
+        if row >= len(self._visible):
+            return Strip.blank(width, self.rich_style)
+        index = self._visible[row]
+        text = self._text(index)
+        category = CATEGORIES.get(str(self.records[index].get("event")), "message")
+        base = self.rich_style
+        time_style = base + self.get_component_rich_style("event-stream--time")
+        kind_style = base + self.get_component_rich_style(f"event-stream--{category}")
+        segments = [Segment(text[:17], time_style), Segment(text[17:42], kind_style),
+                    Segment(text[42:], base)]
+        strip = Strip(segments).crop(scroll_x, scroll_x + width)
+        if row == self.cursor:
+            strip = strip.apply_style(self.get_component_rich_style("event-stream--cursor"))
+        return strip.extend_cell_length(width, base if row != self.cursor else
+                                        base + self.get_component_rich_style(
+                                            "event-stream--cursor"))
+
+    # -- actions ------------------------------------------------------------------------
+    def watch_cursor(self, old: int, new: int) -> None:
+        self.refresh()
+
+    def action_cursor(self, step: int) -> None:
+        if not self._visible:
+            return
+        self.following = False
+        self.cursor = max(0, min(len(self._visible) - 1, self.cursor + step))
+        self.scroll_to_region_of(self.cursor)
+
+    def scroll_to_region_of(self, row: int) -> None:
+        top = self.scroll_offset.y
+        height = self.scrollable_content_region.height
+        if row < top:
+            self.scroll_to(y=row, animate=False)
+        elif row >= top + height:
+            self.scroll_to(y=row - height + 1, animate=False)
+
+    def action_cursor_home(self) -> None:
+        self.following = False
+        self.cursor = 0
+        self.scroll_home(animate=False)
+
+    def action_cursor_end(self) -> None:
+        self.following = True
+        self._dirty = True
+
+    def action_toggle_follow(self) -> None:
+        self.following = not self.following
+        if self.following:
+            self._dirty = True
+        self.notify("Following new events" if self.following else "Paused: new events wait below",
+                    timeout=2)
+
+    def action_details(self) -> None:
+        if 0 <= self.cursor < len(self._visible):
+            self.post_message(self.Selected(self.records[self._visible[self.cursor]]))
+
+    def selected_style(self) -> Style:  # for tests
+        return self.get_component_rich_style("event-stream--cursor")

@@ -1,0 +1,79 @@
+"""The message input: Enter sends, Ctrl+J adds a line, Up/Down walk the history."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import TextArea
+
+
+class PromptInput(TextArea):
+    """A multi-line input with shell-like history."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+j", "newline", "New line", tooltip="Insert a line break",
+                id="prompt.newline", show=False),
+    ]
+    DEFAULT_CSS = """
+    PromptInput { height: auto; max-height: 8; min-height: 3; border: tall $primary; }
+    PromptInput:disabled { border: tall $panel; }
+    """
+
+    class Submitted(Message):
+        """The user sent a message."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
+        self.sent: list[str] = []
+        self._position: int | None = None
+        self._draft = ""
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key == "enter":
+            event.prevent_default()
+            event.stop()
+            text = self.text.strip()
+            if text:
+                self.sent.append(text)
+                self._position = None
+                self.clear()
+                self.post_message(self.Submitted(text))
+            return
+        if event.key == "up" and self.cursor_location[0] == 0 and self.sent:
+            event.prevent_default()
+            event.stop()
+            self._walk(-1)
+            return
+        if event.key == "down" and self.cursor_location[0] == self.document.line_count - 1 \
+                and self._position is not None:
+            event.prevent_default()
+            event.stop()
+            self._walk(1)
+            return
+        await super()._on_key(event)
+
+    def _walk(self, step: int) -> None:
+        if self._position is None:
+            self._draft = self.text
+            self._position = len(self.sent)
+        self._position = max(0, min(len(self.sent), self._position + step))
+        self.text = self.sent[self._position] if self._position < len(self.sent) \
+            else self._draft
+        if self._position == len(self.sent):
+            self._position = None
+        self.move_cursor(self.document.end)
+
+    def action_newline(self) -> None:
+        self.insert("\n")
+
+    def restore(self, text: str) -> None:
+        """Put a message back (after a failed turn) so nothing typed is lost."""
+        self.text = text
+        self.move_cursor(self.document.end)
