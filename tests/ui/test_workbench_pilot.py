@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -54,10 +55,8 @@ def texts(app: Any) -> str:
         if hasattr(widget, "source"):
             out.append(str(widget.source))
         elif hasattr(widget, "render"):
-            try:
+            with contextlib.suppress(Exception):
                 out.append(str(widget.render()))
-            except Exception:
-                pass
     return "\n".join(out)
 
 
@@ -151,7 +150,7 @@ async def test_tool_ask_modal_allows_for_the_session(tmp_path: Path) -> None:
 
 
 async def test_review_keys_edit_comment_split_undo(tmp_path: Path) -> None:
-    root = workspace(tmp_path / "repo")
+    workspace(tmp_path / "repo")
     diff = ("--- a/textstats.py\n+++ b/textstats.py\n@@ -1,8 +1,8 @@\n-\"\"\"Word statistics "
             "for plain text.\"\"\"\n+\"\"\"Word statistics.\"\"\"\n \n from collections import "
             "Counter\n \n \n def words(text):\n     \"\"\"The words of `text`, lower-cased, "
