@@ -16,13 +16,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
+if TYPE_CHECKING:
+    import yaml
 
 from sage_tui.core.errors import ConfigError
 from sage_tui.core.events import MODES, ROLES, Mode
-from sage_tui.core.sessionlog import check_session_id, check_trace_id, parse_max_mb
+from sage_tui.core.ids import check_session_id, check_trace_id, parse_max_mb
 from sage_tui.paths import sage_paths
 
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
@@ -243,6 +244,8 @@ class ModelsConfig:
 
 def _with_lines(text: str, source: str) -> tuple[Any, dict[tuple[str, ...], int]]:
     """Parse YAML and remember the line of every mapping key, by its key path."""
+    import yaml  # deferred: only models.yaml needs it, not start-up
+
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:

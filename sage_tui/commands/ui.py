@@ -68,11 +68,11 @@ def make_demo_project(target: Path) -> Path:
 
 
 def demo_settings(settings: Settings) -> Settings:
-    try:
-        import pytest  # noqa: F401
+    from importlib.util import find_spec  # looking is cheap; importing pytest is not
 
+    if find_spec("pytest") is not None:
         command = f"{sys.executable} -m pytest -q -p no:cacheprovider"
-    except ImportError:
+    else:
         command = f"{sys.executable} -m unittest"
     # Every role is played by the one scripted "demo model": say so, rather than show Ollama tags.
     return replace(settings, mode="research", test_command=command, tool_policy="workspace_write",
@@ -96,11 +96,15 @@ def run_demo(keep: bool) -> int:
     from sage_tui.ui.app import SageApp
 
     base = Path(tempfile.mkdtemp(prefix="sage-demo-"))
-    root = make_demo_project(base / "textstats")
+    root = base / "textstats"
     settings = demo_settings(load_settings())
-    app = SageApp(lambda bridge: build_demo(bridge, root, settings),  # type: ignore[arg-type,return-value]
-                  intro=DEMO_INTRO.format(path=root), theme=settings.theme,
-                  keys=dict(settings.keys))
+
+    def factory(bridge: object) -> object:  # runs after the first frame is on screen
+        make_demo_project(root)
+        return build_demo(bridge, root, settings)
+
+    app = SageApp(factory, intro=DEMO_INTRO.format(path=root),  # type: ignore[arg-type]
+                  theme=settings.theme, keys=dict(settings.keys))
     app.run()
     if keep:
         click.echo(f"The demo project is kept at {root}.")

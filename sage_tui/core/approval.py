@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from sage_tui.core.patches import Hunk, HunkReview, Patch
+if TYPE_CHECKING:
+    from sage_tui.core.patches import Hunk, HunkReview, Patch
 
 
 @dataclass
@@ -55,6 +56,8 @@ class ModeApprover:
 
     async def decide(self, request: ApprovalRequest) -> Decision:
         if request.checkpoint == "patch" and request.patch is not None:
+            from sage_tui.core.patches import HunkReview
+
             review = HunkReview(request.patch)
             for hunk in request.patch.hunks:
                 review.decide(hunk.hunk_id, "approve")

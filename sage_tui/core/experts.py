@@ -180,7 +180,7 @@ class Experts:
         status = await _git(self.workspace, "status", "--porcelain=v1", "--branch")
         if status is None:
             return Packet("git", "The workspace is not a git repository.", (), False), {}
-        log = await _git(self.workspace, "log", "-5", "--pretty=format:%h %s (%cr)") or ""
+        log = await _git(self.workspace, "log", "-5", "--pretty=format:%h %s (%cs)") or ""
         lines = status.splitlines()
         branch = lines[0].removeprefix("## ") if lines and lines[0].startswith("##") else "?"
         changes = [line for line in lines[1:] if line.strip()]

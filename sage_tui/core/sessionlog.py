@@ -35,15 +35,21 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from sage_tui.core.errors import ConfigError, SageError
+from sage_tui.core.clock import now_iso
+from sage_tui.core.errors import SageError
 from sage_tui.core.events import COMMIT_EVENTS, Event
+from sage_tui.core.ids import (  # noqa: F401  (part of this module's interface)
+    SESSION_ID_RE,
+    TRACE_ID_RE,
+    check_session_id,
+    check_trace_id,
+    parse_max_mb,
+)
 from sage_tui.core.redaction import redact_value
 from sage_tui.paths import sage_paths
 
 FORMAT_VERSION = 1
 DEFAULT_MAX_MB = 20.0
-SESSION_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
-TRACE_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
 PART_NAME_RE = re.compile(r"^(?P<id>[A-Za-z0-9][A-Za-z0-9_-]{0,127})(?:\.(?P<n>\d+))?\.jsonl$")
 
 
@@ -90,39 +96,6 @@ def new_session_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
 
 
-def check_session_id(value: str, source: str = "SAGE_SESSION_ID") -> str:
-    """Return `value` if it is usable as a session id, else raise `ConfigError`."""
-    if not SESSION_ID_RE.fullmatch(value):
-        raise ConfigError(
-            f"{source} may hold only letters, digits, '-' and '_' (at most 128, starting "
-            f"with a letter or digit), got {value!r}; choose another id."
-        )
-    return value
-
-
-def check_trace_id(value: str, source: str = "SAGE_TRACE_ID") -> str:
-    """Return `value` if it is usable as a trace id, else raise `ConfigError`."""
-    if not TRACE_ID_RE.fullmatch(value):
-        raise ConfigError(
-            f"{source} may hold only letters, digits and '._:/-' (at most 128), got "
-            f"{value!r}; use an id such as a 32-digit hex OpenTelemetry trace id."
-        )
-    return value
-
-
-def parse_max_mb(value: str | float, source: str = "SAGE_SESSION_LOG_MAX_MB") -> float:
-    """Parse a rotation size in megabytes (fractions allowed)."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
-    if not number > 0 or number == float("inf"):
-        raise ConfigError(
-            f"{source} must be a positive number of megabytes, got {value!r}; try 20."
-        )
-    return number
-
-
 def session_parts(directory: Path, session_id: str) -> list[Path]:
     """A session's files in reading order: rotated parts by number, then the live file."""
     numbered: list[tuple[int, Path]] = []
@@ -135,18 +108,6 @@ def session_parts(directory: Path, session_id: str) -> list[Path]:
     if live.exists():
         parts.append(live)
     return parts
-
-
-_second: list[Any] = [-1, ""]  # the last whole second formatted, and its text
-
-
-def now_iso() -> str:
-    """The current UTC time as the log writes it (milliseconds, `Z`)."""
-    now = time.time()
-    whole = int(now)
-    if whole != _second[0]:
-        _second[:] = [whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))]
-    return f"{_second[1]}.{int((now - whole) * 1000):03d}Z"
 
 
 def _encode(record: dict[str, Any]) -> bytes:

@@ -19,8 +19,8 @@ from textual.message import Message
 from textual.screen import Screen
 
 from sage_tui.core.approval import Decision
+from sage_tui.core.clock import now_iso
 from sage_tui.core.events import MODES
-from sage_tui.core.sessionlog import now_iso
 from sage_tui.ui.bridge import UiBridge
 from sage_tui.ui.messages import AnswerDelta, ApprovalRequested, CoreEventPosted
 from sage_tui.ui.screens.workbench import WorkbenchScreen
@@ -270,11 +270,12 @@ class SageApp(App[None]):
 
     def action_review_patch(self) -> None:
         queue = self.workbench.query_one(PatchQueue)
-        if queue.highlighted is None or not queue.patches:
+        if not queue.patches:
             self.notify("No patch to review yet.", timeout=2)
             return
-        patch_id = list(queue.patches)[queue.highlighted]
-        self._open_patch(patch_id)
+        ids = list(queue.patches)
+        chosen = queue.highlighted if queue.highlighted is not None else len(ids) - 1
+        self._open_patch(ids[chosen])  # the highlighted patch, else the latest
 
     @on(PatchQueue.OptionSelected)
     def patch_chosen(self, message: PatchQueue.OptionSelected) -> None:

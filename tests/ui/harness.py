@@ -21,6 +21,7 @@ from sage_tui.factory import build_session
 from sage_tui.ui import app as app_module
 from sage_tui.ui.app import SageApp
 from sage_tui.ui.bridge import UiBridge
+from sage_tui.ui.widgets.prompt import PromptInput
 
 DEMO = Path(app_module.__file__).resolve().parent.parent / "demo" / "scenario.yaml"
 VOLATILE = ("latency_ms", "ms")
@@ -28,6 +29,12 @@ VOLATILE = ("latency_ms", "ms")
 
 class FrozenApp(SageApp):
     """SageApp with timings scrubbed from what it shows (they differ run to run)."""
+
+    def on_mount(self) -> None:  # runs besides SageApp.on_mount (Textual calls both)
+        self.call_after_refresh(self._no_blink)
+
+    def _no_blink(self) -> None:
+        self.workbench.query_one(PromptInput).cursor_blink = False
 
     async def show_record(self, record: dict[str, Any]) -> None:
         data = {k: (0 if k in VOLATILE else v) for k, v in (record.get("data") or {}).items()}
@@ -41,7 +48,9 @@ def freeze() -> None:
 
 
 def workspace(root: Path) -> Path:
-    """A fresh copy of the demo project (a git repo) at `root`."""
+    """A fresh copy of the demo project (a git repo) at `root`, committed at a fixed date."""
+    for variable in ("GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE"):
+        os.environ[variable] = "2026-11-01T10:00:00Z"  # the same commit id every run
     if root.exists():
         shutil.rmtree(root)
     root.parent.mkdir(parents=True, exist_ok=True)

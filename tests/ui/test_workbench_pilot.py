@@ -273,3 +273,30 @@ async def test_prompt_history_and_multiline(tmp_path: Path) -> None:
         assert prompt.text == "first question"
         await pilot.press("down")
         assert prompt.text == ""
+
+
+async def test_key_overrides_from_config_and_the_palette(tmp_path: Path) -> None:
+    app = make_app(workspace(tmp_path / "repo"), QA)
+    app.keys = {"app.help": "f5"}  # as `[keys]` in config.toml gives them
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.session is not None, "the session")
+        await pilot.press("f1")
+        assert not isinstance(app.screen, HelpScreen)  # the old key no longer opens help
+        await pilot.press("f5")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for action in ("Mode", "Stop", "Help", "Review patch", "Filter events", "Events",
+                       "Pause/follow", "Details"):
+            assert action in titles, action
+
+
+def test_config_keys_reach_the_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sage_tui.config import load_settings
+
+    config = tmp_path / "home" / "config"
+    config.mkdir(parents=True)
+    (config / "config.toml").write_text('theme = "nord"\n[keys]\n"review.approve" = "Y"\n')
+    monkeypatch.setenv("SAGE_HOME", str(tmp_path / "home"))
+    settings = load_settings()
+    assert settings.theme == "nord" and settings.keys == {"review.approve": "Y"}

@@ -12,12 +12,15 @@ from textual.widgets import Label, Markdown
 
 from sage_tui.ui.screens.modals import MODAL_CSS
 
+KEY_NAMES = {"question_mark": "?", "slash": "/", "escape": "esc", "enter": "⏎"}
+
 
 def keys_table(title: str, bindings: list[BindingType]) -> str:
     rows = [f"### {title}", "", "| key | does |", "|---|---|"]
     for binding in bindings:
         if isinstance(binding, Binding) and binding.description:
-            rows.append(f"| `{binding.key}` | {binding.tooltip or binding.description} |")
+            keys = ", ".join(KEY_NAMES.get(k, k) for k in binding.key.split(","))
+            rows.append(f"| `{keys}` | {binding.tooltip or binding.description} |")
     return "\n".join(rows)
 
 
@@ -38,7 +41,8 @@ class HelpScreen(ModalScreen[None]):
                         classes="title")
             with VerticalScroll():
                 yield Markdown(text)
-            yield Label("Remap any key in config.toml under [keys], e.g. approve = \"Y\"",
+            yield Label("Remap any key in config.toml under [keys] by its id, e.g. "
+                        "\"review.approve\" = \"Y\"",
                         classes="hint")
 
     def action_close(self) -> None:

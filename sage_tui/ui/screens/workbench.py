@@ -24,10 +24,12 @@ class WorkbenchScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter events", tooltip="Filter the event stream",
                 id="workbench.filter"),
-        Binding("ctrl+e", "focus_events", "Events", tooltip="Focus the event stream",
-                id="workbench.events"),
+        Binding("f2", "focus_events", "Events", tooltip="Focus the event stream",
+                id="workbench.events", priority=True),
+        Binding("f3", "focus_patches", "Patches", tooltip="Focus the patch queue",
+                id="workbench.patches", priority=True),
         Binding("ctrl+l", "focus_prompt", "Prompt", tooltip="Focus the message input",
-                id="workbench.prompt"),
+                id="workbench.prompt", priority=True),
     ]
 
     def compose(self) -> ComposeResult:
@@ -66,6 +68,9 @@ class WorkbenchScreen(Screen[None]):
 
     def action_focus_events(self) -> None:
         self.query_one(EventStream).focus()
+
+    def action_focus_patches(self) -> None:
+        self.query_one(PatchQueue).focus()
 
     def action_focus_prompt(self) -> None:
         self.query_one(PromptInput).focus()

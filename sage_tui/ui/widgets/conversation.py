@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.containers import VerticalScroll
-from textual.widgets import Collapsible, Markdown, Static
-from textual.widgets._markdown import MarkdownStream
+from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from textual.widgets import Markdown
+    from textual.widgets._markdown import MarkdownStream
 
 
 class Conversation(VerticalScroll):
@@ -39,12 +44,16 @@ class Conversation(VerticalScroll):
         self.scroll_end(animate=False)
 
     def add_tool(self, title: str, detail: str) -> None:
+        from textual.widgets import Collapsible
+
         self.mount(Collapsible(Static(detail, markup=False), title=title, collapsed=True))
         self.scroll_end(animate=False)
 
     async def write_answer(self, fragment: str, label: str = "sage") -> None:
         """Append streamed text to the current answer, starting one if needed."""
         if self._stream is None:
+            from textual.widgets import Markdown  # the parser loads with the first answer
+
             self._answer = Markdown()
             await self.mount(Static(label, classes="answer-label"), self._answer)
             self._stream = Markdown.get_stream(self._answer)

@@ -24,6 +24,7 @@ from textual.strip import Strip
 from sage_tui.core.tracefmt import CATEGORIES, local_time, summary
 
 MAX_RECORDS = 200_000
+NAME_WIDTH = 22  # the longest names (HUMAN_CHECKPOINT_REACHED) are cut
 
 
 class EventStream(ScrollView, can_focus=True):
@@ -80,7 +81,6 @@ class EventStream(ScrollView, can_focus=True):
         self._events: set[str] | None = None
         self._roles: set[str] | None = None
         self._dirty = False
-        self._longest = 40
 
     def on_mount(self) -> None:
         self.set_interval(1 / 20, self._flush)
@@ -89,9 +89,8 @@ class EventStream(ScrollView, can_focus=True):
     def add(self, record: dict[str, Any]) -> None:
         """Queue one record; the view catches up on the next tick."""
         self.records.append(record)
-        if len(self.records) > MAX_RECORDS:  # keep memory bounded on endless sessions
-            drop = len(self.records) - MAX_RECORDS
-            del self.records[:drop]
+        if len(self.records) > MAX_RECORDS:  # bounded memory: drop the oldest tenth at once
+            del self.records[:MAX_RECORDS // 10]
             self._lines.clear()
             self._refilter()
         elif self._wanted(record):
@@ -102,7 +101,7 @@ class EventStream(ScrollView, can_focus=True):
         if not self._dirty:
             return
         self._dirty = False
-        self.virtual_size = Size(self._longest, len(self._visible))
+        self.virtual_size = Size(0, len(self._visible))  # lines are cropped: Enter shows all
         if self.following:
             self.cursor = len(self._visible) - 1
             self.scroll_end(animate=False, immediate=True)
@@ -148,37 +147,36 @@ class EventStream(ScrollView, can_focus=True):
 
     # -- rendering ----------------------------------------------------------------------
     def _text(self, index: int) -> str:
+        """`HH:MM:SS EVENT_NAME…  summary` (turn and milliseconds are in the details)."""
         text = self._lines.get(index)
         if text is None:
             record = self.records[index]
-            text = (f"{local_time(record.get('ts'))} t{record.get('turn', '?'):<3} "
-                    f"{record.get('event', '?')!s:<24} {summary(record)}")
+            name = str(record.get("event", "?"))
+            text = f"{local_time(record.get('ts'))[:8]} {name[:NAME_WIDTH]:<{NAME_WIDTH}} " \
+                   f"{summary(record)}"
             if len(self._lines) > 20_000:
                 self._lines.clear()
             self._lines[index] = text
-            self._longest = max(self._longest, len(text))
         return text
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         row = y + scroll_y
         width = self.scrollable_content_region.width
+        base = self.rich_style
+        if row == self.cursor:
+            base = base + self.get_component_rich_style("event-stream--cursor")
         if row >= len(self._visible):
             return Strip.blank(width, self.rich_style)
         index = self._visible[row]
         text = self._text(index)
         category = CATEGORIES.get(str(self.records[index].get("event")), "message")
-        base = self.rich_style
         time_style = base + self.get_component_rich_style("event-stream--time")
         kind_style = base + self.get_component_rich_style(f"event-stream--{category}")
-        segments = [Segment(text[:17], time_style), Segment(text[17:42], kind_style),
-                    Segment(text[42:], base)]
-        strip = Strip(segments).crop(scroll_x, scroll_x + width)
-        if row == self.cursor:
-            strip = strip.apply_style(self.get_component_rich_style("event-stream--cursor"))
-        return strip.extend_cell_length(width, base if row != self.cursor else
-                                        base + self.get_component_rich_style(
-                                            "event-stream--cursor"))
+        cut = 9 + NAME_WIDTH + 1
+        segments = [Segment(text[:9], time_style), Segment(text[9:cut], kind_style),
+                    Segment(text[cut:], base)]
+        return Strip(segments).crop(scroll_x, scroll_x + width).extend_cell_length(width, base)
 
     # -- actions ------------------------------------------------------------------------
     def watch_cursor(self, old: int, new: int) -> None:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from textual.content import Content
 from textual.widgets import Static
 
-from sage_tui.core.llm.client import LLMClient
+if TYPE_CHECKING:
+    from sage_tui.core.llm.client import LLMClient
 
 ROLES = ("router", "planner", "coder", "reviewer", "summarizer")
+SEP = (" │ ", "dim")
 
 
 def context_colour(fraction: float) -> str:
@@ -29,20 +34,22 @@ class StatusBar(Static):
              label: str) -> None:
         ledger = llm.ledger
         mark = "~" if ledger.estimated else ""
-        parts = [f"[b]{mode}[/b]",
-                 f"tokens {mark}{ledger.prompt_tokens:,}/{mark}{ledger.completion_tokens:,}"]
-        by_model: dict[str, list[str]] = {}
+        parts: list[str | tuple[str, str]] = [(mode, "bold"), SEP,
+                                              f"tokens {mark}{ledger.prompt_tokens:,}/"
+                                              f"{mark}{ledger.completion_tokens:,}"]
+        by_model: dict[str, list[tuple[str, float | None]]] = {}
         for role in ROLES:
             usage = ledger.roles.get(role)
             model = usage.model if usage else llm.router.primary(role).model
-            if usage and usage.last_prompt:
-                fraction = usage.context_fraction
-                meter = f"[{context_colour(fraction)}]{fraction:.0%}[/]"
-            else:
-                meter = "[dim]-[/]"
-            by_model.setdefault(model, []).append(f"{role} {meter}")
+            fraction = usage.context_fraction if usage and usage.last_prompt else None
+            by_model.setdefault(model, []).append((role, fraction))
         for model, roles in by_model.items():
-            parts.append(f"{model}: {' '.join(roles)}")
-        parts.append(label)
-        parts.append(f"session {session_id[-6:]}" + (f" trace {trace_id[:8]}" if trace_id else ""))
-        self.update(" │ ".join(parts))
+            parts += [SEP, f"{model}:"]
+            for role, fraction in roles:
+                parts.append(f" {role} ")
+                parts.append((f"{fraction:.0%}", context_colour(fraction)) if fraction is not None
+                             else ("-", "dim"))
+        parts += [SEP, label, SEP, f"session {session_id}"]
+        if trace_id:
+            parts.append(f" trace {trace_id[:12]}")
+        self.update(Content.assemble(*parts))
