@@ -243,3 +243,11 @@ def test_doctor_is_quick_when_ollama_is_down(sage_home: Path) -> None:
     start = time.monotonic()
     sage("doctor", env={"OLLAMA_HOST": f"127.0.0.1:{_free_port()}"})
     assert time.monotonic() - start < 30
+
+
+def test_workbench_outside_a_git_repository_says_what_to_do(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "sage_tui"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert out.returncode == 2
+    assert out.stderr == (f"Error: {tmp_path.resolve()} is not inside a git repository; cd into "
+                          "one, pass --workspace, or try `sage demo`.\n")

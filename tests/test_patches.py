@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from sage_tui.core.apply import PatchEngine, UndoError
-from sage_tui.core.patches import HunkReview, PatchError, diagnose, parse_patch, read_text_or_none
+from sage_tui.core.patchcheck import diagnose, read_text_or_none
+from sage_tui.core.patches import HunkReview, PatchError, parse_patch
 from sage_tui.core.tools.workspace import Workspace
 from tests.conftest import git_repo
 

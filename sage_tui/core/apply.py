@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from sage_tui.core.errors import SageError
-from sage_tui.core.patches import Patch, diagnose
+from sage_tui.core.patchcheck import diagnose
+from sage_tui.core.patches import Patch, reverse_diff
 from sage_tui.core.sagedir import ensure_sage_dir, write_json_atomic
 from sage_tui.core.tools.workspace import PathDenied, Workspace
 
@@ -340,7 +341,7 @@ class PatchEngine:
             # What undo needs: the applied diff (reversed by git) and each file's hash after.
             write_json_atomic(self.undo_dir / undo_id / "manifest.json",
                               {"patch_id": patch_id, "files": manifest, "diff": diff,
-                               "reverse": _reverse(diff)})
+                               "reverse": reverse_diff(diff)})
         write_json_atomic(self.journal, {"undo_id": undo_id, "entries": entries})
         _fsync_dir(self.sage)
         for entry in entries:  # from here on, recover() completes the change
@@ -397,42 +398,3 @@ class PatchEngine:
         (self.sage / "last_apply").unlink()
         self.audit("reverted", patch_id=manifest["patch_id"], undo_id=undo_id)
         return undo_id, manifest
-
-
-def _reverse(diff: str) -> str:
-    """The reverse of a unified diff (for showing what undo will do)."""
-    out = []
-    for line in diff.split("\n"):
-        if line.startswith("--- "):
-            out.append("+++ " + line[4:])
-        elif line.startswith("+++ "):
-            out.append("--- " + line[4:])
-        elif line.startswith("@@ "):
-            parts = line.split(" ")
-            parts[1], parts[2] = "-" + parts[2][1:], "+" + parts[1][1:]
-            out.append(" ".join(parts))
-        elif line.startswith("new file mode"):
-            out.append("deleted" + line[3:])
-        elif line.startswith("deleted file mode"):
-            out.append("new" + line[7:])
-        elif line.startswith("+"):
-            out.append("-" + line[1:])
-        elif line.startswith("-"):
-            out.append("+" + line[1:])
-        else:
-            out.append(line)
-    # Header pairs came out as "+++" then "---", and each run of changed lines as
-    # additions before removals: put both back in the usual order.
-    fixed: list[str] = []
-    run: list[str] = []
-    for line in [*out, ""]:
-        if line[:1] in ("+", "-") and not line.startswith(("+++ ", "--- ")):
-            run.append(line)
-            continue
-        fixed += [r for r in run if r.startswith("-")] + [r for r in run if r.startswith("+")]
-        run = []
-        if line.startswith("--- ") and fixed and fixed[-1].startswith("+++ "):
-            fixed.insert(len(fixed) - 1, line)
-        else:
-            fixed.append(line)
-    return "\n".join(fixed[:-1])

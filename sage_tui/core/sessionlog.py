@@ -22,15 +22,12 @@ Format (DESIGN.md §2)::
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import re
 import secrets
 import threading
 import time
 import warnings
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -38,6 +35,7 @@ from typing import IO, Any
 from sage_tui.core.clock import now_iso
 from sage_tui.core.errors import SageError
 from sage_tui.core.events import COMMIT_EVENTS, Event
+from sage_tui.core.filelock import FileLock
 from sage_tui.core.ids import (  # noqa: F401  (part of this module's interface)
     SESSION_ID_RE,
     TRACE_ID_RE,
@@ -45,12 +43,20 @@ from sage_tui.core.ids import (  # noqa: F401  (part of this module's interface)
     check_trace_id,
     parse_max_mb,
 )
+from sage_tui.core.logfiles import (
+    PART_NAME_RE,
+    TornTail,
+    encode_record,
+    fsync_dir,
+    parse_record,
+    read_last_line,
+    session_parts,
+)
 from sage_tui.core.redaction import redact_value
 from sage_tui.paths import sage_paths
 
 FORMAT_VERSION = 1
 DEFAULT_MAX_MB = 20.0
-PART_NAME_RE = re.compile(r"^(?P<id>[A-Za-z0-9][A-Za-z0-9_-]{0,127})(?:\.(?P<n>\d+))?\.jsonl$")
 
 
 class SessionLogError(SageError):
@@ -77,142 +83,9 @@ class TornTailWarning(UserWarning):
     """A log ended in a torn line (a write cut short by a crash); it was skipped."""
 
 
-@dataclass(frozen=True)
-class TornTail:
-    """What a reader skipped, or an opener repaired, at the end of a log file."""
-
-    path: Path
-    line: int
-    size: int
-
-    def describe(self) -> str:
-        """One sentence for the user."""
-        return (f"{self.path.name} ends in a torn line {self.line} ({self.size} bytes, "
-                "a write cut short by a crash); it was skipped")
-
-
 def new_session_id() -> str:
     """A sortable, readable id: UTC start time plus six random hex digits."""
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
-
-
-def session_parts(directory: Path, session_id: str) -> list[Path]:
-    """A session's files in reading order: rotated parts by number, then the live file."""
-    numbered: list[tuple[int, Path]] = []
-    for path in directory.glob(f"{session_id}.*.jsonl"):
-        match = PART_NAME_RE.match(path.name)
-        if match and match["id"] == session_id and match["n"] is not None:
-            numbered.append((int(match["n"]), path))
-    parts = [path for _, path in sorted(numbered)]
-    live = directory / f"{session_id}.jsonl"
-    if live.exists():
-        parts.append(live)
-    return parts
-
-
-def _encode(record: dict[str, Any]) -> bytes:
-    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    try:
-        return (text + "\n").encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate: escape it rather than lose the record
-        return (json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n").encode()
-
-
-class _Lock:
-    """An exclusive, non-blocking lock on `<id>.lock`, held while the log is open."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.fd = -1
-
-    def acquire(self, session_id: str) -> None:
-        for _ in range(10):  # the file may be unlinked by a closing owner: retry
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
-            if not _try_lock(fd):
-                owner = os.read(fd, 64).decode("ascii", "replace").strip() or "unknown"
-                os.close(fd)
-                raise SessionLogBusy(
-                    f"Session {session_id!r} is already being written by another sage process "
-                    f"(pid {owner}); set a different SAGE_SESSION_ID or wait for it to finish."
-                )
-            try:
-                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
-            except FileNotFoundError:
-                same = False
-            if same:
-                os.ftruncate(fd, 0)
-                os.write(fd, f"{os.getpid()}\n".encode())
-                self.fd = fd
-                return
-            os.close(fd)
-        raise SessionLogBusy(f"Could not lock {self.path}; try again.")
-
-    def release(self) -> None:
-        if self.fd >= 0:
-            # Unlink while still holding the lock, so a waiter that opened the old
-            # file notices the inode changed and retries on a fresh one.
-            with contextlib.suppress(OSError):
-                self.path.unlink()
-            os.close(self.fd)
-            self.fd = -1
-
-
-def _try_lock(fd: int) -> bool:
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        import msvcrt
-
-        try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
-        except OSError:
-            return False
-        return True
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # not supported (Windows): the rename is still atomic
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _read_tail(path: Path) -> tuple[bytes, int]:
-    """The last complete line of a file and the file's size; b"" when it has none."""
-    size = path.stat().st_size
-    with path.open("rb") as handle:
-        chunk = 65536
-        while True:
-            start = max(0, size - chunk)
-            handle.seek(start)
-            data = handle.read(size - start)
-            body = data[:-1] if data.endswith(b"\n") else data
-            cut = body.rfind(b"\n")
-            if cut >= 0 or start == 0:
-                return body[cut + 1:], size
-            chunk *= 4
-
-
-def parse_record(raw: bytes) -> dict[str, Any] | None:
-    """Decode one log line; None unless it is a JSON object with an integer `seq`."""
-    try:
-        record = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(record, dict) or not isinstance(record.get("seq"), int):
-        return None
-    return record
 
 
 class SessionLog:
@@ -222,7 +95,7 @@ class SessionLog:
     """
 
     def __init__(self, directory: Path, session_id: str, trace_id: str | None,
-                 max_bytes: int, lock: _Lock) -> None:
+                 max_bytes: int, lock: FileLock) -> None:
         self.directory = directory
         self.session_id = session_id
         self.trace_id = trace_id
@@ -275,8 +148,15 @@ class SessionLog:
                 "set SAGE_HOME to a writable folder."
             ) from exc
         sid = sid or new_session_id()
-        lock = _Lock(directory / f"{sid}.lock")
-        lock.acquire(sid)
+        session = sid
+
+        def busy(owner: str) -> SessionLogBusy:
+            return SessionLogBusy(
+                f"Session {session!r} is already being written by another sage process "
+                f"(pid {owner}); set a different SAGE_SESSION_ID or wait for it to finish.")
+
+        lock = FileLock(directory / f"{sid}.lock", busy)
+        lock.acquire()
         log = cls(directory, sid, tid, max(1, int(size_mb * 1024 * 1024)), lock)
         try:
             log._resume()
@@ -291,7 +171,7 @@ class SessionLog:
         if self.path.exists():
             self.repaired = self._repair_tail(self.path)
         for part in reversed(parts):
-            raw, _ = _read_tail(part)
+            raw, _ = read_last_line(part)
             if raw:
                 record = parse_record(raw)
                 if record is None:
@@ -353,7 +233,7 @@ class SessionLog:
             if turn is not None:
                 self.turn = turn
             seq = self._next_seq
-            line = _encode({
+            line = encode_record({
                 "v": FORMAT_VERSION, "seq": seq, "ts": now_iso(), "session_id": self.session_id,
                 "trace_id": self.trace_id, "turn": self.turn, "event": name, "data": payload,
             })
@@ -389,7 +269,7 @@ class SessionLog:
         self._fd = -1
         self._parts += 1
         os.replace(self.path, self.directory / f"{self.session_id}.{self._parts}.jsonl")
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
         self._open_live()
 
     def sync(self) -> None:

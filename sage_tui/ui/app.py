@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from sage_tui.factory import Session
 
 BANNER_KINDS = {"unreachable", "model_not_found", "timeout", "protocol"}
+MODE_ROLES = ("router", "planner", "coder", "reviewer", "summarizer")
 SessionFactory = Callable[[UiBridge], "Session"]
 
 
@@ -110,6 +111,31 @@ class SageApp(App[None]):
             self.session = self.session_factory(self.bridge)
             self.session.orchestrator.start()
             self._refresh_status()
+            if self.session.orchestrator.backend_label == "ollama":
+                self._check_ollama()
+
+    @work(exclusive=True, group="health", exit_on_error=False)
+    async def _check_ollama(self) -> None:
+        """Say at once, in the banner, when Ollama is down or a model is not pulled."""
+        from sage_tui.core.llm.errors import LLMError
+
+        assert self.session is not None
+        llm = self.session.llm
+        host = llm.router.default_host
+        try:
+            models = await llm.backend_for(host).list_models()
+        except LLMError as exc:
+            self.workbench.query_one(ErrorBanner).show(str(exc))
+            return
+        pulled = {m.name for m in models} | {m.name.removesuffix(":latest") for m in models}
+        wanted = {llm.router.primary(role).model for role in MODE_ROLES
+                  if llm.router.primary(role).host == host}
+        missing = sorted(wanted - pulled)
+        if missing:
+            self.workbench.query_one(ErrorBanner).show(
+                f"Ollama at {host} lacks {', '.join(missing)}; run "
+                + " && ".join(f"`ollama pull {m}`" for m in missing)
+                + " (or pick other models in models.yaml).")
 
     @property
     def workbench(self) -> Screen[Any]:

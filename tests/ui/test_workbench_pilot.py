@@ -300,3 +300,43 @@ def test_config_keys_reach_the_app(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("SAGE_HOME", str(tmp_path / "home"))
     settings = load_settings()
     assert settings.theme == "nord" and settings.keys == {"review.approve": "Y"}
+
+
+def _ollama_app(root: Path, host: str) -> Any:
+    """The workbench as `sage` builds it: real Ollama backends, here against `host`."""
+    from sage_tui.config import Settings
+    from sage_tui.factory import build_session
+    from sage_tui.ui.app import SageApp
+
+    settings = Settings(ollama_host=f"http://{host}", model_timeout=10)
+    return SageApp(lambda bridge: build_session(root, settings=settings, sinks=(bridge.sink,),
+                                                approver=bridge, remember=False))
+
+
+async def test_banner_at_start_when_ollama_is_down(tmp_path: Path, dead_host: str) -> None:
+    app = _ollama_app(workspace(tmp_path / "repo"), dead_host)
+    async with app.run_test(size=SIZE) as pilot:
+        banner = app.workbench.query_one(ErrorBanner)
+        await until(pilot, lambda: banner.has_class("shown"), "the banner")
+        assert f"Cannot reach Ollama at http://{dead_host}" in str(banner.render())
+        assert app.workbench.query_one(PromptInput).disabled is False  # still usable
+
+
+async def test_banner_names_models_to_pull_and_a_turn_over_http(
+        tmp_path: Path, fake_ollama: Any) -> None:
+    from sage_tui.config import default_models
+
+    models = default_models()
+    pulled = sorted({m.model for m in models.roles.values()} - {models.roles["summarizer"].model})
+    server = fake_ollama({"models": pulled, "rules": QA["rules"]})
+    app = _ollama_app(workspace(tmp_path / "repo"), server.host)
+    async with app.run_test(size=SIZE) as pilot:
+        banner = app.workbench.query_one(ErrorBanner)
+        await until(pilot, lambda: banner.has_class("shown"), "the banner")
+        assert f"`ollama pull {models.roles['summarizer'].model}`" in str(banner.render())
+        await send(pilot, "where is word_count?")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "textstats.py:11" in texts(app)
+        assert not banner.has_class("shown")  # a good turn clears it
+    assert server.chat_requests("coder")[0].body["options"]["num_ctx"] > 0

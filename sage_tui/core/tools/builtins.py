@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sage_tui.core.patches import PatchError, diagnose, parse_patch
+from sage_tui.core.patchcheck import diagnose
+from sage_tui.core.patches import PatchError, parse_patch
 from sage_tui.core.retrieval import list_workspace_files
 from sage_tui.core.tools.registry import Tool, ToolContext, ToolFailure, ToolOutput, ToolRegistry
 from sage_tui.core.tools.workspace import PathDenied

@@ -1,0 +1,86 @@
+"""Checking a patch against the files on disk: which hunks do not fit, and where the
+closest match is, so the model (or the person) can rebuild them."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sage_tui.core.patches import Patch
+
+
+@dataclass(frozen=True)
+class HunkProblem:
+    """Why a hunk does not fit the file on disk."""
+
+    hunk_id: str
+    path: str
+    message: str
+
+
+def _find(lines: list[str], block: list[str], near: int) -> int | None:
+    """Start index of `block` in `lines`, the occurrence nearest `near`."""
+    if not block:
+        return near
+    hits = [i for i in range(len(lines) - len(block) + 1) if lines[i:i + len(block)] == block]
+    return min(hits, key=lambda i: abs(i - near)) if hits else None
+
+
+def _closest(lines: list[str], block: list[str]) -> tuple[int, float]:
+    best, score = 0, 0.0
+    size = max(1, len(block))
+    for start in range(max(1, len(lines) - size + 1)):
+        ratio = difflib.SequenceMatcher(a=block, b=lines[start:start + size],
+                                        autojunk=False).ratio()
+        if ratio > score:
+            best, score = start, ratio
+    return best + 1, score
+
+
+def diagnose(patch: Patch, read: Callable[[str], str | None],
+             hunk_ids: Iterable[str] | None = None) -> list[HunkProblem]:
+    """Check chosen hunks against current files; `read(path)` returns text or None."""
+    chosen = None if hunk_ids is None else set(hunk_ids)
+    problems: list[HunkProblem] = []
+    for file in patch.files:
+        hunks = [h for h in file.hunks if chosen is None or h.hunk_id in chosen]
+        if not hunks:
+            continue
+        text = read(file.path)
+        if file.is_new:
+            if text is not None:
+                problems += [HunkProblem(h.hunk_id, file.path, f"{file.path} already exists; "
+                                         "change it with a diff against its contents") for h in hunks]
+            continue
+        if text is None:
+            problems += [HunkProblem(h.hunk_id, file.path, f"{file.path} does not exist; to "
+                                     "create it use '--- /dev/null'") for h in hunks]
+            continue
+        lines = text.split("\n")
+        for hunk in hunks:
+            block = hunk.old_lines
+            if _find(lines, block, hunk.source_start - 1) is not None:
+                continue
+            line, score = _closest(lines, block)
+            sample = lines[line - 1].strip()[:60] if lines else ""
+            problems.append(HunkProblem(
+                hunk.hunk_id, file.path,
+                f"hunk {hunk.index} ({hunk.header}) does not match {file.path}: its context and "
+                f"removed lines are not in the file; the closest match ({score:.0%} alike) starts "
+                f"at line {line}: {sample!r}"))
+    return problems
+
+
+def read_text_or_none(root: Path) -> Callable[[str], str | None]:
+    """A `read` for `diagnose` over a folder (no confinement: callers resolve first)."""
+
+    def read(path: str) -> str | None:
+        target = root / path
+        try:
+            return target.read_text(encoding="utf-8", errors="surrogateescape")
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+
+    return read
