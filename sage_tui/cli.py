@@ -129,6 +129,23 @@ def undo(workspace: Path | None, check: bool, as_json: bool) -> None:
     raise SystemExit(run_undo(workspace=workspace, check=check, as_json=as_json))
 
 
+@cli.group(name="eval")
+def eval_group() -> None:
+    """Regression checks: golden traces (no model needed)."""
+
+
+@eval_group.command()
+@click.argument("files", nargs=-1)
+@click.option("--mode", type=click.Choice(["strict", "unordered", "subset", "superset"]),
+              help="How to compare (default: the spec's `compare`, else strict).")
+@click.option("--record", metavar="SPEC", help="Run SPEC (.yaml) and write its golden trace.")
+def golden(files: tuple[str, ...], mode: str | None, record: str | None) -> None:
+    """Check golden FILES: specs are replayed and compared, traces checked for ordering."""
+    from sage_tui.commands.evaluate import run_golden
+
+    raise SystemExit(run_golden(files, mode, record))
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def doctor(as_json: bool) -> None:

@@ -1,0 +1,78 @@
+"""`sage eval golden`: check traces against the ordering rules and their expectations."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import click
+
+from sage_tui.core.errors import UsageError
+from sage_tui.core.eval.golden import check_order, compare
+from sage_tui.core.eval.specs import load_spec, run_spec
+from sage_tui.core.sessionlog import TornTailWarning, read_session
+
+
+def _records(path: Path) -> list[dict[str, object]]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TornTailWarning)
+        return list(read_session(path))
+
+
+def _check(target: Path, mode: str | None) -> tuple[bool, str]:
+    """(passed, report) for one golden: a spec (.yaml) or a trace (.jsonl)."""
+    spec_path = target if target.suffix in (".yaml", ".yml") else target.with_suffix(".yaml")
+    trace_path = target.with_suffix(".jsonl")
+    if not trace_path.exists():
+        return False, f"{trace_path} does not exist; record it with `sage eval golden --record " \
+                      f"{spec_path}`."
+    expected = _records(trace_path)
+    lines = []
+    problems = check_order(expected)
+    if problems:
+        lines += [f"  ordering: {p.describe(expected)}" for p in problems[:5]]
+    if not spec_path.exists():
+        detail = f"{len(expected)} events, ordering rules only (no {spec_path.name})"
+        return not problems, "\n".join([detail, *lines])
+    spec = load_spec(spec_path)
+    how = mode or spec.get("compare", "strict")
+    actual = run_spec(spec)
+    for problem in check_order(actual):
+        lines.append(f"  ordering (replayed): {problem.describe(actual)}")
+    divergence = compare(expected, actual, how)
+    if divergence is not None:
+        lines.append("  " + divergence.describe().replace("\n", "\n  "))
+    summary = f"{len(expected)} events, replayed and compared ({how})"
+    return not lines, "\n".join([summary, *lines])
+
+
+def run_golden(files: tuple[str, ...], mode: str | None, record: str | None) -> int:
+    """Implement `sage eval golden`; return the exit code."""
+    if record:
+        spec_path = Path(record)
+        spec = load_spec(spec_path)
+        records = run_spec(spec)
+        out = spec_path.with_suffix(".jsonl")
+        out.write_text("".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n"
+                               for r in records), encoding="utf-8")
+        problems = check_order(records)
+        click.echo(f"Recorded {len(records)} events to {out}"
+                   + ("; ordering rules hold." if not problems else ":"))
+        for problem in problems:
+            click.echo(f"  ordering: {problem.describe(records)}", err=True)
+        return 1 if problems else 0
+    if not files:
+        raise UsageError("Name golden files: specs (.yaml, replayed and compared) or traces "
+                         "(.jsonl, ordering rules only).")
+    failed = 0
+    for name in files:
+        target = Path(name)
+        if not target.exists():
+            raise UsageError(f"{name} does not exist.")
+        passed, report = _check(target, mode)
+        failed += not passed
+        mark = click.style("PASS", fg="green") if passed else click.style("FAIL", fg="red")
+        click.echo(f"{mark} {target.stem}: {report}")
+    click.echo(f"{len(files) - failed} passed, {failed} failed")
+    return 1 if failed else 0

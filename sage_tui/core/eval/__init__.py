@@ -1,0 +1,3 @@
+"""Regression as a product: golden traces and the smoke run."""
+
+from __future__ import annotations
