@@ -147,6 +147,18 @@ def golden(files: tuple[str, ...], mode: str | None, record: str | None) -> None
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the recommendation as JSON.")
+@click.option("--hardware", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Plan for the machine described in this JSON file instead of this one.")
+@click.option("--pull", is_flag=True, help="Pull the recommended models through Ollama.")
+def prep(as_json: bool, hardware: Path | None, pull: bool) -> None:
+    """Recommend a local model per role for this machine, and explain each choice."""
+    from sage_tui.commands.prep import run_prep
+
+    raise SystemExit(run_prep(as_json, hardware, pull))
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def doctor(as_json: bool) -> None:
     """Check Python, git, folders, config, Ollama and tokenizer files."""

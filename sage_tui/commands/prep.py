@@ -1,0 +1,73 @@
+"""`sage prep`: what this machine can run, per role, with the reasons and the pull commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from sage_tui.config import load_settings
+from sage_tui.core.prep import Plan, load_hardware, probe, recommend
+
+
+def _describe(plan: Plan) -> None:
+    hw = plan.hardware
+    gpus = ", ".join(f"{g.name} ({g.vram_gb:g} GB)" for g in hw.gpus) or (
+        "Apple silicon (unified memory)" if hw.apple_silicon else "no GPU")
+    click.echo(click.style("Machine: ", bold=True) + f"{hw.ram_gb:g} GB RAM, {hw.cpu_cores} "
+               f"cores{f' ({hw.cpu_model})' if hw.cpu_model else ''}, {gpus}; "
+               f"{hw.disk_free_gb:g} GB free disk")
+    click.echo(click.style("Budget:  ", bold=True) + f"{plan.budget_gb:g} GB: {plan.where}\n")
+    click.echo(click.style(f"{'ROLE':<11} {'MODEL':<20} {'DISK':>7} {'NEEDS':>8}  {'NUM_CTX':>7}  WHY",
+                           bold=True))
+    for pick in plan.picks:
+        click.echo(f"{pick.role:<11} {pick.tag:<20} {pick.size_gb:>5.1f}GB {pick.need_gb:>6.1f}GB"
+                   f"  {pick.num_ctx:>7,}  {pick.why}")
+    for note in plan.notes:
+        click.echo(click.style(f"\nNote: {note}", fg="yellow"))
+    click.echo("\nPull them with:")
+    for tag in plan.tags:
+        click.echo(f"  ollama pull {tag}")
+    click.echo("Then `sage setup suggest` shows the change to models.yaml (`sage setup apply` "
+               "makes it).")
+
+
+def _pull(tags: list[str]) -> int:
+    import httpx
+    import ollama
+
+    from sage_tui.core.llm.errors import OllamaUnreachable
+
+    host = load_settings().ollama_host
+    client = ollama.Client(host=host)
+    for tag in tags:
+        try:
+            with click.progressbar(length=1, label=f"{tag:<20}", show_percent=True) as bar:
+                done = 0
+                for part in client.pull(tag, stream=True):
+                    if part.total:
+                        bar.length = part.total
+                        bar.update((part.completed or 0) - done)
+                        done = part.completed or 0
+            click.echo(f"  {tag}: {part.status}")
+        except (ConnectionError, httpx.ConnectError):
+            click.echo(f"Error: {OllamaUnreachable(host)}", err=True)
+            return 1
+        except ollama.ResponseError as exc:
+            click.echo(f"Error: Ollama could not pull {tag}: {exc.error}.", err=True)
+            return 1
+    return 0
+
+
+def run_prep(as_json: bool, hardware: Path | None, pull: bool) -> int:
+    """Implement `sage prep`; return the exit code."""
+    machine = load_hardware(hardware) if hardware else probe()
+    plan = recommend(machine)
+    if as_json:
+        click.echo(json.dumps(plan.to_json(), indent=2))
+    else:
+        _describe(plan)
+    if pull:
+        return _pull(plan.tags)
+    return 0
