@@ -149,9 +149,10 @@ def recommend(hardware: Hardware) -> Plan:
         extra = candidate.need_gb(CONTEXTS["summarizer"])
         if total + extra <= budget:
             summarizer = candidate
+    left = budget - total - summarizer.need_gb(CONTEXTS["summarizer"])
     extra_note = ("shares the router's model: a larger one would not fit beside the coder"
                   if summarizer is router else
-                  f"writes summaries and memory better; fits too ({budget - total - summarizer.need_gb(CONTEXTS['summarizer']):.1f} GB left)")
+                  f"writes summaries and memory better; fits too ({left:.1f} GB left)")
     plan.picks.append(Pick("summarizer", summarizer.tag, CONTEXTS["summarizer"],
                            summarizer.size_gb,
                            round(summarizer.need_gb(CONTEXTS["summarizer"]), 1), extra_note))
