@@ -159,6 +159,17 @@ def prep(as_json: bool, hardware: Path | None, pull: bool) -> None:
 
 
 @cli.command()
+@click.argument("action", type=click.Choice(["suggest", "apply"]))
+@click.option("--hardware", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Plan for the machine described in this JSON file instead of this one.")
+def setup(action: str, hardware: Path | None) -> None:
+    """Show (suggest) or make (apply) the models.yaml change `sage prep` recommends."""
+    from sage_tui.commands.setup import run_setup
+
+    raise SystemExit(run_setup(action, hardware))
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def doctor(as_json: bool) -> None:
     """Check Python, git, folders, config, Ollama and tokenizer files."""

@@ -1,0 +1,36 @@
+"""`sage setup suggest` and `sage setup apply`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from sage_tui.core.prep import load_hardware, probe, recommend
+from sage_tui.modelsetup import apply, suggest
+from sage_tui.paths import sage_paths
+
+
+def _colour(diff: str) -> None:
+    for line in diff.splitlines():
+        colour = "green" if line.startswith("+") and not line.startswith("+++") else \
+            "red" if line.startswith("-") and not line.startswith("---") else None
+        click.echo(click.style(line, fg=colour))
+
+
+def run_setup(action: str, hardware: Path | None) -> int:
+    """Implement `sage setup suggest|apply`; return the exit code."""
+    plan = recommend(load_hardware(hardware) if hardware else probe())
+    change = suggest(plan, sage_paths().models_file)
+    if not change.diff:
+        click.echo(f"{change.path} already has the recommended models; nothing to change.")
+        return 0
+    _colour(change.diff)
+    if action == "suggest":
+        click.echo("\n`sage setup apply` makes this change (your comments and settings stay; "
+                   "a backup is kept).")
+        return 0
+    backup = apply(change)
+    click.echo(f"\nWrote {change.path}" + (f"; the previous file is {backup}." if backup else "."))
+    click.echo("Pull the models with `sage prep --pull` (or the `ollama pull` commands it shows).")
+    return 0
