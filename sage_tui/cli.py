@@ -131,7 +131,7 @@ def undo(workspace: Path | None, check: bool, as_json: bool) -> None:
 
 @cli.group(name="eval")
 def eval_group() -> None:
-    """Regression checks: golden traces (no model needed)."""
+    """Regression checks: golden traces (no model) and the smoke run (a real model)."""
 
 
 @eval_group.command()
@@ -144,6 +144,16 @@ def golden(files: tuple[str, ...], mode: str | None, record: str | None) -> None
     from sage_tui.commands.evaluate import run_golden
 
     raise SystemExit(run_golden(files, mode, record))
+
+
+@eval_group.command()
+@click.option("--serve-gguf", type=click.Path(path_type=Path, dir_okay=False),
+              help="Serve this GGUF through llama.cpp as an Ollama-compatible server and test it.")
+def smoke(serve_gguf: Path | None) -> None:
+    """Run tests/integration against a real model (the `test` profile); exit 2 if none answers."""
+    from sage_tui.commands.smoke import run_smoke
+
+    raise SystemExit(run_smoke(serve_gguf))
 
 
 @cli.command()

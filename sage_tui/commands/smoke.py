@@ -1,0 +1,73 @@
+"""`sage eval smoke`: the integration tests against a real model, never a silent pass."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import httpx
+
+from sage_tui.config import load_settings
+from sage_tui.core.errors import UsageError
+
+
+def _integration_tests() -> Path:
+    for folder in (Path.cwd(), *Path.cwd().parents):
+        candidate = folder / "tests" / "integration"
+        if candidate.is_dir():
+            return candidate
+    raise UsageError("tests/integration was not found; run `sage eval smoke` from the SAGE "
+                     "repository.")
+
+
+def _answers(host: str) -> bool:
+    try:
+        return httpx.get(f"{host}/api/version", timeout=3).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _closed(host: str) -> bool:
+    address, _, port = host.rpartition(":")
+    with socket.socket() as probe:
+        probe.settimeout(2)
+        return probe.connect_ex((address.split("//")[-1], int(port))) != 0
+
+
+def run_smoke(serve_gguf: Path | None) -> int:
+    """Implement `sage eval smoke`; return the exit code."""
+    tests = _integration_tests()
+    server = None
+    if serve_gguf is not None:
+        if not serve_gguf.is_file():
+            raise UsageError(f"--serve-gguf {serve_gguf} is not a file; give a GGUF model file.")
+        from sage_tui.core.eval.ollama_shim import LlamaOllamaServer
+
+        click.echo(f"Serving {serve_gguf.name} through llama.cpp as Ollama on 127.0.0.1 ...")
+        server = LlamaOllamaServer(serve_gguf).start()
+        host = f"http://{server.host}"
+    else:
+        host = load_settings().ollama_host
+        if not _answers(host):
+            click.echo(f"Error: No Ollama answers at {host}, so the smoke tests cannot run; start "
+                       "it (`ollama serve`), or run `sage eval smoke --serve-gguf MODEL.gguf`.",
+                       err=True)
+            return 2
+    env = {**os.environ, "OLLAMA_HOST": host, "SAGE_MODEL_PROFILE": "test",
+           "SAGE_SMOKE_HOST": host}
+    env.pop("SAGE_FORCE_LOCAL_MODEL", None)
+    try:
+        code = subprocess.call([sys.executable, "-m", "pytest", str(tests), "-q",
+                                "-p", "no:cacheprovider", "-o", "addopts="], env=env)
+    finally:
+        if server is not None:
+            server.stop()
+            state = "shut down cleanly" if _closed(host) else "did NOT shut down"
+            click.echo(f"llama.cpp server {state}.")
+            if state != "shut down cleanly":
+                code = code or 1
+    return 0 if code == 0 else 1
