@@ -12,7 +12,7 @@ from pathlib import Path
 from sage_tui.core.sessionlog import read_session
 from tests.fake_ollama import FakeOllamaServer
 
-TODO_APP = '''"""A tiny command-line todo list kept in a JSON file."""
+APP_SOURCE = '''"""A tiny command-line todo list kept in a JSON file."""
 
 import json
 import sys
@@ -67,7 +67,7 @@ def test_greenfield_todo_app(tmp_path: Path, fake_ollama: Callable[..., FakeOlla
     repo = tmp_path / "empty"
     repo.mkdir()
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    diff = new_file_diff("todo.py", TODO_APP) + new_file_diff("tests/test_todo.py", TESTS)
+    diff = new_file_diff("todo.py", APP_SOURCE) + new_file_diff("tests/test_todo.py", TESTS)
     server = fake_ollama({"rules": [
         {"when": {"role": "router"}, "reply": {"json": {
             "kind": "code", "reasoningText": "create a new app", "experts": ["git"]}}},
@@ -89,7 +89,7 @@ def test_greenfield_todo_app(tmp_path: Path, fake_ollama: Callable[..., FakeOlla
          "--mode", "auto", "--workspace", str(repo)], capture_output=True, text=True,
         timeout=180, env={**os.environ, "OLLAMA_HOST": server.host, "SAGE_SESSION_ID": "green"})
     assert out.returncode == 0, out.stderr
-    assert (repo / "todo.py").read_text() == TODO_APP
+    assert (repo / "todo.py").read_text() == APP_SOURCE
     assert (repo / "tests" / "test_todo.py").read_text() == TESTS
     records = list(read_session("green"))
     names = [r["event"] for r in records]
