@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-PART_NAME_RE = re.compile(r"^(?P<id>[A-Za-z0-9][A-Za-z0-9_-]{0,127})(?:\.(?P<n>\d+))?\.jsonl$")
+from sage_tui.core.ids import SESSION_ID_RE
+
+PART_NAME_RE = re.compile(rf"^(?P<id>{SESSION_ID_RE.pattern})(?:\.(?P<n>\d+))?\.jsonl$")
 
 
 @dataclass(frozen=True)
