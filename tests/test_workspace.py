@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from sage_tui.core.patches import PatchError, parse_patch
+from sage_tui.core.retrieval import RetrievalIndex
 from sage_tui.core.tools.builtins import builtin_tools
 from sage_tui.core.tools.registry import ToolContext, ToolFailure
 from sage_tui.core.tools.workspace import PathDenied, Workspace
@@ -148,3 +149,27 @@ def test_tools_deny_hostile_paths_and_the_canary_stays_identical(
 def test_dangerous_patches_are_refused_when_parsed(diff: str, message: str) -> None:
     with pytest.raises(PatchError, match=message):
         parse_patch(diff)
+
+
+def test_search_and_retrieval_never_read_through_a_symlink_that_leads_out(
+        layout: tuple[Workspace, Path]) -> None:
+    ws, _ = layout
+    tool, args = builtin_tools().check("search_code", {"query": "outside secret"})
+    assert tool.run(ToolContext(ws), args).content == "No matches for 'outside secret'."
+    tool, args = builtin_tools().check("search_code", {"query": "print('hi')"})
+    found = tool.run(ToolContext(ws), args).content
+    assert "src/app.py:1:" in found and "in_link:1:" in found  # a link that stays inside is read
+    hits, _ = RetrievalIndex(ws.root).search("outside secret")
+    assert all(hit.path not in ("out_file", "out_dir/secret.txt") for hit in hits)
+    assert not any("outside secret" in hit.text for hit in hits)
+
+
+@pytest.mark.parametrize("diff,target", [
+    ("--- a/secrets/x\n+++ /dev/null\n@@ -1 +0,0 @@\n-a\n", "secrets/x"),
+    ("--- secrets/x\n+++ secrets/x\n@@ -1 +1 @@\n-a\n+b\n", "secrets/x"),
+    ("--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-a\n+b\n--- /dev/null\n+++ b/n.py\n@@ -0,0 +1 @@\n+c\n",
+     "a.py,n.py"),
+    ("not a diff", "."),
+])
+def test_the_policy_sees_every_file_a_patch_touches(diff: str, target: str) -> None:
+    assert builtin_tools().get("propose_patch").target({"diff": diff}) == target

@@ -18,6 +18,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from sage_tui.core.tools.workspace import Workspace
+
 MAX_FILE_BYTES = 512 * 1024
 MAX_FILES = 20_000
 WALK_SKIP = frozenset({".git", ".sage", "node_modules", ".venv", "venv", "__pycache__", "dist",
@@ -106,6 +108,7 @@ class RetrievalIndex:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._workspace = Workspace([root])
         self._files: dict[str, _File] = {}
         self._skipped: dict[str, tuple[int, int]] = {}
 
@@ -135,7 +138,7 @@ class RetrievalIndex:
                 continue
             if entry is not None:
                 stale += 1
-            indexed = self._read(path, key)
+            indexed = self._read(name, key)
             if indexed is None:
                 self._files.pop(name, None)
                 self._skipped[name] = key
@@ -144,11 +147,11 @@ class RetrievalIndex:
                 self._files[name] = indexed
         return IndexHealth(len(self._files), len(self._skipped), stale)
 
-    def _read(self, path: Path, key: tuple[int, int]) -> _File | None:
-        if not path.is_file() or key[1] > MAX_FILE_BYTES:
+    def _read(self, name: str, key: tuple[int, int]) -> _File | None:
+        if key[1] > MAX_FILE_BYTES:
             return None
-        try:
-            data = path.read_bytes()
+        try:  # through the workspace: a symlink that leads out is refused, not followed
+            data = self._workspace.read_bytes(name, MAX_FILE_BYTES + 1)
         except OSError:
             return None
         if b"\0" in data[:8192]:

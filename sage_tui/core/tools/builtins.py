@@ -65,11 +65,16 @@ def read_file(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
                       data={"path": path, "start": start, "end": end})
 
 
-def list_files(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
-    folder = args.get("path", ".")
+def _folder_prefix(ctx: ToolContext, folder: str) -> tuple[Path, str]:
+    """The checked folder and the prefix its files' workspace names start with."""
     real = ctx.workspace.resolve(folder)
     prefix = ctx.workspace.relative(real)
-    prefix = "" if prefix == "." else prefix.rstrip("/") + "/"
+    return real, "" if prefix == "." else prefix.rstrip("/") + "/"
+
+
+def list_files(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
+    folder = args.get("path", ".")
+    real, prefix = _folder_prefix(ctx, folder)
     pattern = args.get("pattern")
     names = [n for n in list_workspace_files(ctx.root) if n.startswith(prefix)]
     if pattern:
@@ -86,10 +91,7 @@ def list_files(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
 
 def search_code(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
     query = args["query"]
-    folder = args.get("path", ".")
-    real = ctx.workspace.resolve(folder)
-    prefix = ctx.workspace.relative(real)
-    prefix = "" if prefix == "." else prefix.rstrip("/") + "/"
+    _, prefix = _folder_prefix(ctx, args.get("path", "."))
     try:
         pattern = re.compile(query if args.get("regex") else re.escape(query), re.IGNORECASE)
     except re.error as exc:
@@ -100,8 +102,8 @@ def search_code(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
     for name in list_workspace_files(ctx.root):
         if not name.startswith(prefix):
             continue
-        try:
-            data = (ctx.root / name).read_bytes()
+        try:  # through the workspace: a symlink that leads out is refused, not followed
+            data = ctx.workspace.read_bytes(name, READ_LIMIT_BYTES + 1)
         except OSError:
             continue
         if b"\0" in data[:8192] or len(data) > READ_LIMIT_BYTES:
@@ -248,14 +250,13 @@ def builtin_tools() -> ToolRegistry:
              "returns path:line: text.",
              {"type": "object", "additionalProperties": False, "required": ["query"],
               "properties": {"query": {"type": "string", "minLength": 1}, "path": path,
-                             "regex": {"type": "boolean"}}}, search_code,
-             target=lambda a: str(a.get("path", "."))),
+                             "regex": {"type": "boolean"}}}, search_code),
         Tool("propose_patch", "Propose a change as a unified diff. It is queued for review and "
              "applied only when approved; it never writes by itself.",
              {"type": "object", "additionalProperties": False, "required": ["diff"],
               "properties": {"diff": {"type": "string", "minLength": 1},
                              "description": {"type": "string"}}}, propose_patch,
-             target=lambda a: ",".join(_diff_paths(str(a.get("diff", "")))) or "."),
+             target=_patch_target),
         Tool("run_tests", "Run the project's test command and report passed and failed counts.",
              {"type": "object", "additionalProperties": False, "properties": {}}, run_tests,
              target=lambda a: "tests", timeout=900),
@@ -267,5 +268,9 @@ def builtin_tools() -> ToolRegistry:
     ])
 
 
-def _diff_paths(diff: str) -> list[str]:
-    return [line[6:].strip() for line in diff.split("\n") if line.startswith("+++ b/")]
+def _patch_target(args: dict[str, Any]) -> str:
+    """The files a proposed diff touches, as the policy sees them (deletions and bare paths too)."""
+    try:
+        return ",".join(parse_patch(str(args.get("diff", ""))).paths) or "."
+    except PatchError:
+        return "."  # the call fails validation in propose_patch with the reason
