@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from sage_tui.core.errors import SageError
+from sage_tui.core.logfiles import fsync_dir as _fsync_dir
 from sage_tui.core.patchcheck import diagnose
 from sage_tui.core.patches import Patch, reverse_diff
 from sage_tui.core.sagedir import ensure_sage_dir, write_json_atomic
@@ -99,15 +100,6 @@ class ApplyResult:
 
 def _sha(data: bytes | None) -> str | None:
     return None if data is None else hashlib.sha256(data).hexdigest()
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 _datasync = getattr(os, "fdatasync", os.fsync)

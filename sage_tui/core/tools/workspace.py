@@ -11,11 +11,11 @@ the workspace is replaced, never written through.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
-import tempfile
 from pathlib import Path
+
+from sage_tui.core.sagedir import atomic_write_bytes
 
 MAX_PATH_CHARS = 4096
 MAX_NAME_CHARS = 255
@@ -122,22 +122,7 @@ class Workspace:
         if not parent.is_dir():
             self.resolve(self.relative(parent))  # the folder must be allowed too
             parent.mkdir(parents=True, exist_ok=True)
-        mode = None
-        with contextlib.suppress(FileNotFoundError):
-            mode = stat.S_IMODE(os.stat(real).st_mode)
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{real.name}.", suffix=".sage-tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            if mode is not None:
-                os.chmod(tmp, mode)
-            os.replace(tmp, real)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        atomic_write_bytes(real, data)
         return real
 
 
