@@ -246,13 +246,17 @@ def _with_lines(text: str, source: str) -> tuple[Any, dict[tuple[str, ...], int]
     """Parse YAML and remember the line of every mapping key, by its key path."""
     import yaml  # deferred: only models.yaml needs it, not start-up
 
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
+    loader = yaml.SafeLoader(text)
+    try:  # one parse: the node tree for the lines, then the data built from it
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a tag such as `!!int abc`
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{source} is not valid YAML{where}: {problem}.") from exc
+    finally:
+        loader.dispose()
     lines: dict[tuple[str, ...], int] = {}
 
     def walk(current: yaml.Node | None, path: tuple[str, ...]) -> None:
@@ -263,7 +267,6 @@ def _with_lines(text: str, source: str) -> tuple[Any, dict[tuple[str, ...], int]
                 walk(value, sub)
 
     walk(node, ())
-    data = yaml.SafeLoader(text).get_single_data() if node is not None else None
     return data, lines
 
 

@@ -143,6 +143,8 @@ def test_user_models_override_per_role_and_keep_the_rest(sage_home: Path) -> Non
     ("roles:\n  coder:\n    model: x\n    temprature: 1\n",
      r"roles\.coder\.temprature is not a known key; .*expected one of model, options"),
     ("roles:\n  coder: [a, b\n", r"is not valid YAML at line 3"),
+    ("roles:\n  coder: !!python/name:os.system x\n", r"is not valid YAML at line 2"),
+    ("roles:\n  coder: !!int abc\n", r"is not valid YAML: invalid literal"),
     ("roles:\n  coder:\n    model: x\n    options: {temperature: 5}\n",
      r"temperature must be between 0 and 2"),
     ("- just\n- a list\n", r"must be a mapping"),
