@@ -133,7 +133,7 @@ def run_review(source: str, workspace: Path | None) -> int:
     result = app.result
     if result is None:
         click.echo("Nothing was applied.")
-        return 1 if app.failed else 0
+        return 0
     if result.ok:
         applied = [h for h in result.hunks if h.status == "applied"]
         click.echo(f"Applied {len(applied)} hunk(s) to {', '.join(result.files)}.")

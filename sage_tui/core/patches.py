@@ -112,12 +112,6 @@ class Patch:
                 return hunk
         raise KeyError(hunk_id)
 
-    def file_of(self, hunk_id: str) -> FilePatch:
-        for file in self.files:
-            if any(h.hunk_id == hunk_id for h in file.hunks):
-                return file
-        raise KeyError(hunk_id)
-
     def text(self, hunk_ids: Iterable[str] | None = None) -> str:
         """The unified diff of the chosen hunks (all by default), in patch order."""
         chosen = None if hunk_ids is None else set(hunk_ids)

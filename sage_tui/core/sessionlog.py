@@ -36,9 +36,8 @@ from sage_tui.core.clock import now_iso
 from sage_tui.core.errors import SageError
 from sage_tui.core.events import COMMIT_EVENTS, Event
 from sage_tui.core.filelock import FileLock
-from sage_tui.core.ids import (  # noqa: F401  (part of this module's interface)
+from sage_tui.core.ids import (
     SESSION_ID_RE,
-    TRACE_ID_RE,
     check_session_id,
     check_trace_id,
     parse_max_mb,
@@ -272,21 +271,10 @@ class SessionLog:
         fsync_dir(self.directory)
         self._open_live()
 
-    def sync(self) -> None:
-        """Force everything written so far to disk."""
-        with self._mutex:
-            if self._fd >= 0:
-                os.fsync(self._fd)
-
     @property
     def closed(self) -> bool:
         """True once `close` has run."""
         return self._fd < 0
-
-    @property
-    def next_seq(self) -> int:
-        """The `seq` the next record will get."""
-        return self._next_seq
 
     def close(self) -> None:
         """fsync, close and release the session; safe to call twice."""

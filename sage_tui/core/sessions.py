@@ -28,7 +28,6 @@ class SessionSummary:
     """What `sage trace` lists about one recorded session."""
 
     session_id: str
-    parts: tuple[Path, ...]
     started: str | None
     workspace: str | None
     mode: str | None
@@ -37,7 +36,6 @@ class SessionSummary:
     completion_tokens: int
     estimated: bool
     status: str  # "ok", "failed", ... from SESSION_ENDED, or "open"
-    modified: float
 
 
 def _session_ids(directory: Path) -> dict[str, list[Path]]:
@@ -94,7 +92,6 @@ def summarize_session(directory: Path, session_id: str) -> SessionSummary:
             estimated = estimated or bool(totals.get("estimated"))
     return SessionSummary(
         session_id=session_id,
-        parts=tuple(parts),
         started=first.get("ts") if first else None,
         workspace=started.get("workspace"),
         mode=started.get("mode"),
@@ -103,7 +100,6 @@ def summarize_session(directory: Path, session_id: str) -> SessionSummary:
         completion_tokens=completion,
         estimated=estimated,
         status=status,
-        modified=max((p.stat().st_mtime for p in parts), default=0.0),
     )
 
 

@@ -381,9 +381,3 @@ def _seconds(ts: Any) -> float | None:
         return datetime.fromisoformat(str(ts).replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
-
-
-def workspace_label(path: Path) -> str:
-    home = str(Path.home())
-    text = str(path)
-    return "~" + text[len(home):] if text.startswith(home) else text

@@ -20,7 +20,6 @@ class ReviewApp(App[None]):
         self.patch = patch
         self.engine = engine
         self.result: ApplyResult | None = None
-        self.failed = False
 
     def on_mount(self) -> None:
         self.push_screen(DiffReviewScreen(self.patch, self._audit,
@@ -35,5 +34,4 @@ class ReviewApp(App[None]):
             review = decision.review
             if review.approved:
                 self.result = self.engine.apply(review.patch, review.approved)
-                self.failed = not self.result.ok
         self.exit()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,8 +85,6 @@ class TokenCounter:
             self._cache[text] = count
         return count
 
-    def count_messages(self, messages: Sequence[Mapping[str, Any]]) -> int:
-        return sum(self.count(str(m.get("content") or "")) + MESSAGE_OVERHEAD for m in messages)
 
 
 @dataclass

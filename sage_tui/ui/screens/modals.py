@@ -27,7 +27,6 @@ MODAL_CSS = """
 {name} Button {{ margin-right: 1; }}
 {name} .hint {{ color: $text-muted; }}
 {name} VerticalScroll {{ height: auto; max-height: 20; }}
-{name} .hidden {{ display: none; }}
 """
 
 
@@ -54,7 +53,7 @@ class PlanModal(ModalScreen[Decision]):
             yield Label("Plan checkpoint: approve the plan?", classes="title")
             with VerticalScroll():
                 yield Markdown(steps or "_(no steps)_")
-            yield TextArea(id="plan-edit", classes="hidden")
+            yield TextArea(id="plan-edit")
             yield Input(placeholder="Tell it what to do differently, then Enter", id="plan-say")
             with Horizontal(classes="buttons"):
                 yield Button("Approve (a)", id="approve", variant="success")

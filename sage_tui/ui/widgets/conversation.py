@@ -68,7 +68,3 @@ class Conversation(VerticalScroll):
             await self._stream.stop()
         self._stream = None
         self._answer = None
-
-    @property
-    def streaming(self) -> bool:
-        return self._stream is not None

@@ -13,7 +13,6 @@ import fnmatch
 from typing import Any, ClassVar
 
 from rich.segment import Segment
-from rich.style import Style
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
@@ -216,6 +215,3 @@ class EventStream(ScrollView, can_focus=True):
     def action_details(self) -> None:
         if 0 <= self.cursor < len(self._visible):
             self.post_message(self.Selected(self.records[self._visible[self.cursor]]))
-
-    def selected_style(self) -> Style:  # for tests
-        return self.get_component_rich_style("event-stream--cursor")
