@@ -185,8 +185,8 @@ class DiffReviewScreen(Screen[Decision]):
             self.notify("Nothing to undo.", timeout=2)
             return
         ids = [h.hunk_id for h in self.hunks]
-        self.index = ids.index(hunk_id) if hunk_id in ids else self.index
         if hunk_id in ids:
+            self.index = ids.index(hunk_id)
             self._record(self.review.patch.hunk(hunk_id), "undo")
         self._refresh()
 

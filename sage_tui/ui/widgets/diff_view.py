@@ -22,6 +22,7 @@ from textual.geometry import Size
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.worker import Worker, WorkerState
 
 from sage_tui.core.patches import Hunk, Patch
 
@@ -129,8 +130,12 @@ def _highlight(path: str, text: str) -> tuple[tuple[str, Style], ...]:
                  in lexer.get_tokens(text) if value and value != "\n")
 
 
-def _words(old: str, new: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    """Character spans that differ between two lines, on each side."""
+Spans = tuple[tuple[int, int], ...]
+
+
+@lru_cache(maxsize=4096)
+def _words(old: str, new: str) -> tuple[Spans, Spans]:
+    """Character spans that differ between two lines, on each side (each key press repaints)."""
     matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
     a, b = [], []
     for op, a1, a2, b1, b2 in matcher.get_opcodes():
@@ -139,7 +144,7 @@ def _words(old: str, new: str) -> tuple[list[tuple[int, int]], list[tuple[int, i
                 a.append((a1, a2))
             if b2 > b1:
                 b.append((b1, b2))
-    return a, b
+    return tuple(a), tuple(b)
 
 
 class DiffView(ScrollView, can_focus=True):
@@ -176,6 +181,8 @@ class DiffView(ScrollView, can_focus=True):
         self.forced_unified: bool | None = None
         self.rows: list[Row] = []
         self.starts: dict[str, int] = {}
+        self._hunk_position: dict[str, int] = {}  # hunk id -> 1-based place in the patch
+        self._hunk_path: dict[str, str] = {}  # hunk id -> its file, for the lexer
         self._built: tuple[int, bool] | None = None
 
     def on_mount(self) -> None:
@@ -188,9 +195,10 @@ class DiffView(ScrollView, can_focus=True):
 
             self.run_worker(warm, thread=True, exit_on_error=False, group="lexers")
 
-    def on_worker_state_changed(self) -> None:
-        _highlight.cache_clear()  # lines drawn plain before their lexer was ready
-        self.refresh()
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.SUCCESS:
+            _highlight.cache_clear()  # lines drawn plain before their lexer was ready
+            self.refresh()
 
     def set_patch(self, patch: Patch, states: dict[str, str]) -> None:
         self.states = dict(states)
@@ -203,6 +211,8 @@ class DiffView(ScrollView, can_focus=True):
         key = (id(self.patch), self.unified)
         if key != self._built:  # rows depend only on the patch and the view
             self.rows, self.starts = build_rows(self.patch, self.unified)
+            self._hunk_position = {hunk_id: n for n, hunk_id in enumerate(self.starts, start=1)}
+            self._hunk_path = {hunk.hunk_id: hunk.path for hunk in self.patch.hunks}
             self._built = key
             self.virtual_size = Size(0, len(self.rows))
         self.refresh()
@@ -249,15 +259,14 @@ class DiffView(ScrollView, can_focus=True):
         gutter = Segment("▌" if current else " ", base + self._style("gutter-current"))
         if row.kind == "hunk":
             state = self.states.get(row.hunk_id, "pending")
-            position = list(self.starts).index(row.hunk_id) + 1 if row.hunk_id in self.starts else 0
-            label = f"{row.text}  [{position}/{len(self.starts)}] {state}"
+            label = f"{row.text}  [{self._hunk_position.get(row.hunk_id, 0)}/{len(self.starts)}] {state}"
             style = base + self._style("hunk-current" if current else "hunk")
             if state in ("approve", "edit"):
                 style += self._style("approved")
             elif state == "reject":
                 style += self._style("rejected")
             return Strip([gutter, Segment(f" {label}", style)]).adjust_cell_length(width, style)
-        path = self._path_of(row.hunk_id)
+        path = self._hunk_path.get(row.hunk_id, "")
         if self.unified:
             side = width - 1
             if row.change == "-":
@@ -268,7 +277,7 @@ class DiffView(ScrollView, can_focus=True):
                 segments = self._side(path, row.new_no, row.new, " ", side, base, None)
             return Strip([gutter, *segments]).adjust_cell_length(width, base)
         half = (width - 2) // 2
-        words: tuple[list[tuple[int, int]], list[tuple[int, int]]] = ([], [])
+        words: tuple[Spans, Spans] = ((), ())
         if row.change == "~" and row.old is not None and row.new is not None:
             words = _words(row.old, row.new)
         left_mark = "-" if row.change in ("-", "~") else " "
@@ -278,14 +287,8 @@ class DiffView(ScrollView, can_focus=True):
         divider = Segment("│", base + self._style("number"))
         return Strip([gutter, *left, divider, *right]).adjust_cell_length(width, base)
 
-    def _path_of(self, hunk_id: str) -> str:
-        for file in self.patch.files:
-            if any(h.hunk_id == hunk_id for h in file.hunks):
-                return file.path
-        return ""
-
     def _side(self, path: str, number: int | None, text: str | None, mark: str, width: int,
-              base: Style, spans: list[tuple[int, int]] | None) -> list[Segment]:
+              base: Style, spans: Spans | None) -> list[Segment]:
         if text is None:
             return [Segment(" " * width, base)]
         background = base
@@ -304,7 +307,7 @@ class DiffView(ScrollView, can_focus=True):
         shown = text[: max(0, room - 1)] if clipped else text
         position = 0
         for value, style in _highlight(path, shown):
-            for piece_start, piece in _spans(value, position, spans or []):
+            for piece_start, piece in _spans(value, position, spans or ()):
                 piece_style = background + style
                 if piece_start and word is not None:
                     piece_style += word
@@ -318,7 +321,7 @@ class DiffView(ScrollView, can_focus=True):
         return segments
 
 
-def _spans(value: str, start: int, spans: list[tuple[int, int]]) -> list[tuple[bool, str]]:
+def _spans(value: str, start: int, spans: Spans) -> list[tuple[bool, str]]:
     """Cut `value` (at `start` in its line) into (highlighted?, text) pieces."""
     if not spans:
         return [(False, value)]
