@@ -107,6 +107,9 @@ def test_ordering_rules() -> None:
     assert any("PATCH_APPLIED without" in r for r in rules)
     clamped = [TRACE[0], TRACE[1], ev("CONTEXT_CLAMPED", call_id="a"), TRACE[2], TRACE[-1]]
     assert check_order(clamped) == []
+    no_id = [TRACE[0], ev("MODEL_ROUTING_DECISION"), ev("TURN_STARTED"), TRACE[-1]]
+    assert [(v.index, v.rule) for v in check_order(no_id)] == [
+        (1, "model call #1 has no TOKEN_USAGE")]
 
 
 @pytest.mark.parametrize("mode,actual,ok", [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import click
 from sage_tui.core.errors import UsageError
 from sage_tui.core.eval.golden import check_order, compare
 from sage_tui.core.eval.specs import load_spec, run_spec
+from sage_tui.core.logfiles import encode_record
 from sage_tui.core.sessionlog import TornTailWarning, read_session
 
 
@@ -54,8 +54,7 @@ def run_golden(files: tuple[str, ...], mode: str | None, record: str | None) -> 
         spec = load_spec(spec_path)
         records = run_spec(spec)
         out = spec_path.with_suffix(".jsonl")
-        out.write_text("".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n"
-                               for r in records), encoding="utf-8")
+        out.write_bytes(b"".join(map(encode_record, records)))
         problems = check_order(records)
         click.echo(f"Recorded {len(records)} events to {out}"
                    + ("; ordering rules hold." if not problems else ":"))

@@ -89,13 +89,7 @@ def run_apply(source: str, *, workspace: Path | None, hunks: str | None, check: 
                 engine.audit("hunk_decision", patch_id=patch.patch_id, hunk_id=hunk.hunk_id,
                              hunk_sha=hunk.sha, decision=decision, comment=None)
             result = engine.apply(patch, chosen)
-            data = {"patch_id": patch.patch_id, "files": result.files,
-                    "hunks": [{"hunk_id": h.hunk_id, "status": h.status, "reason": h.reason}
-                              for h in result.hunks]}
-            if result.ok:
-                log.emit(EventName.PATCH_APPLIED, {**data, "undo_id": result.undo_id})
-            else:
-                log.emit(EventName.PATCH_FAILED, {**data, "reason": result.reason})
+            log.emit(*result.event())
         log.emit(EventName.SESSION_ENDED, {"status": "ok" if result.ok else "failed",
                                            "turns": 0, "tokens": {"prompt_tokens": 0,
                                                                   "completion_tokens": 0}})

@@ -98,16 +98,16 @@ class TerminalApprover:
                                 review=review)
             choice = answer.strip().lower()[:1]
             if choice == "y":
-                self._record(review, request, hunk, "approve", None)
+                request.record(review, hunk, "approve", None)
                 index += 1
             elif choice == "n":
                 reason = await self._ask("Reason for the model (Enter to skip): ")
-                self._record(review, request, hunk, "reject", reason or None)
+                request.record(review, hunk, "reject", reason or None)
                 index += 1
             elif choice == "c":
                 comment = await self._ask("Comment for the model: ")
                 if comment:
-                    self._record(review, request, hunk, "comment", comment)
+                    request.record(review, hunk, "comment", comment)
             elif choice == "e":
                 edited = click.edit("\n".join(hunk.new_lines) + "\n", extension=".txt")
                 if edited is not None:
@@ -129,15 +129,8 @@ class TerminalApprover:
         for line in hunk.lines:
             click.echo(_colour(line), err=True)
 
-    @staticmethod
-    def _record(review: HunkReview, request: ApprovalRequest, hunk: Hunk, decision: str,
-                comment: str | None) -> None:
-        review.decide(hunk.hunk_id, decision, comment)
-        if request.on_hunk is not None:
-            request.on_hunk(hunk, decision, comment)
-
     def _reject_rest(self, review: HunkReview, request: ApprovalRequest, start: int,
                      why: str) -> None:
         for hunk in review.patch.hunks[start:]:
             if hunk.hunk_id not in review.decisions:
-                self._record(review, request, hunk, "reject", why)
+                request.record(review, hunk, "reject", why)

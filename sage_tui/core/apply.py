@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from sage_tui.core.errors import SageError
+from sage_tui.core.events import EventName
 from sage_tui.core.logfiles import fsync_dir as _fsync_dir
 from sage_tui.core.patchcheck import diagnose
 from sage_tui.core.patches import Patch, reverse_diff
@@ -96,6 +97,15 @@ class ApplyResult:
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "hunks": [asdict(h) for h in self.hunks]}
+
+    def event(self) -> tuple[EventName, dict[str, Any]]:
+        """The PATCH_APPLIED or PATCH_FAILED event that reports this result."""
+        data = {"patch_id": self.patch_id, "files": self.files,
+                "hunks": [{"hunk_id": h.hunk_id, "status": h.status, "reason": h.reason}
+                          for h in self.hunks]}
+        if self.ok:
+            return EventName.PATCH_APPLIED, {**data, "undo_id": self.undo_id}
+        return EventName.PATCH_FAILED, {**data, "reason": self.reason}
 
 
 def _sha(data: bytes | None) -> str | None:

@@ -28,6 +28,13 @@ class ApprovalRequest:
     target: str | None = None
     on_hunk: Callable[[Hunk, str, str | None], None] | None = None
 
+    def record(self, review: HunkReview, hunk: Hunk, decision: str,
+               comment: str | None = None) -> None:
+        """Decide `hunk` in `review` and report it through `on_hunk`."""
+        review.decide(hunk.hunk_id, decision, comment)
+        if self.on_hunk is not None:
+            self.on_hunk(hunk, decision, comment)
+
 
 @dataclass
 class Decision:
@@ -60,8 +67,6 @@ class ModeApprover:
 
             review = HunkReview(request.patch)
             for hunk in request.patch.hunks:
-                review.decide(hunk.hunk_id, "approve")
-                if request.on_hunk is not None:
-                    request.on_hunk(hunk, "approve", None)
+                request.record(review, hunk, "approve")
             return Decision("approve", review=review)
         return Decision("approve")

@@ -26,6 +26,7 @@ from sage_tui.core.llm.types import Message
 from sage_tui.core.patches import Hunk, Patch
 from sage_tui.core.sagedir import write_json_atomic
 from sage_tui.core.toolloop import ToolLoop
+from sage_tui.core.tools.builtins import test_run_payload
 from sage_tui.core.tools.policy import Policy
 from sage_tui.core.tools.registry import ToolContext, ToolFailure, ToolRegistry
 
@@ -210,14 +211,9 @@ class CodeFlow:
         if review is None or not review.approved:
             return None
         result = await asyncio.to_thread(self.engine.apply, review.patch, review.approved)
-        hunks = [{"hunk_id": h.hunk_id, "status": h.status, "reason": h.reason}
-                 for h in result.hunks]
+        self._emit(*result.event())
         if result.ok:
-            self._emit(EventName.PATCH_APPLIED, {"patch_id": patch.patch_id, "files": result.files,
-                                                 "hunks": hunks, "undo_id": result.undo_id})
             return result
-        self._emit(EventName.PATCH_FAILED, {"patch_id": patch.patch_id, "files": result.files,
-                                            "hunks": hunks, "reason": result.reason})
         notes.append(f"Patch {patch.patch_id} did not apply and nothing was changed: "
                      f"{result.reason}. Re-read the files and propose it again.")
         return "failed"
@@ -233,8 +229,7 @@ class CodeFlow:
                                          "message": exc.message})
             return {"exit_code": 1, "output": exc.message, "passed": 0, "failed": 1}
         data = dict(output.data)
-        self._emit(EventName.TEST_RUN, {k: data[k] for k in
-                                        ("command", "exit_code", "passed", "failed", "ms")})
+        self._emit(EventName.TEST_RUN, test_run_payload(data))
         return {**data, "output": output.content[-6000:]}
 
     async def _review(self, task: str, applied: list[tuple[Patch, ApplyResult]],

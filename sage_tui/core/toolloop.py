@@ -24,6 +24,7 @@ from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.context import PromptParts
 from sage_tui.core.llm.errors import ToolsUnsupported
 from sage_tui.core.llm.types import ToolCall
+from sage_tui.core.tools.builtins import test_run_payload
 from sage_tui.core.tools.policy import Policy
 from sage_tui.core.tools.registry import ToolContext, ToolFailure, ToolOutput, ToolRegistry
 from sage_tui.core.tools.workspace import PathDenied
@@ -152,7 +153,7 @@ class ToolLoop:
             await self._judge(call.name, tool.target(args))
             output: ToolOutput = await asyncio.wait_for(
                 asyncio.to_thread(tool.run, self.context, args), timeout=tool.timeout)
-        except (TimeoutError, ToolFailure, PathDenied, FileNotFoundError, OSError, ValueError) as exc:
+        except (ToolFailure, OSError, ValueError) as exc:  # OSError covers timeouts and PathDenied
             failure = _classify(exc, call.name)
             failures[key] = failures.get(key, 0) + 1
             suggestion = failure.suggestion or SUGGESTIONS[failure.kind]
@@ -168,8 +169,7 @@ class ToolLoop:
                                                k: v for k, v in output.data.items()
                                                if k in ("patch_id", "exit_code")}})
         if call.name == "run_tests":
-            self._emit(EventName.TEST_RUN, {k: output.data[k] for k in
-                                            ("command", "exit_code", "passed", "failed", "ms")})
+            self._emit(EventName.TEST_RUN, test_run_payload(output.data))
         return output.content, None
 
     async def _judge(self, tool: str, target: str) -> None:

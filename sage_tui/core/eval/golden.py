@@ -65,6 +65,7 @@ def check_order(records: Sequence[dict[str, Any]]) -> list[Violation]:
     if names[-1] != "SESSION_ENDED":
         problems.append(Violation(len(names) - 1, "a session must end with SESSION_ENDED"))
     calls: dict[str, list[str]] = {}
+    last: dict[str, int] = {}  # call id → its last event
     open_checkpoint: tuple[int, str] | None = None
     patches: dict[str, str] = {}  # patch_id → "proposed" / "decided" / "done"
     for index, record in enumerate(records):
@@ -79,6 +80,7 @@ def check_order(records: Sequence[dict[str, Any]]) -> list[Violation]:
                 problems.append(Violation(index, f"model call {call}: expected {expected} after "
                                           f"{' → '.join(seen) or 'nothing'}"))
             seen.append(name)
+            last[call] = index
         elif name == "HUMAN_CHECKPOINT_REACHED":
             if open_checkpoint is not None:
                 problems.append(Violation(index, f"checkpoint {open_checkpoint[1]!r} reached at "
@@ -105,9 +107,7 @@ def check_order(records: Sequence[dict[str, Any]]) -> list[Violation]:
             patches[str(data.get("patch_id"))] = "done"
     for call, seen in calls.items():
         if seen[-1] != "TOKEN_USAGE":
-            index = max(i for i, r in enumerate(records)
-                        if (r.get("data") or {}).get("call_id") == call)
-            problems.append(Violation(index, f"model call {call} has no TOKEN_USAGE"))
+            problems.append(Violation(last[call], f"model call {call} has no TOKEN_USAGE"))
     if open_checkpoint is not None:
         problems.append(Violation(open_checkpoint[0], f"checkpoint {open_checkpoint[1]!r} was "
                                   "never resolved"))

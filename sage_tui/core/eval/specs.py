@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from sage_tui.core import events
 from sage_tui.core.approval import ApprovalRequest, Decision
 from sage_tui.core.errors import ConfigError
 from sage_tui.core.eval.golden import MODES
@@ -64,14 +65,9 @@ class ScriptedApprover:
         for hunk in request.patch.hunks:
             word, comment = self._next("hunk")
             while word == "c":
-                review.decide(hunk.hunk_id, "comment", comment)
-                if request.on_hunk:
-                    request.on_hunk(hunk, "comment", comment)
+                request.record(review, hunk, "comment", comment)
                 word, comment = self._next("hunk")
-            decision = "approve" if word == "y" else "reject"
-            review.decide(hunk.hunk_id, decision, comment)
-            if request.on_hunk:
-                request.on_hunk(hunk, decision, comment)
+            request.record(review, hunk, "approve" if word == "y" else "reject", comment)
         return Decision("approve", review=review)
 
 
@@ -87,8 +83,8 @@ def load_spec(path: Path) -> dict[str, Any]:
         raise ConfigError(f"Cannot read the golden spec {path} ({exc}).") from exc
     if not isinstance(data, dict) or not isinstance(data.get("task"), str):
         raise ConfigError(f"{path}: a golden spec needs a 'task' and a 'scenario'.")
-    if data.get("mode", "auto") not in ("research", "auto", "silent"):
-        raise ConfigError(f"{path}: mode must be research, auto or silent.")
+    if data.get("mode", "auto") not in events.MODES:
+        raise ConfigError(f"{path}: mode must be one of {', '.join(events.MODES)}.")
     if data.get("compare", "strict") not in MODES:
         raise ConfigError(f"{path}: compare must be one of {', '.join(MODES)}.")
     Scenario.load(data.get("scenario") or {})  # fails early, naming the rule

@@ -10,6 +10,7 @@ import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +202,11 @@ def run_process(ctx: ToolContext, command: str, timeout: float) -> tuple[int, st
     if len(output) > OUTPUT_TAIL:
         tail = f"[... {len(output) - OUTPUT_TAIL} characters cut ...]\n" + tail
     return proc.returncode, tail, (time.perf_counter() - start) * 1000
+
+
+def test_run_payload(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The TEST_RUN event's data, from what `run_tests` returned."""
+    return {k: data[k] for k in ("command", "exit_code", "passed", "failed", "ms")}
 
 
 def run_tests(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
