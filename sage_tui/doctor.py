@@ -16,9 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from sage_tui.config import ModelsConfig, load_models, load_settings, unknown_env
+from sage_tui.config import (
+    ModelsConfig,
+    load_models,
+    load_settings,
+    normalize_ollama_host,
+    unknown_env,
+)
 from sage_tui.core.errors import ConfigError
 from sage_tui.core.llm import tokenfiles
+from sage_tui.core.llm.routing import lacks, missing_models
 from sage_tui.paths import sage_paths
 
 Status = Literal["ok", "warn", "fail"]
@@ -91,7 +98,6 @@ def check_config(env: Mapping[str, str]) -> tuple[Check, ModelsConfig | None, st
 def check_ollama(host: str, models: ModelsConfig | None, timeout: float = 3.0) -> Check:
     import httpx  # deferred: only the doctor and the model client need it
 
-    from sage_tui.config import normalize_ollama_host
 
     base = normalize_ollama_host(host)
     try:
@@ -110,13 +116,10 @@ def check_ollama(host: str, models: ModelsConfig | None, timeout: float = 3.0) -
         return Check("ollama", "warn", f"Ollama {version} at {base} has no models; pull one, "
                                        "for example `ollama pull qwen2.5-coder:7b`.")
     if models is not None:
-        pulled = set(names) | {n.removesuffix(":latest") for n in names}
-        wanted = sorted({spec.model for spec in models.roles.values()})
-        missing = [m for m in wanted if m not in pulled]
+        missing = missing_models((spec.model for spec in models.roles.values()), names)
         if missing:
-            return Check("ollama", "warn",
-                         f"Ollama {version} at {base} lacks {', '.join(missing)}; run "
-                         + " && ".join(f"`ollama pull {m}`" for m in missing) + ".", details)
+            return Check("ollama", "warn", f"Ollama {version} at {base} {lacks(missing)}.",
+                         details)
     return Check("ollama", "ok", f"Ollama {version} at {base} with {len(names)} models", details)
 
 

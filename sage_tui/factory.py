@@ -18,10 +18,8 @@ from sage_tui.core.events import Event, Sink, fanout
 from sage_tui.core.experts import Experts, MemoryStore
 from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.routing import ModelRouter
-from sage_tui.core.llm.tokens import TokenCounter, UsageLedger
 from sage_tui.core.llm.types import ChatBackend
 from sage_tui.core.orchestrator import Orchestrator
-from sage_tui.core.sagedir import ensure_sage_dir
 from sage_tui.core.sessionlog import SessionLog
 from sage_tui.core.tools.builtins import builtin_tools
 from sage_tui.core.tools.policy import load_policy
@@ -85,9 +83,7 @@ def build_session(workspace: Path, *, settings: Settings | None = None,
     sink: Callable[[Event], None] = fanout(log.sink, *sinks)
     factory = backend_for or ollama_backends()
     llm = LLMClient(router, factory, sink, max_prompt_chars=settings.max_prompt_chars_total,
-                    counter=TokenCounter(), ledger=UsageLedger(),
                     read_timeout=read_timeout or settings.model_timeout)
-    ensure_sage_dir(workspace)
     memory = MemoryStore(workspace, sage_paths().data / "memory.json")
     experts = Experts(workspace, llm, sink, memory)
     profile = (f"force:{settings.force_local_model}" if settings.force_local_model

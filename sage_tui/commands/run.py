@@ -15,7 +15,7 @@ from sage_tui.core.errors import UsageError
 from sage_tui.core.events import Event, EventName
 from sage_tui.core.orchestrator import TurnResult
 from sage_tui.core.tracefmt import summary
-from sage_tui.factory import BackendFactory, build_session
+from sage_tui.factory import BackendFactory, Session, build_session
 
 _SHOWN = {EventName.ROUTE_DECISION, EventName.EXPERT_PACKET, EventName.CONTEXT_CLAMPED,
           EventName.PLAN_CREATED, EventName.TOOL_CALL, EventName.TOOL_ERROR,
@@ -52,10 +52,7 @@ def run_task(task: str, *, mode: str | None, workspace: Path | None, as_json: bo
     return asyncio.run(_run(session, task, as_json))
 
 
-async def _run(session: object, task: str, as_json: bool) -> int:
-    from sage_tui.factory import Session
-
-    assert isinstance(session, Session)
+async def _run(session: Session, task: str, as_json: bool) -> int:
     orchestrator = session.orchestrator
     streamed: list[str] = []
 

@@ -50,13 +50,16 @@ SUMMARY_SYSTEM = """Summarise this coding session so far in at most 8 short line
 wanted, what was decided, what changed, and what is still open. Plain text, no preamble."""
 
 
-def _load_list(path: Path, key: str) -> list[str]:
+def _load_lists(path: Path, *keys: str) -> list[list[str]]:
+    """The lists under `keys` in one JSON file (empty when missing or unreadable)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return []
-    items = data.get(key) if isinstance(data, dict) else None
-    return [str(i.get("text", "")) if isinstance(i, dict) else str(i) for i in items or []]
+        data = None
+    if not isinstance(data, dict):
+        data = {}
+    return [[str(i.get("text", "")) if isinstance(i, dict) else str(i)
+             for i in data.get(key) or []] for key in keys]
 
 
 def _merge(old: list[str], new: Sequence[str], limit: int) -> list[str]:
@@ -78,13 +81,14 @@ class MemoryStore:
         self.user_file = user_file
 
     def facts(self) -> list[str]:
-        return _load_list(self.project_file, "facts")
+        return self._project()[0]
 
-    def lessons(self) -> list[str]:
-        return _load_list(self.project_file, "lessons")
+    def _project(self) -> tuple[list[str], list[str]]:
+        facts, lessons = _load_lists(self.project_file, "facts", "lessons")
+        return facts, lessons
 
     def preferences(self) -> list[str]:
-        return _load_list(self.user_file, "preferences")
+        return _load_lists(self.user_file, "preferences")[0]
 
     def _save_project(self, facts: list[str], lessons: list[str]) -> None:
         write_json_atomic(self.project_file, {
@@ -92,17 +96,19 @@ class MemoryStore:
             "facts": facts, "lessons": lessons})
 
     def remember(self, facts: Sequence[str], preferences: Sequence[str]) -> None:
-        self._save_project(_merge(self.facts(), facts, MAX_FACTS), self.lessons())
+        known, lessons = self._project()
+        self._save_project(_merge(known, facts, MAX_FACTS), lessons)
         if preferences:
             write_json_atomic(self.user_file, {
                 "version": 1, "preferences": _merge(self.preferences(), preferences, MAX_FACTS)})
 
     def add_lesson(self, lesson: str) -> None:
         """A lesson learned from a rejected change, shown in every later prompt."""
-        self._save_project(self.facts(), _merge(self.lessons(), [lesson], MAX_LESSONS))
+        facts, lessons = self._project()
+        self._save_project(facts, _merge(lessons, [lesson], MAX_LESSONS))
 
     def packet(self) -> Packet:
-        facts, lessons, prefs = self.facts(), self.lessons(), self.preferences()
+        (facts, lessons), prefs = self._project(), self.preferences()
         if not (facts or lessons or prefs):
             return Packet("memory", "Nothing remembered about this project yet.", (), False)
         lines = []

@@ -20,7 +20,7 @@ from typing import Any
 from sage_tui import __version__
 from sage_tui.core.codeflow import CodeFlow
 from sage_tui.core.errors import SageError
-from sage_tui.core.events import Event, EventName, Mode, Sink
+from sage_tui.core.events import ROLES, Event, EventName, Mode, Sink
 from sage_tui.core.experts import Experts
 from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.context import PromptParts
@@ -194,9 +194,9 @@ class Orchestrator:
         """SAGE's own answer to a status question (no model call)."""
         if kind == "models":
             lines = []
-            for role in ("router", "planner", "coder", "reviewer", "summarizer"):
-                choice = self.llm.router.primary(role)
-                lines.append(f"- {role}: {choice.model} (num_ctx {choice.num_ctx:,}, "
+            for name in ROLES:
+                choice = self.llm.router.primary(name)
+                lines.append(f"- {name}: {choice.model} (num_ctx {choice.num_ctx:,}, "
                              f"{choice.reason}) at {choice.host}")
             return "Models by role:\n" + "\n".join(lines)
         if kind == "tokens":

@@ -79,6 +79,7 @@ class _File:
     lines: list[str]
     term_lines: dict[str, list[int]]
     length: int
+    path_terms: frozenset[str]  # a path's terms also count towards its score
 
 
 @dataclass(frozen=True)
@@ -116,8 +117,9 @@ class RetrievalIndex:
         """Bring the index up to date with the disk; report its health."""
         listed = list_workspace_files(self.root)
         seen = set(listed)
-        stale = sum(1 for name in self._files if name not in seen)
-        for name in [n for n in self._files if n not in seen]:
+        gone = [name for name in self._files if name not in seen]
+        stale = len(gone)
+        for name in gone:
             del self._files[name]
         for name in [n for n in self._skipped if n not in seen]:
             del self._skipped[name]
@@ -163,7 +165,7 @@ class RetrievalIndex:
             for term in set(terms(line)):
                 term_lines.setdefault(term, []).append(number)
                 length += 1
-        return _File(key[0], key[1], lines, term_lines, length)
+        return _File(key[0], key[1], lines, term_lines, length, frozenset(terms(name)))
 
     def search(self, query: str, limit: int = 5) -> tuple[list[Hit], IndexHealth]:
         """Rank files for `query` and cite each file's best line."""
@@ -178,12 +180,11 @@ class RetrievalIndex:
         scored: list[tuple[float, str]] = []
         for name, entry in self._files.items():
             score = 0.0
-            path_terms = set(terms(name))
             for term in wanted:
                 tf = len(entry.term_lines.get(term, ()))
                 if tf:
                     score += idf[term] * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * entry.length / average))
-                if term in path_terms:
+                if term in entry.path_terms:
                     score += idf[term]
             if score > 0:
                 scored.append((score, name))

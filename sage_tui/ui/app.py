@@ -20,7 +20,7 @@ from textual.screen import Screen
 
 from sage_tui.core.approval import Decision
 from sage_tui.core.clock import now_iso
-from sage_tui.core.events import MODES
+from sage_tui.core.events import MODES, ROLES
 from sage_tui.ui.bridge import UiBridge
 from sage_tui.ui.messages import AnswerDelta, ApprovalRequested, CoreEventPosted
 from sage_tui.ui.screens.workbench import WorkbenchScreen
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from sage_tui.factory import Session
 
 BANNER_KINDS = {"unreachable", "model_not_found", "timeout", "protocol"}
-MODE_ROLES = ("router", "planner", "coder", "reviewer", "summarizer")
 SessionFactory = Callable[[UiBridge], "Session"]
 
 
@@ -118,6 +117,7 @@ class SageApp(App[None]):
     async def _check_ollama(self) -> None:
         """Say at once, in the banner, when Ollama is down or a model is not pulled."""
         from sage_tui.core.llm.errors import LLMError
+        from sage_tui.core.llm.routing import lacks, missing_models
 
         assert self.session is not None
         llm = self.session.llm
@@ -127,15 +127,12 @@ class SageApp(App[None]):
         except LLMError as exc:
             self.workbench.query_one(ErrorBanner).show(str(exc))
             return
-        pulled = {m.name for m in models} | {m.name.removesuffix(":latest") for m in models}
-        wanted = {llm.router.primary(role).model for role in MODE_ROLES
-                  if llm.router.primary(role).host == host}
-        missing = sorted(wanted - pulled)
+        choices = [llm.router.primary(role) for role in ROLES]
+        missing = missing_models({c.model for c in choices if c.host == host},
+                                 (m.name for m in models))
         if missing:
             self.workbench.query_one(ErrorBanner).show(
-                f"Ollama at {host} lacks {', '.join(missing)}; run "
-                + " && ".join(f"`ollama pull {m}`" for m in missing)
-                + " (or pick other models in models.yaml).")
+                f"Ollama at {host} {lacks(missing)} (or pick other models in models.yaml).")
 
     @property
     def workbench(self) -> Screen[Any]:

@@ -82,7 +82,7 @@ class LLMClient:
             })
             built = build_prompt(parts, role=role, num_ctx=choice.num_ctx,
                                  max_chars=self.max_prompt_chars, counter=self.counter,
-                                 options=dict(choice.options))
+                                 options=choice.options)
             if built.clamp is not None:
                 self._emit(EventName.CONTEXT_CLAMPED, {"call_id": call_id, **built.clamp})
             try:

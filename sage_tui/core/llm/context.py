@@ -10,7 +10,7 @@ is and the clamp report says it overflows (Ollama would cut it silently otherwis
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -61,7 +61,7 @@ class BuiltPrompt:
         return bool(self.clamp and self.clamp.get("overflow"))
 
 
-def reply_reserve(num_ctx: int, options: dict[str, Any] | None = None) -> int:
+def reply_reserve(num_ctx: int, options: Mapping[str, Any] | None = None) -> int:
     """Tokens kept free for the model's reply."""
     predict = (options or {}).get("num_predict")
     if isinstance(predict, int) and predict > 0:
@@ -86,7 +86,7 @@ def _shorten(text: str) -> str:
 
 
 def build_prompt(parts: PromptParts, *, role: str, num_ctx: int, max_chars: int,
-                 counter: TokenCounter, options: dict[str, Any] | None = None) -> BuiltPrompt:
+                 counter: TokenCounter, options: Mapping[str, Any] | None = None) -> BuiltPrompt:
     """Assemble the messages for one call, clamped to the role's budget."""
     budget = max(1, num_ctx - reply_reserve(num_ctx, options))
     count = counter.count
@@ -116,7 +116,7 @@ def build_prompt(parts: PromptParts, *, role: str, num_ctx: int, max_chars: int,
         return tokens <= budget and chars <= max_chars
 
     before = total()
-    if before[0] <= budget and before[1] <= max_chars:
+    if fits():
         messages = _compose(parts, parts.packets, parts.summary, parts.transcript)
         return BuiltPrompt(messages, before[0], before[1])
 

@@ -9,7 +9,7 @@ own host.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,9 +53,8 @@ class ModelRouter:
                 )
             self.profile = profile
 
-    def _choice(self, role: str, spec: RoleModel, model: str, reason: ModelReason,
-                options: Mapping[str, Any] | None = None) -> ModelChoice:
-        merged = dict(options if options is not None else spec.options)
+    def _choice(self, role: str, spec: RoleModel, model: str, reason: ModelReason) -> ModelChoice:
+        merged = dict(spec.options)
         merged.setdefault("num_ctx", DEFAULT_NUM_CTX)
         return ModelChoice(role, model, spec.host or self.default_host, merged, reason)
 
@@ -67,12 +66,24 @@ class ModelRouter:
         if self.force:
             return [self._choice(role, spec, self.force, "force")]
         if self.profile is not None:
-            profile = self.profile
-            return [ModelChoice(role, profile.model, profile.host or self.default_host,
-                                {"num_ctx": DEFAULT_NUM_CTX, **profile.options}, "profile")]
+            return [self._choice(role, self.profile, self.profile.model, "profile")]
         return [self._choice(role, spec, spec.model, "config"),
                 *(self._choice(role, spec, tag, "fallback") for tag in spec.fallback)]
 
     def primary(self, role: str) -> ModelChoice:
         """The first choice for a role (what the status bar shows before any call)."""
         return self.candidates(role)[0]
+
+
+def missing_models(wanted: Iterable[str], pulled: Iterable[str]) -> list[str]:
+    """The wanted tags a server lacks, sorted (`name` and `name:latest` are the same tag)."""
+    have = set()
+    for name in pulled:
+        have |= {name, name.removesuffix(":latest")}
+    return sorted(set(wanted) - have)
+
+
+def lacks(missing: Sequence[str]) -> str:
+    """"lacks a, b; run `ollama pull a` && `ollama pull b`", for an error sentence."""
+    return (f"lacks {', '.join(missing)}; run "
+            + " && ".join(f"`ollama pull {m}`" for m in missing))

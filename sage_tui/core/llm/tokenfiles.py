@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,11 +50,15 @@ def cache_name(encoding: str) -> str:
     return hashlib.sha1(f"{_BASE_URL}{encoding}.tiktoken".encode()).hexdigest()
 
 
-def check(env: Mapping[str, str] | None = None, verify: bool = True) -> list[EncodingFile]:
-    """Report each encoding's cache file: present, and (when `verify`) intact."""
+def check(env: Mapping[str, str] | None = None, verify: bool = True,
+          names: Iterable[str] | None = None) -> list[EncodingFile]:
+    """Report each encoding's cache file (all, or those in `names`): present, and intact."""
     folder = cache_dir(env)
     found = []
-    for name, digest in ENCODINGS.items():
+    for name in ENCODINGS if names is None else names:
+        digest = ENCODINGS.get(name)
+        if digest is None:
+            continue  # not an encoding SAGE knows
         path = folder / cache_name(name)
         present = path.is_file()
         valid = present and (not verify or hashlib.sha256(path.read_bytes()).hexdigest() == digest)

@@ -50,8 +50,7 @@ class TokenCounter:
             if self._tried:
                 return self.exact
             self._tried = True
-            files = {f.name: f for f in tokenfiles.check()}
-            entry = files.get(self.encoding_name)
+            entry = next(iter(tokenfiles.check(names=(self.encoding_name,))), None)
             if entry is None or not entry.valid:
                 return False  # never let tiktoken try a download
             try:
@@ -121,15 +120,9 @@ class UsageLedger:
         self.prompt_tokens += prompt
         self.completion_tokens += completion
         self.estimated = self.estimated or estimated
-        usage = self.roles.get(role)
-        if usage is None or usage.model != model or usage.num_ctx != num_ctx:
-            previous = usage
-            usage = RoleUsage(model, num_ctx)
-            if previous is not None:
-                usage.prompt_total = previous.prompt_total
-                usage.completion_total = previous.completion_total
-                usage.estimated = previous.estimated
-            self.roles[role] = usage
+        usage = self.roles.setdefault(role, RoleUsage(model, num_ctx))
+        if (usage.model, usage.num_ctx) != (model, num_ctx):  # a fallback: totals carry on
+            usage.model, usage.num_ctx, usage.last_prompt = model, num_ctx, 0
         if prompt:
             usage.last_prompt = prompt
         usage.prompt_total += prompt

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 from textual.content import Content
 from textual.widgets import Static
 
+from sage_tui.core.events import ROLES
+
 if TYPE_CHECKING:
     from sage_tui.core.llm.client import LLMClient
 
-ROLES = ("router", "planner", "coder", "reviewer", "summarizer")
 SEP = (" │ ", "dim")
 
 
@@ -45,8 +46,8 @@ class StatusBar(Static):
             by_model.setdefault(model, []).append((role, fraction))
         for model, roles in by_model.items():
             parts += [SEP, f"{model}:"]
-            for role, fraction in roles:
-                parts.append(f" {role} ")
+            for name, fraction in roles:
+                parts.append(f" {name} ")
                 parts.append((f"{fraction:.0%}", context_colour(fraction)) if fraction is not None
                              else ("-", "dim"))
         parts += [SEP, label, SEP, f"session {session_id}"]
