@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 from sage_tui.core.errors import ConfigError
 from sage_tui.core.events import MODES, ROLES, Mode
-from sage_tui.core.ids import check_session_id, check_trace_id, parse_max_mb
+from sage_tui.core.ids import DEFAULT_MAX_MB, check_session_id, check_trace_id, parse_max_mb
 from sage_tui.paths import sage_paths
 
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
@@ -72,7 +72,7 @@ class Settings:
     force_local_model: str | None = None
     max_prompt_chars_total: int = 60_000
     tool_policy: str = "workspace_write"
-    session_log_max_mb: float = 20.0
+    session_log_max_mb: float = DEFAULT_MAX_MB
     session_id: str | None = None
     trace_id: str | None = None
     ollama_host: str = DEFAULT_OLLAMA_HOST

@@ -30,6 +30,9 @@ def check_trace_id(value: str, source: str = "SAGE_TRACE_ID") -> str:
     return value
 
 
+DEFAULT_MAX_MB = 20.0  # a session log part's size before it rotates
+
+
 def parse_max_mb(value: str | float, source: str = "SAGE_SESSION_LOG_MAX_MB") -> float:
     """Parse a rotation size in megabytes (fractions allowed)."""
     try:

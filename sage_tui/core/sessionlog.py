@@ -37,6 +37,7 @@ from sage_tui.core.errors import SageError
 from sage_tui.core.events import COMMIT_EVENTS, Event
 from sage_tui.core.filelock import FileLock
 from sage_tui.core.ids import (
+    DEFAULT_MAX_MB,
     SESSION_ID_RE,
     check_session_id,
     check_trace_id,
@@ -55,7 +56,6 @@ from sage_tui.core.redaction import redact_value
 from sage_tui.paths import sage_paths
 
 FORMAT_VERSION = 1
-DEFAULT_MAX_MB = 20.0
 
 
 class SessionLogError(SageError):
@@ -191,16 +191,8 @@ class SessionLog:
             handle.seek(size - 1)
             if handle.read(1) == b"\n":
                 return None
-            start = max(0, size - 65536)
-            while True:
-                handle.seek(start)
-                data = handle.read(size - start)
-                cut = data.rfind(b"\n")
-                if cut >= 0 or start == 0:
-                    break
-                start = max(0, start - 4 * 65536)
-            keep = start + cut + 1
-            fragment = data[cut + 1:]
+            fragment, size = read_last_line(path)  # no newline at the end: the torn part
+            keep = size - len(fragment)
             if parse_record(fragment) is not None:  # complete but for its newline
                 handle.seek(size)
                 handle.write(b"\n")

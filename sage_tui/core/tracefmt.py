@@ -135,19 +135,23 @@ def _generic(data: Mapping[str, Any]) -> str:
     return " ".join(f"{k}={_one_line(v, 30)}" for k, v in data.items())
 
 
+def parse_ts(ts: Any) -> datetime | None:
+    """A record's `ts` (`2026-11-21T10:00:00.123Z`) in the local time zone; None if unreadable."""
+    try:
+        return datetime.fromisoformat(str(ts)).astimezone()
+    except ValueError:
+        return None
+
+
 def local_time(ts: Any) -> str:
     """`2026-11-21T10:00:00.123Z` → `HH:MM:SS.mmm` in the local time zone."""
-    try:
-        moment = datetime.fromisoformat(str(ts).replace("Z", "+00:00")).astimezone()
-    except ValueError:
+    moment = parse_ts(ts)
+    if moment is None:
         return str(ts)[:12].ljust(12)
     return moment.strftime("%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
 
 
 def local_datetime(ts: Any) -> str:
     """`2026-11-21T10:00:00.123Z` → `2026-11-21 11:00` in the local time zone."""
-    try:
-        moment = datetime.fromisoformat(str(ts).replace("Z", "+00:00")).astimezone()
-    except ValueError:
-        return "?"
-    return moment.strftime("%Y-%m-%d %H:%M")
+    moment = parse_ts(ts)
+    return "?" if moment is None else moment.strftime("%Y-%m-%d %H:%M")

@@ -21,6 +21,7 @@ from textual.screen import Screen
 from sage_tui.core.approval import Decision
 from sage_tui.core.clock import now_iso
 from sage_tui.core.events import MODES, ROLES
+from sage_tui.core.tracefmt import parse_ts, summary
 from sage_tui.ui.bridge import UiBridge
 from sage_tui.ui.messages import AnswerDelta, ApprovalRequested, CoreEventPosted
 from sage_tui.ui.screens.workbench import WorkbenchScreen
@@ -205,7 +206,6 @@ class SageApp(App[None]):
         name, data = record["event"], record.get("data") or {}
         conversation = self.workbench.query_one(Conversation)
         queue = self.workbench.query_one(PatchQueue)
-        from sage_tui.core.tracefmt import summary
 
         if name == "ROUTE_DECISION":
             conversation.add_note(summary(record))
@@ -341,7 +341,8 @@ class SageApp(App[None]):
         assert self.replay_records is not None
         previous = None
         for record in self.replay_records:
-            moment = _seconds(record.get("ts"))
+            parsed = parse_ts(record.get("ts"))
+            moment = parsed.timestamp() if parsed is not None else None
             if previous is not None and moment is not None and self.replay_speed > 0:
                 await asyncio.sleep(min(2.0, max(0.0, moment - previous) / self.replay_speed))
             previous = moment if moment is not None else previous
@@ -369,12 +370,3 @@ def _detail(data: dict[str, Any]) -> str:
     import json
 
     return json.dumps(data, indent=2, ensure_ascii=False, default=str)[:4000]
-
-
-def _seconds(ts: Any) -> float | None:
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(str(ts).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
