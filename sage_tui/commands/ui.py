@@ -115,19 +115,16 @@ def run_demo(keep: bool) -> int:
 
 def run_review(source: str, workspace: Path | None) -> int:
     """`sage review PATCHFILE`: the diff reviewer on any patch; approved hunks are applied."""
-    from sage_tui.commands.patching import _read_patch
+    from sage_tui.commands.patching import _read_patch, _workspace
     from sage_tui.core.apply import PatchEngine
     from sage_tui.core.patches import parse_patch
-    from sage_tui.core.tools.workspace import Workspace
     from sage_tui.ui.review_app import ReviewApp
 
-    root = (workspace or Path.cwd()).expanduser().resolve()
-    if not root.is_dir():
-        raise UsageError(f"--workspace {root} is not a folder; give an existing folder.")
+    checked = _workspace(workspace)
     patch = parse_patch(_read_patch(source))
     if source == "-":  # the reviewer needs the terminal's input back
         sys.stdin = open("/dev/tty")  # noqa: SIM115
-    engine = PatchEngine(Workspace([root]), audit_context={"who": "sage review"})
+    engine = PatchEngine(checked, audit_context={"who": "sage review"})
     app = ReviewApp(patch, engine)
     app.run()
     result = app.result

@@ -190,6 +190,12 @@ class Orchestrator:
         self._emit(EventName.SESSION_ENDED, {"status": status, "turns": self.turn,
                                              "tokens": self.llm.ledger.totals()})
 
+    def set_mode(self, mode: Mode) -> None:
+        """Switch the mode; the code flow's checkpoints follow it from the next one."""
+        self.mode = mode
+        if self.code is not None:
+            self.code.mode = mode
+
     def fast_answer(self, kind: str) -> str:
         """SAGE's own answer to a status question (no model call)."""
         if kind == "models":

@@ -275,9 +275,7 @@ class SageApp(App[None]):
             return
         orchestrator = self.session.orchestrator
         mode = MODES[(MODES.index(orchestrator.mode) + 1) % len(MODES)]
-        orchestrator.mode = mode
-        if orchestrator.code is not None:
-            orchestrator.code.mode = mode
+        orchestrator.set_mode(mode)
         self._refresh_status()
         self.notify(f"Mode: {mode}", timeout=2)
 
@@ -324,14 +322,13 @@ class SageApp(App[None]):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for binding in (*self.BINDINGS, *WorkbenchScreen.BINDINGS, *EventStream.BINDINGS):
-            if isinstance(binding, Binding) and binding.description and binding.show:
-                target = self if binding in self.BINDINGS else screen
-                if binding in EventStream.BINDINGS:
-                    stream = self.workbench.query_one(EventStream)
-                    yield SystemCommand(binding.description, binding.tooltip or "",
-                                        _runner(stream, binding.action))
-                else:
+        stream = self.workbench.query_one(EventStream)
+        targets: tuple[tuple[Any, Any], ...] = (
+            (self.BINDINGS, self), (WorkbenchScreen.BINDINGS, screen),
+            (EventStream.BINDINGS, stream))
+        for bindings, target in targets:
+            for binding in bindings:
+                if isinstance(binding, Binding) and binding.description and binding.show:
                     yield SystemCommand(binding.description, binding.tooltip or "",
                                         _runner(target, binding.action))
 

@@ -115,9 +115,8 @@ class EventStream(ScrollView, can_focus=True):
             if token.lower().startswith("role:"):
                 roles.add(token[5:].lower())
             else:
-                events.update(n for n in CATEGORIES if fnmatch.fnmatchcase(n, token.upper()))
-                if not any(fnmatch.fnmatchcase(n, token.upper()) for n in CATEGORIES):
-                    events.add(f"__none__{token}")
+                matched = {n for n in CATEGORIES if fnmatch.fnmatchcase(n, token.upper())}
+                events |= matched or {f"__none__{token}"}  # a glob that matches nothing shows nothing
         self._events = events or None
         self._roles = roles or None
         self._refilter()
