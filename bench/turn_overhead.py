@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -101,16 +100,13 @@ def serve_scenario() -> tuple[subprocess.Popen[str], str]:
     """The fake server in its own process, so it does not share the client's GIL."""
     folder = Path(tempfile.mkdtemp(prefix="sage-bench-"))
     (folder / "scenario.json").write_text(json.dumps(SCENARIO))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     root = Path(__file__).resolve().parent.parent
     proc = subprocess.Popen([sys.executable, "-m", "tests.fake_ollama",
-                             str(folder / "scenario.json"), "--port", str(port)],
+                             str(folder / "scenario.json"), "--port", "0"],
                             cwd=root, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
-    proc.stdout.readline()  # "fake Ollama on ..."
-    return proc, f"127.0.0.1:{port}"
+    url = proc.stdout.readline().split()[3]  # "fake Ollama on http://127.0.0.1:PORT playing ..."
+    return proc, url.removeprefix("http://")
 
 
 async def main_async(turns: int) -> None:

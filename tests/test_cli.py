@@ -171,21 +171,12 @@ def tiny_ollama() -> Iterator[tuple[str, type[_FakeOllama]]]:
     server.server_close()
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def test_doctor_reports_missing_ollama_in_one_sentence(sage_home: Path) -> None:
-    port = _free_port()
-    out = sage("doctor", env={"OLLAMA_HOST": f"127.0.0.1:{port}"})
+def test_doctor_reports_missing_ollama_in_one_sentence(sage_home: Path, dead_host: str) -> None:
+    out = sage("doctor", env={"OLLAMA_HOST": dead_host})
     assert out.returncode == 1
     text = ANSI.sub("", out.stdout)
     line = next(li for li in text.splitlines() if "ollama" in li and "✗" in li)
-    assert f"Ollama is not reachable at http://127.0.0.1:{port}; start it with `ollama serve`" in line
+    assert f"Ollama is not reachable at http://{dead_host}; start it with `ollama serve`" in line
     assert "✓ python" in text and "✓ git" in text and "✓ folders" in text
     assert "! tokenizer" in text and "estimates" in text
     assert "1 problem(s) to fix" in text
@@ -215,16 +206,16 @@ def test_doctor_names_models_to_pull(sage_home: Path,
     assert "`ollama pull qwen2.5-coder:7b`" in checks["ollama"]["message"]
 
 
-def test_doctor_reports_a_broken_models_file(sage_home: Path) -> None:
+def test_doctor_reports_a_broken_models_file(sage_home: Path, dead_host: str) -> None:
     (sage_home / "config").mkdir(exist_ok=True)
     (sage_home / "config" / "models.yaml").write_text("roles:\n  codr: {model: x}\n")
-    out = sage("doctor", "--json", env={"OLLAMA_HOST": f"127.0.0.1:{_free_port()}"})
+    out = sage("doctor", "--json", env={"OLLAMA_HOST": dead_host})
     checks = {c["name"]: c for c in json.loads(out.stdout)}
     assert out.returncode == 1
     assert checks["config"]["status"] == "fail" and "roles.codr" in checks["config"]["message"]
 
 
-def test_doctor_reports_an_unwritable_home(tmp_path: Path) -> None:
+def test_doctor_reports_an_unwritable_home(tmp_path: Path, dead_host: str) -> None:
     if os.geteuid() == 0:
         home = Path("/proc/sage-cannot-write")  # even root cannot create folders in /proc
     else:
@@ -232,16 +223,16 @@ def test_doctor_reports_an_unwritable_home(tmp_path: Path) -> None:
         home.mkdir()
         home.chmod(0o500)
     out = sage("doctor", "--json", env={"SAGE_HOME": str(home),
-                                        "OLLAMA_HOST": f"127.0.0.1:{_free_port()}"})
+                                        "OLLAMA_HOST": dead_host})
     checks = {c["name"]: c for c in json.loads(out.stdout)}
     assert checks["folders"]["status"] == "fail"
     assert "set SAGE_HOME to a writable folder" in checks["folders"]["message"]
 
 
-def test_doctor_is_quick_when_ollama_is_down(sage_home: Path) -> None:
+def test_doctor_is_quick_when_ollama_is_down(sage_home: Path, dead_host: str) -> None:
     # Not a speed target: a refused connection must not wait for a long timeout.
     start = time.monotonic()
-    sage("doctor", env={"OLLAMA_HOST": f"127.0.0.1:{_free_port()}"})
+    sage("doctor", env={"OLLAMA_HOST": dead_host})
     assert time.monotonic() - start < 30
 
 

@@ -57,17 +57,15 @@ def run_smoke(serve_gguf: Path | None) -> int:
                        "it (`ollama serve`), or run `sage eval smoke --serve-gguf MODEL.gguf`.",
                        err=True)
             return 2
-    env = {**os.environ, "OLLAMA_HOST": host, "SAGE_MODEL_PROFILE": "test",
-           "SAGE_SMOKE_HOST": host}
-    env.pop("SAGE_FORCE_LOCAL_MODEL", None)
+    env = {**os.environ, "SAGE_SMOKE_HOST": host}  # the suite builds its own test-profile settings
     try:
         code = subprocess.call([sys.executable, "-m", "pytest", str(tests), "-q",
                                 "-p", "no:cacheprovider", "-o", "addopts="], env=env)
     finally:
         if server is not None:
             server.stop()
-            state = "shut down cleanly" if _closed(host) else "did NOT shut down"
-            click.echo(f"llama.cpp server {state}.")
-            if state != "shut down cleanly":
+            closed = _closed(host)
+            click.echo(f"llama.cpp server {'shut down cleanly' if closed else 'did NOT shut down'}.")
+            if not closed:
                 code = code or 1
     return 0 if code == 0 else 1

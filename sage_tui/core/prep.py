@@ -22,13 +22,13 @@ from typing import Any
 
 import yaml
 
+from sage_tui.config import default_models
 from sage_tui.core.errors import ConfigError
 
 OVERHEAD_GB = 0.5  # runtime buffers per loaded model
 OS_RESERVE_GB = 3.0  # what the system and the editor keep of RAM on a CPU-only machine
 APPLE_GPU_SHARE = 0.70  # macOS lets the GPU wire about this much of unified memory
-CONTEXTS = {"router": 4096, "planner": 16384, "coder": 16384, "reviewer": 16384,
-            "summarizer": 8192}
+CONTEXTS = {role: spec.num_ctx for role, spec in default_models().roles.items()}
 BIG_ROLES = ("planner", "coder", "reviewer")
 
 
@@ -129,9 +129,9 @@ def recommend(hardware: Hardware) -> Plan:
         if chosen:
             break
     if chosen is None:
+        least = big[-1].need_gb(CONTEXTS["coder"]) + small[-1].need_gb(CONTEXTS["router"])
         raise ConfigError(f"No catalogued model fits {where}; SAGE needs at least about "
-                          f"{big[-1].need_gb(CONTEXTS['coder']) + small[-1].need_gb(4096):.1f} GB "
-                          "for its models.")
+                          f"{least:.1f} GB for its models.")
     coder, router, total = chosen
     spare = budget - total
     kind = "unified memory" if hardware.apple_silicon else "VRAM" if hardware.gpus else "RAM"
