@@ -378,8 +378,9 @@ class PatchEngine:
     def _undo(self, check_only: bool) -> tuple[str, dict[str, Any]]:
         self._recover()
         undo_id, manifest = self.last_undo()
-        changed = [f["path"] for f in manifest["files"]
-                   if _sha(self._read(f["path"])) != f["after"]]
+        paths = [f["path"] for f in manifest["files"]]
+        contents = {path: self._read(path) for path in paths}
+        changed = [f["path"] for f in manifest["files"] if _sha(contents[f["path"]]) != f["after"]]
         if changed:
             raise UndoError(f"Cannot undo patch {manifest['patch_id']}: "
                             f"{', '.join(changed)} changed since it was applied; revert those "
@@ -387,10 +388,8 @@ class PatchEngine:
                             f".sage/undo/{undo_id}/manifest.json.")
         if check_only:
             return undo_id, manifest
-        paths = [f["path"] for f in manifest["files"]]
         for path in paths:
             self.workspace.resolve(path, write=True)
-        contents = {path: self._read(path) for path in paths}
         scratch, error = self._scratch_apply(manifest["diff"], contents, check_only=False,
                                              reverse=True)
         if scratch is None:

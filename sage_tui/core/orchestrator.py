@@ -82,7 +82,7 @@ class Orchestrator:
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self.router = MessageRouter(self.llm, timeout=self.llm.read_timeout)
+        self.router = MessageRouter(self.llm)  # the client's read timeout
 
     def _emit(self, name: EventName, data: dict[str, Any], turn: int | None = None) -> None:
         self.sink(Event(name, data, turn))

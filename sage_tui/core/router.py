@@ -27,7 +27,6 @@ from sage_tui.core.llm.types import Message
 
 EXPERTS = ("memory", "summarizer", "retrieval", "git")
 HISTORY = 7  # messages the classifier sees, the current one included
-ROUTER_TIMEOUT = 30.0
 FAST_PATH_MAX_CHARS = 80
 
 ROUTE_SCHEMA: dict[str, Any] = {
@@ -127,7 +126,7 @@ def parse_route(raw: str) -> tuple[str, tuple[str, ...], str]:
 class MessageRouter:
     """Routes one message at a time; never raises for model trouble (fail-safe)."""
 
-    def __init__(self, llm: LLMClient, timeout: float = ROUTER_TIMEOUT) -> None:
+    def __init__(self, llm: LLMClient, timeout: float | None = None) -> None:
         self.llm = llm
         self.timeout = timeout
 
