@@ -23,9 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sage_tui.core.apply import PatchEngine
-from sage_tui.core.patches import parse_patch
-from sage_tui.core.tools.workspace import Workspace
+from sage_tui.core.patch.engine import PatchEngine
+from sage_tui.core.patch.model import parse_patch
+from sage_tui.core.workspace.workspace import Workspace
 
 FILES, HUNKS_PER_FILE, LINES = 50, 4, 160
 

@@ -20,7 +20,7 @@ import time
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
-from sage_tui.core.sessionlog import SessionLog, now_iso
+from sage_tui.core.log.sessionlog import SessionLog, now_iso
 
 MAX_MB = 20.0
 

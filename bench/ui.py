@@ -145,7 +145,7 @@ async def bench_diff(lines: int) -> float:
     """Seconds from pushing the reviewer to its first painted diff line."""
     from textual.app import App
 
-    from sage_tui.core.patches import parse_patch
+    from sage_tui.core.patch.model import parse_patch
     from sage_tui.ui.screens.diff_review import DiffReviewScreen
     from sage_tui.ui.widgets import diff_view
 

@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     import yaml
 
 from sage_tui.core.errors import ConfigError
-from sage_tui.core.events import MODES, ROLES, Mode
-from sage_tui.core.ids import DEFAULT_MAX_MB, check_session_id, check_trace_id, parse_max_mb
+from sage_tui.core.log.events import MODES, ROLES, Mode
+from sage_tui.core.log.ids import DEFAULT_MAX_MB, check_session_id, check_trace_id, parse_max_mb
 from sage_tui.paths import sage_paths
 
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"

@@ -11,20 +11,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sage_tui.config import ModelsConfig, Settings, load_models, load_settings
-from sage_tui.core.apply import PatchEngine
-from sage_tui.core.approval import Approver, ModeApprover
-from sage_tui.core.codeflow import CodeFlow
-from sage_tui.core.events import Event, Sink, fanout
-from sage_tui.core.experts import Experts, MemoryStore
+from sage_tui.core.agent.approval import Approver, ModeApprover
+from sage_tui.core.agent.codeflow import CodeFlow
+from sage_tui.core.agent.experts import Experts, MemoryStore
+from sage_tui.core.agent.orchestrator import Orchestrator
 from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.routing import ModelRouter
 from sage_tui.core.llm.types import ChatBackend
-from sage_tui.core.orchestrator import Orchestrator
-from sage_tui.core.sessionlog import SessionLog
-from sage_tui.core.tools.builtins import builtin_tools
+from sage_tui.core.log.events import Event, Sink, fanout
+from sage_tui.core.log.sessionlog import SessionLog
+from sage_tui.core.patch.engine import PatchEngine
+from sage_tui.core.tools.builtin import builtin_tools
 from sage_tui.core.tools.policy import load_policy
 from sage_tui.core.tools.registry import ToolContext
-from sage_tui.core.tools.workspace import Workspace
+from sage_tui.core.workspace.workspace import Workspace
 from sage_tui.paths import sage_paths
 
 BackendFactory = Callable[[str], ChatBackend]

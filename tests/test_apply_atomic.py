@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from sage_tui.core.apply import PatchEngine
-from sage_tui.core.tools.workspace import Workspace
+from sage_tui.core.patch.engine import PatchEngine
+from sage_tui.core.workspace.workspace import Workspace
 from tests.conftest import git_repo
 
 WRITER = Path(__file__).parent / "helpers" / "apply_writer.py"
@@ -91,7 +91,7 @@ def test_a_crash_during_the_swap_is_completed_by_recovery(
     root = tmp_path / "repo"
     before, after, patch_file = make_case(root)
     engine = PatchEngine(Workspace([root]))
-    from sage_tui.core.patches import parse_patch
+    from sage_tui.core.patch.model import parse_patch
 
     patch = parse_patch(patch_file.read_text())
     real_replace = __import__("os").replace
@@ -109,7 +109,7 @@ def test_a_crash_during_the_swap_is_completed_by_recovery(
             raise Crash()
 
     monkeypatch.setattr("os.replace", replace)
-    from sage_tui.core import apply as apply_module
+    from sage_tui.core.patch import engine as apply_module
 
     monkeypatch.setattr(apply_module, "_fsync_dir", fsync_dir)
     with pytest.raises(Crash):
@@ -129,8 +129,8 @@ def test_a_crash_while_staging_leaves_everything_before(
     root = tmp_path / "repo"
     before, after, patch_file = make_case(root)
     engine = PatchEngine(Workspace([root]))
-    from sage_tui.core import apply as apply_module
-    from sage_tui.core.patches import parse_patch
+    from sage_tui.core.patch import engine as apply_module
+    from sage_tui.core.patch.model import parse_patch
 
     real_sync = apply_module._sync_file
     synced = []

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sage_tui.core.sessionlog import read_session
+from sage_tui.core.log.sessionlog import read_session
 from tests.conftest import git_repo
 
 FILES = {"a.txt": "one\ntwo\nthree\n", "b.txt": "alpha\nbeta\n"}

@@ -20,8 +20,8 @@ def _core_modules() -> list[str]:
 
 def test_core_modules_are_found() -> None:
     modules = _core_modules()
-    assert "sage_tui.core.sessionlog" in modules
-    assert "sage_tui.core.redaction" in modules
+    assert "sage_tui.core.log.sessionlog" in modules
+    assert "sage_tui.core.log.redaction" in modules
 
 
 def test_importing_the_core_loads_no_textual() -> None:

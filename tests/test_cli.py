@@ -17,7 +17,7 @@ from typing import ClassVar
 import pytest
 
 from sage_tui import __version__
-from sage_tui.core.sessionlog import SessionLog
+from sage_tui.core.log.sessionlog import SessionLog
 from tests.test_sessions import record_session
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -14,7 +14,7 @@ from sage_tui.config import (
     unknown_env,
 )
 from sage_tui.core.errors import ConfigError
-from sage_tui.core.events import ROLES
+from sage_tui.core.log.events import ROLES
 from sage_tui.paths import sage_paths
 
 

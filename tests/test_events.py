@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from sage_tui.core.events import (
+from sage_tui.core.log.events import (
     COMMIT_EVENTS,
     EVENT_NAMES,
     PAYLOADS,
@@ -16,7 +16,7 @@ from sage_tui.core.events import (
     fanout,
     validate,
 )
-from sage_tui.core.tracefmt import CATEGORIES, local_time, summary
+from sage_tui.core.log.tracefmt import CATEGORIES, local_time, summary
 
 DESIGN_EVENTS = {
     "SESSION_STARTED", "SESSION_ENDED", "USER_MESSAGE", "ASSISTANT_MESSAGE", "ROUTE_DECISION",

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from sage_tui.config import Settings, default_models
-from sage_tui.core.events import Event
-from sage_tui.core.experts import SUMMARY_AFTER, Experts, MemoryStore
+from sage_tui.core.agent.experts import SUMMARY_AFTER, Experts, MemoryStore
 from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.routing import ModelRouter
 from sage_tui.core.llm.scripted import Scenario, ScriptedBackend
-from sage_tui.core.retrieval import RetrievalIndex, terms
-from sage_tui.core.sagedir import ensure_sage_dir
+from sage_tui.core.log.events import Event
+from sage_tui.core.workspace.retrieval import RetrievalIndex, terms
+from sage_tui.core.workspace.state import ensure_sage_dir
 from tests.conftest import git_repo
 
 FILES = {

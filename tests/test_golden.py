@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from sage_tui.core.eval.golden import check_order, compare
+from sage_tui.eval.golden import check_order, compare
 
 ROOT = Path(__file__).resolve().parent
 GOLDENS = ROOT / "goldens"

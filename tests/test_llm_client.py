@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from sage_tui.config import Settings, default_models
-from sage_tui.core.events import Event
 from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.context import PromptParts
 from sage_tui.core.llm.errors import (
@@ -28,6 +27,7 @@ from sage_tui.core.llm.routing import ModelRouter
 from sage_tui.core.llm.scripted import Scenario, ScriptedBackend
 from sage_tui.core.llm.tokens import TokenCounter
 from sage_tui.core.llm.types import ChatBackend
+from sage_tui.core.log.events import Event
 from tests.fake_ollama import FakeOllamaServer
 
 Start = Callable[..., FakeOllamaServer]

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from sage_tui.core.apply import PatchEngine, UndoError
-from sage_tui.core.patchcheck import diagnose, read_text_or_none
-from sage_tui.core.patches import HunkReview, PatchError, parse_patch
-from sage_tui.core.tools.workspace import Workspace
+from sage_tui.core.patch.check import diagnose, read_text_or_none
+from sage_tui.core.patch.engine import PatchEngine, UndoError
+from sage_tui.core.patch.model import HunkReview, PatchError, parse_patch
+from sage_tui.core.workspace.workspace import Workspace
 from tests.conftest import git_repo
 
 LINES = "".join(f"line {i}\n" for i in range(1, 31))

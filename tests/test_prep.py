@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from sage_tui.core.errors import ConfigError
-from sage_tui.core.prep import Gpu, Hardware, catalogue, load_hardware, recommend
+from sage_tui.setup.prep import Gpu, Hardware, catalogue, load_hardware, recommend
 from tests.fake_ollama import FakeOllamaServer
 
 HARDWARE = Path(__file__).parent / "fixtures" / "hardware"

@@ -14,8 +14,8 @@ import uuid
 
 import pytest
 
-from sage_tui.core.redaction import redact, redact_value
-from sage_tui.core.sessionlog import SessionLog
+from sage_tui.core.log.redaction import redact, redact_value
+from sage_tui.core.log.sessionlog import SessionLog
 
 RNG = random.Random(20261121)
 ALNUM = string.ascii_letters + string.digits

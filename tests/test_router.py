@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from sage_tui.config import Settings, default_models
-from sage_tui.core.events import Event
+from sage_tui.core.agent.router import HISTORY, ROUTE_SCHEMA, MessageRouter, Route, fast_path
 from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.ollama_backend import OllamaBackend
 from sage_tui.core.llm.routing import ModelRouter
-from sage_tui.core.router import HISTORY, ROUTE_SCHEMA, MessageRouter, Route, fast_path
+from sage_tui.core.log.events import Event
 from tests.fake_ollama import FakeOllamaServer
 
 Start = Callable[..., FakeOllamaServer]

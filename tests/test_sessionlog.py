@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from sage_tui.core.errors import ConfigError
-from sage_tui.core.events import Event, EventName
-from sage_tui.core.sessionlog import (
+from sage_tui.core.log.events import Event, EventName
+from sage_tui.core.log.sessionlog import (
     SessionLog,
     SessionLogBusy,
     SessionLogCorrupt,
@@ -214,7 +214,7 @@ def test_second_writer_in_this_process_is_refused(sage_home: Path) -> None:
 def test_second_writer_process_is_refused_with_its_pid(sage_home: Path) -> None:
     code = (
         "import sys\n"
-        "from sage_tui.core.sessionlog import SessionLog, SessionLogBusy\n"
+        "from sage_tui.core.log.sessionlog import SessionLog, SessionLogBusy\n"
         "try:\n    SessionLog.open(session_id='shared')\n"
         "except SessionLogBusy as e:\n    print(e); sys.exit(3)\n"
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sage_tui.core.sessionlog import SessionLog, TornTailWarning, read_session
+from sage_tui.core.log.sessionlog import SessionLog, TornTailWarning, read_session
 
 WRITER = Path(__file__).parent / "helpers" / "log_writer.py"
 EVENTS = 100_000

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from sage_tui.core.errors import UsageError
-from sage_tui.core.sessionlog import SessionLog, SessionNotFound
-from sage_tui.core.sessions import follow, list_sessions, resolve
+from sage_tui.core.log.sessionlog import SessionLog, SessionNotFound
+from sage_tui.core.log.sessions import follow, list_sessions, resolve
 
 
 def record_session(session_id: str, trace_id: str | None = None, turns: int = 2,

@@ -9,18 +9,18 @@ from typing import Any
 import pytest
 
 from sage_tui.config import Settings, default_models
-from sage_tui.core.approval import ApprovalRequest, Decision
+from sage_tui.core.agent.approval import ApprovalRequest, Decision
+from sage_tui.core.agent.toolloop import ToolLoop, _text_call
 from sage_tui.core.errors import ConfigError
-from sage_tui.core.events import Event
 from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.context import PromptParts
 from sage_tui.core.llm.routing import ModelRouter
 from sage_tui.core.llm.scripted import Scenario, ScriptedBackend
-from sage_tui.core.toolloop import ToolLoop, _text_call
-from sage_tui.core.tools.builtins import builtin_tools
+from sage_tui.core.log.events import Event
+from sage_tui.core.tools.builtin import builtin_tools
 from sage_tui.core.tools.policy import load_policy
 from sage_tui.core.tools.registry import ToolContext
-from sage_tui.core.tools.workspace import Workspace
+from sage_tui.core.workspace.workspace import Workspace
 from tests.conftest import git_repo
 
 TOOLS = ["read_file", "list_files", "search_code", "propose_patch", "run_command", "run_tests"]

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from sage_tui.core.patches import PatchError, parse_patch
-from sage_tui.core.retrieval import RetrievalIndex
-from sage_tui.core.tools.builtins import builtin_tools
+from sage_tui.core.patch.model import PatchError, parse_patch
+from sage_tui.core.tools.builtin import builtin_tools
 from sage_tui.core.tools.registry import ToolContext, ToolFailure
-from sage_tui.core.tools.workspace import PathDenied, Workspace
+from sage_tui.core.workspace.retrieval import RetrievalIndex
+from sage_tui.core.workspace.workspace import PathDenied, Workspace
 from tests.conftest import git_repo
 
 

@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 import click
 
-from sage_tui.doctor import Check, run_checks, session_dir
+from sage_tui.setup.doctor import Check, run_checks, session_dir
 
 MARKS = {"ok": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "red")}
 

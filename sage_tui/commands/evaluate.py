@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 
 from sage_tui.core.errors import UsageError
-from sage_tui.core.eval.golden import check_order, compare
-from sage_tui.core.eval.specs import load_spec, run_spec
-from sage_tui.core.logfiles import encode_record
-from sage_tui.core.sessionlog import TornTailWarning, read_session
+from sage_tui.core.log.logfiles import encode_record
+from sage_tui.core.log.sessionlog import TornTailWarning, read_session
+from sage_tui.eval.golden import check_order, compare
+from sage_tui.eval.specs import load_spec, run_spec
 
 
 def _records(path: Path) -> list[dict[str, object]]:

@@ -9,12 +9,12 @@ from pathlib import Path
 import click
 
 from sage_tui.config import load_settings
-from sage_tui.core.apply import ApplyResult, PatchEngine
 from sage_tui.core.errors import UsageError
-from sage_tui.core.events import EventName
-from sage_tui.core.patches import Patch, parse_patch
-from sage_tui.core.sessionlog import SessionLog
-from sage_tui.core.tools.workspace import Workspace
+from sage_tui.core.log.events import EventName
+from sage_tui.core.log.sessionlog import SessionLog
+from sage_tui.core.patch.engine import ApplyResult, PatchEngine
+from sage_tui.core.patch.model import Patch, parse_patch
+from sage_tui.core.workspace.workspace import Workspace
 
 STATUS_COLOUR = {"applied": "green", "ok": "green", "skipped": "yellow", "failed": "red"}
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from sage_tui.config import load_settings
-from sage_tui.core.prep import Plan, load_hardware, probe, recommend
+from sage_tui.setup.prep import Plan, load_hardware, probe, recommend
 
 
 def _describe(plan: Plan) -> None:

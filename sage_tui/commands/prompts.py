@@ -14,8 +14,8 @@ import sys
 
 import click
 
-from sage_tui.core.approval import ApprovalRequest, Decision
-from sage_tui.core.patches import Hunk, HunkReview
+from sage_tui.core.agent.approval import ApprovalRequest, Decision
+from sage_tui.core.patch.model import Hunk, HunkReview
 
 HUNK_HELP = """y - approve this hunk      n - reject it (you may give a reason)
 e - edit its new side      c - comment (sent to the model), decide later

@@ -11,10 +11,10 @@ from pathlib import Path
 import click
 
 from sage_tui.config import load_settings
+from sage_tui.core.agent.orchestrator import TurnResult
 from sage_tui.core.errors import UsageError
-from sage_tui.core.events import Event, EventName
-from sage_tui.core.orchestrator import TurnResult
-from sage_tui.core.tracefmt import summary
+from sage_tui.core.log.events import Event, EventName
+from sage_tui.core.log.tracefmt import summary
 from sage_tui.factory import BackendFactory, Session, build_session
 
 _SHOWN = {EventName.ROUTE_DECISION, EventName.EXPERT_PACKET, EventName.CONTEXT_CLAMPED,

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from sage_tui.core.prep import load_hardware, probe, recommend
-from sage_tui.modelsetup import apply, suggest
 from sage_tui.paths import sage_paths
+from sage_tui.setup.modelsyaml import apply, suggest
+from sage_tui.setup.prep import load_hardware, probe, recommend
 
 
 def _colour(diff: str) -> None:

@@ -45,7 +45,7 @@ def run_smoke(serve_gguf: Path | None) -> int:
     if serve_gguf is not None:
         if not serve_gguf.is_file():
             raise UsageError(f"--serve-gguf {serve_gguf} is not a file; give a GGUF model file.")
-        from sage_tui.core.eval.ollama_shim import LlamaOllamaServer
+        from sage_tui.eval.ollama_shim import LlamaOllamaServer
 
         click.echo(f"Serving {serve_gguf.name} through llama.cpp as Ollama on 127.0.0.1 ...")
         server = LlamaOllamaServer(serve_gguf).start()

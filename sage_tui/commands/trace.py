@@ -12,10 +12,10 @@ from typing import Any
 import click
 
 from sage_tui.core.errors import UsageError
-from sage_tui.core.events import EVENT_NAMES
-from sage_tui.core.sessionlog import TornTailWarning
-from sage_tui.core.sessions import Resolved, SessionSummary, follow, list_sessions, resolve
-from sage_tui.core.tracefmt import CATEGORIES, local_datetime, local_time, summary
+from sage_tui.core.log.events import EVENT_NAMES
+from sage_tui.core.log.sessionlog import TornTailWarning
+from sage_tui.core.log.sessions import Resolved, SessionSummary, follow, list_sessions, resolve
+from sage_tui.core.log.tracefmt import CATEGORIES, local_datetime, local_time, summary
 
 COLOURS = {
     "session": "bright_blue", "message": "white", "routing": "magenta", "model": "cyan",

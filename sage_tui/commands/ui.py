@@ -17,7 +17,7 @@ import click
 
 from sage_tui.config import Settings, load_settings
 from sage_tui.core.errors import UsageError
-from sage_tui.core.sagedir import git_dir
+from sage_tui.core.workspace.state import git_dir
 
 DEMO_INTRO = (
     "Welcome to the SAGE demo. This is a scratch copy of a small project ({path}), and the "
@@ -116,8 +116,8 @@ def run_demo(keep: bool) -> int:
 def run_review(source: str, workspace: Path | None) -> int:
     """`sage review PATCHFILE`: the diff reviewer on any patch; approved hunks are applied."""
     from sage_tui.commands.patching import _read_patch, _workspace
-    from sage_tui.core.apply import PatchEngine
-    from sage_tui.core.patches import parse_patch
+    from sage_tui.core.patch.engine import PatchEngine
+    from sage_tui.core.patch.model import parse_patch
     from sage_tui.ui.review_app import ReviewApp
 
     checked = _workspace(workspace)
@@ -143,8 +143,8 @@ def run_replay(ref: str, speed: float) -> int:
     """`sage replay SESSION`: a recorded session played back in the workbench, read-only."""
     import warnings
 
-    from sage_tui.core.sessionlog import TornTailWarning
-    from sage_tui.core.sessions import resolve
+    from sage_tui.core.log.sessionlog import TornTailWarning
+    from sage_tui.core.log.sessions import resolve
     from sage_tui.ui.app import SageApp
 
     target = resolve(ref)

@@ -18,10 +18,10 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
 
-from sage_tui.core.approval import Decision
-from sage_tui.core.clock import now_iso
-from sage_tui.core.events import MODES, ROLES
-from sage_tui.core.tracefmt import parse_ts, summary
+from sage_tui.core.agent.approval import Decision
+from sage_tui.core.log.clock import now_iso
+from sage_tui.core.log.events import MODES, ROLES
+from sage_tui.core.log.tracefmt import parse_ts, summary
 from sage_tui.ui.bridge import UiBridge
 from sage_tui.ui.messages import AnswerDelta, ApprovalRequested, CoreEventPosted
 from sage_tui.ui.screens.workbench import WorkbenchScreen
@@ -33,7 +33,7 @@ from sage_tui.ui.widgets.prompt import PromptInput
 from sage_tui.ui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
-    from sage_tui.core.orchestrator import TurnResult
+    from sage_tui.core.agent.orchestrator import TurnResult
     from sage_tui.factory import Session
 
 BANNER_KINDS = {"unreachable", "model_not_found", "timeout", "protocol"}
@@ -307,7 +307,7 @@ class SageApp(App[None]):
         if not text:
             self.notify("That patch's diff is not available here.", severity="warning")
             return
-        from sage_tui.core.patches import parse_patch
+        from sage_tui.core.patch.model import parse_patch
         from sage_tui.ui.screens.diff_review import DiffReviewScreen
 
         self.push_screen(DiffReviewScreen(parse_patch(text, patch_id=patch_id),

@@ -12,8 +12,8 @@ import asyncio
 
 from textual.app import App
 
-from sage_tui.core.approval import ApprovalRequest, Decision
-from sage_tui.core.events import Event
+from sage_tui.core.agent.approval import ApprovalRequest, Decision
+from sage_tui.core.log.events import Event
 from sage_tui.ui.messages import AnswerDelta, ApprovalRequested, CoreEventPosted
 
 

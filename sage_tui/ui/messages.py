@@ -6,8 +6,8 @@ import asyncio
 
 from textual.message import Message
 
-from sage_tui.core.approval import ApprovalRequest, Decision
-from sage_tui.core.events import Event
+from sage_tui.core.agent.approval import ApprovalRequest, Decision
+from sage_tui.core.log.events import Event
 
 
 class CoreEventPosted(Message):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from textual.app import App
 
-from sage_tui.core.apply import ApplyResult, PatchEngine
-from sage_tui.core.approval import Decision
-from sage_tui.core.patches import Hunk, Patch
+from sage_tui.core.agent.approval import Decision
+from sage_tui.core.patch.engine import ApplyResult, PatchEngine
+from sage_tui.core.patch.model import Hunk, Patch
 from sage_tui.ui.screens.diff_review import DiffReviewScreen
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from sage_tui.core.sessionlog import read_session
+from sage_tui.core.log.sessionlog import read_session
 from tests.conftest import git_repo
 from tests.fake_ollama import FakeOllamaServer
 

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from sage_tui.core.sessionlog import read_session
+from sage_tui.core.log.sessionlog import read_session
 from tests.fake_ollama import FakeOllamaServer
 
 APP_SOURCE = '''"""A tiny command-line todo list kept in a JSON file."""

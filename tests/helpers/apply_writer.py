@@ -8,9 +8,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from sage_tui.core.apply import PatchEngine
-from sage_tui.core.patches import parse_patch
-from sage_tui.core.tools.workspace import Workspace
+from sage_tui.core.patch.engine import PatchEngine
+from sage_tui.core.patch.model import parse_patch
+from sage_tui.core.workspace.workspace import Workspace
 
 
 def main() -> None:

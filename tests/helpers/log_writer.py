@@ -12,7 +12,7 @@ from __future__ import annotations
 import mmap
 import sys
 
-from sage_tui.core.sessionlog import SessionLog
+from sage_tui.core.log.sessionlog import SessionLog
 
 
 def main() -> None:

@@ -11,18 +11,18 @@ from pathlib import Path
 from typing import Any
 
 from sage_tui.config import Settings, default_models
-from sage_tui.core.approval import ModeApprover
-from sage_tui.core.events import ROUTES, Event
+from sage_tui.core.agent.approval import ModeApprover
+from sage_tui.core.agent.router import MessageRouter
+from sage_tui.core.agent.toolloop import ToolLoop
 from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.context import PromptParts
 from sage_tui.core.llm.ollama_backend import OllamaBackend
 from sage_tui.core.llm.routing import ModelRouter
-from sage_tui.core.router import MessageRouter
-from sage_tui.core.toolloop import ToolLoop
-from sage_tui.core.tools.builtins import builtin_tools
+from sage_tui.core.log.events import ROUTES, Event
+from sage_tui.core.tools.builtin import builtin_tools
 from sage_tui.core.tools.policy import load_policy
 from sage_tui.core.tools.registry import ToolContext
-from sage_tui.core.tools.workspace import Workspace
+from sage_tui.core.workspace.workspace import Workspace
 
 
 def client(host: str, events: list[Event]) -> tuple[LLMClient, OllamaBackend]:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from sage_tui.core.apply import PatchEngine
-from sage_tui.core.patches import parse_patch
-from sage_tui.core.sessionlog import SessionLog
-from sage_tui.core.tools.workspace import Workspace
+from sage_tui.core.log.sessionlog import SessionLog
+from sage_tui.core.patch.engine import PatchEngine
+from sage_tui.core.patch.model import parse_patch
+from sage_tui.core.workspace.workspace import Workspace
 from sage_tui.ui.app import SageApp
 from sage_tui.ui.review_app import ReviewApp
 from sage_tui.ui.widgets.event_stream import EventStream
@@ -72,7 +72,7 @@ async def test_replay_plays_a_recorded_session_read_only(tmp_path: Path) -> None
         log.emit("ASSISTANT_MESSAGE", {"text": "Done: add now adds.", "role": "reviewer"})
         log.emit("SESSION_ENDED", {"status": "ok", "turns": 1,
                                    "tokens": {"prompt_tokens": 1, "completion_tokens": 1}})
-    from sage_tui.core.sessionlog import read_session
+    from sage_tui.core.log.sessionlog import read_session
 
     records = list(read_session("recorded"))
     app = SageApp(None, intro="replay", replay=records, replay_speed=0)

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from sage_tui.core.patches import parse_patch
-from sage_tui.core.sessionlog import read_session
+from sage_tui.core.log.sessionlog import read_session
+from sage_tui.core.patch.model import parse_patch
 from sage_tui.ui.screens.diff_review import DiffReviewScreen
 from sage_tui.ui.screens.help import HelpScreen
 from sage_tui.ui.screens.modals import (

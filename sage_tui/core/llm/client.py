@@ -15,12 +15,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sage_tui.core.events import Event, EventName, Sink
 from sage_tui.core.llm.context import BuiltPrompt, PromptParts, build_prompt
 from sage_tui.core.llm.errors import LLMError, ModelNotFound
 from sage_tui.core.llm.routing import ModelChoice, ModelRouter
 from sage_tui.core.llm.tokens import TokenCounter, UsageLedger
 from sage_tui.core.llm.types import ChatBackend, ChatRequest, ToolCall
+from sage_tui.core.log.events import Event, EventName, Sink
 
 DEFAULT_READ_TIMEOUT = 120.0
 

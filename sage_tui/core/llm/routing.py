@@ -15,7 +15,7 @@ from typing import Any
 
 from sage_tui.config import ModelsConfig, RoleModel, Settings
 from sage_tui.core.errors import ConfigError
-from sage_tui.core.events import ROLES, ModelReason
+from sage_tui.core.log.events import ROLES, ModelReason
 
 DEFAULT_NUM_CTX = 8192
 

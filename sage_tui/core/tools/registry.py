@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sage_tui.core.tools.schema import validate
-from sage_tui.core.tools.workspace import Workspace
+from sage_tui.core.workspace.workspace import Workspace
 
 KINDS = ("timeout", "validation_error", "not_found", "permission_denied", "execution_error")
 

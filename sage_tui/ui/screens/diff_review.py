@@ -17,8 +17,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from sage_tui.core.approval import Decision
-from sage_tui.core.patches import Hunk, HunkReview, Patch
+from sage_tui.core.agent.approval import Decision
+from sage_tui.core.patch.model import Hunk, HunkReview, Patch
 from sage_tui.ui.screens.modals import CommentModal, EditHunkModal
 from sage_tui.ui.widgets.diff_view import DiffView
 

@@ -15,8 +15,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Markdown, Static, TextArea
 
-from sage_tui.core.approval import ApprovalRequest, Decision
-from sage_tui.core.patches import Hunk
+from sage_tui.core.agent.approval import ApprovalRequest, Decision
+from sage_tui.core.patch.model import Hunk
 
 MODAL_CSS = """
 {name} {{ align: center middle; }}

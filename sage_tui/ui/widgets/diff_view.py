@@ -24,7 +24,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import Worker, WorkerState
 
-from sage_tui.core.patches import Hunk, Patch
+from sage_tui.core.patch.model import Hunk, Patch
 
 UNIFIED_BELOW = 90  # columns of diff: narrower panes get the unified view
 NUMBER = 5

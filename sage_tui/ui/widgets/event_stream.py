@@ -20,7 +20,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from sage_tui.core.tracefmt import CATEGORIES, local_time, summary
+from sage_tui.core.log.tracefmt import CATEGORIES, local_time, summary
 
 MAX_RECORDS = 200_000
 NAME_WIDTH = 22  # the longest names (HUMAN_CHECKPOINT_REACHED) are cut

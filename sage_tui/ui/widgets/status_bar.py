@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from textual.content import Content
 from textual.widgets import Static
 
-from sage_tui.core.events import ROLES
+from sage_tui.core.log.events import ROLES
 
 if TYPE_CHECKING:
     from sage_tui.core.llm.client import LLMClient

@@ -19,11 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sage_tui.core.events import ROUTES
 from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.context import PromptParts
 from sage_tui.core.llm.errors import LLMError
 from sage_tui.core.llm.types import Message
+from sage_tui.core.log.events import ROUTES
 
 EXPERTS = ("memory", "summarizer", "retrieval", "git")
 HISTORY = 7  # messages the classifier sees, the current one included

@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sage_tui.core.patchcheck import diagnose
-from sage_tui.core.patches import PatchError, parse_patch
-from sage_tui.core.retrieval import list_workspace_files
+from sage_tui.core.patch.check import diagnose
+from sage_tui.core.patch.model import PatchError, parse_patch
 from sage_tui.core.tools.registry import Tool, ToolContext, ToolFailure, ToolOutput, ToolRegistry
-from sage_tui.core.tools.workspace import PathDenied
+from sage_tui.core.workspace.retrieval import list_workspace_files
+from sage_tui.core.workspace.workspace import PathDenied
 
 READ_LIMIT_BYTES = 256 * 1024
 READ_MAX_LINES = 400

@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sage_tui.core.events import Event, EventName, Sink
 from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.context import Packet, PromptParts
 from sage_tui.core.llm.types import Message
-from sage_tui.core.retrieval import RetrievalIndex
-from sage_tui.core.sagedir import SAGE_DIR, write_json_atomic
+from sage_tui.core.log.events import Event, EventName, Sink
+from sage_tui.core.workspace.retrieval import RetrievalIndex
+from sage_tui.core.workspace.state import SAGE_DIR, write_json_atomic
 
 MAX_FACTS = 40
 MAX_LESSONS = 40

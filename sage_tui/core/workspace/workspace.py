@@ -15,7 +15,7 @@ import os
 import stat
 from pathlib import Path
 
-from sage_tui.core.sagedir import atomic_write_bytes
+from sage_tui.core.workspace.state import atomic_write_bytes
 
 MAX_PATH_CHARS = 4096
 MAX_NAME_CHARS = 255

@@ -32,18 +32,18 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from sage_tui.core.clock import now_iso
 from sage_tui.core.errors import SageError
-from sage_tui.core.events import COMMIT_EVENTS, Event
-from sage_tui.core.filelock import FileLock
-from sage_tui.core.ids import (
+from sage_tui.core.log.clock import now_iso
+from sage_tui.core.log.events import COMMIT_EVENTS, Event
+from sage_tui.core.log.filelock import FileLock
+from sage_tui.core.log.ids import (
     DEFAULT_MAX_MB,
     SESSION_ID_RE,
     check_session_id,
     check_trace_id,
     parse_max_mb,
 )
-from sage_tui.core.logfiles import (
+from sage_tui.core.log.logfiles import (
     PART_NAME_RE,
     TornTail,
     encode_record,
@@ -52,7 +52,7 @@ from sage_tui.core.logfiles import (
     read_last_line,
     session_parts,
 )
-from sage_tui.core.redaction import redact_value
+from sage_tui.core.log.redaction import redact_value
 from sage_tui.paths import sage_paths
 
 FORMAT_VERSION = 1

@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from sage_tui.core.tools.workspace import Workspace
+from sage_tui.core.workspace.workspace import Workspace
 
 MAX_FILE_BYTES = 512 * 1024
 MAX_FILES = 20_000

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sage_tui.config import load_models
 from sage_tui.core.errors import ConfigError
-from sage_tui.core.prep import Plan
+from sage_tui.setup.prep import Plan
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sage_tui.core.patches import Patch
+from sage_tui.core.patch.model import Patch
 
 
 @dataclass(frozen=True)

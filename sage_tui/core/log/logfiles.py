@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sage_tui.core.ids import SESSION_ID_RE
+from sage_tui.core.log.ids import SESSION_ID_RE
 
 PART_NAME_RE = re.compile(rf"^(?P<id>{SESSION_ID_RE.pattern})(?:\.(?P<n>\d+))?\.jsonl$")
 

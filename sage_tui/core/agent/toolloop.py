@@ -18,16 +18,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sage_tui.core.approval import ApprovalRequest, Approver
-from sage_tui.core.events import Event, EventName, Sink
+from sage_tui.core.agent.approval import ApprovalRequest, Approver
 from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.context import PromptParts
 from sage_tui.core.llm.errors import ToolsUnsupported
 from sage_tui.core.llm.types import ToolCall
-from sage_tui.core.tools.builtins import test_run_payload
+from sage_tui.core.log.events import Event, EventName, Sink
+from sage_tui.core.tools.builtin import test_run_payload
 from sage_tui.core.tools.policy import Policy
 from sage_tui.core.tools.registry import ToolContext, ToolFailure, ToolOutput, ToolRegistry
-from sage_tui.core.tools.workspace import PathDenied
+from sage_tui.core.workspace.workspace import PathDenied
 
 MAX_STEPS = 16
 MAX_SAME_FAILURE = 3

@@ -32,12 +32,12 @@ from pathlib import Path
 from typing import Any
 
 from sage_tui.core.errors import SageError
-from sage_tui.core.events import EventName
-from sage_tui.core.logfiles import fsync_dir as _fsync_dir
-from sage_tui.core.patchcheck import diagnose
-from sage_tui.core.patches import Patch, reverse_diff
-from sage_tui.core.sagedir import ensure_sage_dir, write_json_atomic
-from sage_tui.core.tools.workspace import PathDenied, Workspace
+from sage_tui.core.log.events import EventName
+from sage_tui.core.log.logfiles import fsync_dir as _fsync_dir
+from sage_tui.core.patch.check import diagnose
+from sage_tui.core.patch.model import Patch, reverse_diff
+from sage_tui.core.workspace.state import ensure_sage_dir, write_json_atomic
+from sage_tui.core.workspace.workspace import PathDenied, Workspace
 
 GIT_TIMEOUT = 120
 

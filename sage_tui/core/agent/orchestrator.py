@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from sage_tui import __version__
-from sage_tui.core.codeflow import CodeFlow
+from sage_tui.core.agent.codeflow import CodeFlow
+from sage_tui.core.agent.experts import Experts
+from sage_tui.core.agent.router import MessageRouter, Route
 from sage_tui.core.errors import SageError
-from sage_tui.core.events import ROLES, Event, EventName, Mode, Sink
-from sage_tui.core.experts import Experts
 from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.context import PromptParts
 from sage_tui.core.llm.types import Message
-from sage_tui.core.router import MessageRouter, Route
+from sage_tui.core.log.events import ROLES, Event, EventName, Mode, Sink
 
 BACKGROUND_TIMEOUT = 120.0
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from sage_tui.core.errors import UsageError
-from sage_tui.core.logfiles import PART_NAME_RE, parse_record, session_parts
-from sage_tui.core.sessionlog import SessionNotFound, SessionReader, find_session_files
+from sage_tui.core.log.logfiles import PART_NAME_RE, parse_record, session_parts
+from sage_tui.core.log.sessionlog import SessionNotFound, SessionReader, find_session_files
 from sage_tui.paths import sage_paths
 
 _SUMMARY_TAIL_BYTES = 1 << 20

@@ -29,11 +29,11 @@ from typing import Any
 
 import yaml
 
-from sage_tui.core import events
-from sage_tui.core.approval import ApprovalRequest, Decision
+from sage_tui.core.agent.approval import ApprovalRequest, Decision
 from sage_tui.core.errors import ConfigError
-from sage_tui.core.eval.golden import MODES
 from sage_tui.core.llm.scripted import Scenario, ScriptedBackend
+from sage_tui.core.log import events
+from sage_tui.eval.golden import MODES
 
 
 class ScriptedApprover:
@@ -58,7 +58,7 @@ class ScriptedApprover:
             return Decision({"allow": "approve", "session": "approve_session"}.get(word,
                                                                                   "reject"),
                             comment)
-        from sage_tui.core.patches import HunkReview
+        from sage_tui.core.patch.model import HunkReview
 
         assert request.patch is not None
         review = HunkReview(request.patch)
@@ -125,7 +125,7 @@ def _make_workspace(root: Path, files: dict[str, str]) -> None:
 def run_spec(spec: dict[str, Any]) -> list[dict[str, Any]]:
     """Play a spec through the real orchestrator; return the session log's records."""
     from sage_tui.config import Settings, default_models
-    from sage_tui.core.sessionlog import read_session
+    from sage_tui.core.log.sessionlog import read_session
     from sage_tui.factory import build_session
 
     scenario = Scenario.load(spec["scenario"])

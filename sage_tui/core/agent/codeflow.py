@@ -16,19 +16,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sage_tui.core.apply import ApplyResult, PatchEngine
-from sage_tui.core.approval import ApprovalRequest, Approver, Decision, ModeApprover
-from sage_tui.core.events import Event, EventName, Sink
-from sage_tui.core.experts import MemoryStore
+from sage_tui.core.agent.approval import ApprovalRequest, Approver, Decision, ModeApprover
+from sage_tui.core.agent.experts import MemoryStore
+from sage_tui.core.agent.toolloop import ToolLoop
 from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.context import Packet, PromptParts
 from sage_tui.core.llm.types import Message
-from sage_tui.core.patches import Hunk, Patch
-from sage_tui.core.sagedir import write_json_atomic
-from sage_tui.core.toolloop import ToolLoop
-from sage_tui.core.tools.builtins import test_run_payload
+from sage_tui.core.log.events import Event, EventName, Sink
+from sage_tui.core.patch.engine import ApplyResult, PatchEngine
+from sage_tui.core.patch.model import Hunk, Patch
+from sage_tui.core.tools.builtin import test_run_payload
 from sage_tui.core.tools.policy import Policy
 from sage_tui.core.tools.registry import ToolContext, ToolFailure, ToolRegistry
+from sage_tui.core.workspace.state import write_json_atomic
 
 MAX_ROUNDS = 3
 MAX_LOGGED_DIFF = 200_000  # the diff rides along in PATCH_PROPOSED, for review and replay

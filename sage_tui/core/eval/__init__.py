@@ -1,3 +1,0 @@
-"""Regression as a product: golden traces and the smoke run."""
-
-from __future__ import annotations
