@@ -157,8 +157,8 @@ async def main_async(turns: int) -> None:
 
 def request_bodies(session: Any, question: str) -> list[dict[str, Any]]:
     """The two request bodies SAGE sends for a qa turn (router, then answer)."""
-    from sage_tui.core.agent.orchestrator import ANSWER_SYSTEM
-    from sage_tui.core.agent.router import ROUTE_SCHEMA, ROUTER_SYSTEM
+    from sage_tui.core.agent.prompts import ANSWER_SYSTEM, ROUTER_SYSTEM
+    from sage_tui.core.agent.router import ROUTE_SCHEMA
     from sage_tui.core.llm.context import build_prompt
 
     llm = session.llm

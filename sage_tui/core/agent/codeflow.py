@@ -18,6 +18,7 @@ from typing import Any
 
 from sage_tui.core.agent.approval import ApprovalRequest, Approver, Decision, ModeApprover
 from sage_tui.core.agent.experts import MemoryStore
+from sage_tui.core.agent.prompts import CODER_SYSTEM, PLANNER_SYSTEM, REVIEWER_SYSTEM
 from sage_tui.core.agent.toolloop import ToolLoop
 from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.context import Packet, PromptParts
@@ -38,18 +39,6 @@ PLAN_SCHEMA: dict[str, Any] = {
     "properties": {"steps": {"type": "array", "items": {"type": "string"}}},
     "required": ["steps"],
 }
-PLANNER_SYSTEM = """You plan code changes for SAGE, a coding assistant working in a git
-repository. Given the request and the context, reply with JSON {"steps": [...]}: two to seven
-short imperative steps naming the files to read, change or create, ending with the tests to
-add or run. No code."""
-CODER_SYSTEM = """You are SAGE's coder. Carry out the plan with the tools: read a file before
-changing it, then call propose_patch with a unified diff for the change (paths relative to the
-workspace as a/path and b/path, context lines copied exactly, new files from /dev/null, one
-propose_patch for all files of a change). Do not run the tests: SAGE applies approved hunks and
-runs them. When everything is proposed, reply with one short paragraph saying what you did."""
-REVIEWER_SYSTEM = """You are SAGE's reviewer. Sum up for the user, in a few lines: what changed
-(file by file), whether the tests pass, what the user rejected or asked for, and any risk left.
-Plain text, no preamble."""
 
 
 @dataclass

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sage_tui.core.agent.prompts import MEMORY_SYSTEM, SUMMARY_SYSTEM
 from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.context import Packet, PromptParts
 from sage_tui.core.llm.types import Message
@@ -42,12 +43,6 @@ MEMORY_SCHEMA: dict[str, Any] = {
     },
     "required": ["project_facts", "user_preferences"],
 }
-MEMORY_SYSTEM = """You maintain SAGE's long-term memory. From the exchange below, list durable
-facts about the project (its structure, conventions, commands) and the user's stated
-preferences. Only facts that will still be true next week; no facts about this one request.
-Reply with JSON: {"project_facts": [...], "user_preferences": [...]}; empty lists are fine."""
-SUMMARY_SYSTEM = """Summarise this coding session so far in at most 8 short lines: what the user
-wanted, what was decided, what changed, and what is still open. Plain text, no preamble."""
 
 
 def _load_lists(path: Path, *keys: str) -> list[list[str]]:

@@ -20,6 +20,7 @@ from typing import Any
 from sage_tui import __version__
 from sage_tui.core.agent.codeflow import CodeFlow
 from sage_tui.core.agent.experts import Experts
+from sage_tui.core.agent.prompts import ANSWER_SYSTEM
 from sage_tui.core.agent.router import MessageRouter, Route
 from sage_tui.core.errors import SageError
 from sage_tui.core.llm.client import LLMClient
@@ -32,20 +33,6 @@ BACKGROUND_TIMEOUT = 120.0
 ANSWER_ROLE = {"qa": "coder", "code": "coder", "summarize": "summarizer",
                "memory": "summarizer", "review": "reviewer", "admin": "summarizer"}
 
-ANSWER_SYSTEM = {
-    "qa": "You are SAGE, a careful coding assistant working in the user's repository. Answer "
-          "the question directly. Ground claims in the context below and cite files as path:line. "
-          "If the context has no evidence, say so rather than guess.",
-    "code": "You are SAGE, a careful coding assistant. Explain the change you would make, "
-            "grounded in the context below, citing files as path:line.",
-    "summarize": "You are SAGE. Summarise what the user asks about, from the session summary and "
-                 "context below, in a few short lines.",
-    "memory": "You are SAGE. The user is telling you something to remember or asking what you "
-              "remember; answer from the memory below and confirm what will be kept.",
-    "review": "You are SAGE, reviewing changes. Point out bugs, risks and missing tests first, "
-              "then style, citing path:line.",
-    "admin": "You are SAGE. Answer the question about SAGE itself from the facts below.",
-}
 
 HELP_TEXT = """SAGE answers questions about your code, and (with the agent loop) plans and
 proposes patches you approve hunk by hunk. Things it answers at once, without a model:

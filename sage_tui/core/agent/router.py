@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sage_tui.core.agent.prompts import ROUTER_SYSTEM
 from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.context import PromptParts
 from sage_tui.core.llm.errors import LLMError
@@ -41,21 +42,6 @@ ROUTE_SCHEMA: dict[str, Any] = {
     "required": ["kind", "reasoningText", "experts"],
 }
 
-ROUTER_SYSTEM = """You route messages for SAGE, a coding assistant working in a git repository.
-Classify the user's latest message (earlier ones are context) and reply with JSON only:
-{"kind": ..., "reasoningText": one short sentence, "experts": [...]}.
-kinds:
-- qa: a question about the code, the project or programming (the default)
-- code: a request to change, add, fix or create code or files
-- summarize: asks for a summary of the session or of what happened
-- memory: asks SAGE to remember or recall a preference or fact
-- review: asks for a review of changes, a diff or a patch
-- admin: asks about SAGE itself (settings, models, tokens, modes)
-experts (pick what helps answer):
-- retrieval: searches the workspace's files
-- git: branch, status and recent commits
-- memory: the project's remembered facts and lessons
-- summarizer: the rolling summary of this session"""
 
 _FAST_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("help", re.compile(r"^\s*(?:/help|help|\?|what can you do\??|commands\??)\s*$", re.I)),

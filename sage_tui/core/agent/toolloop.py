@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sage_tui.core.agent.approval import ApprovalRequest, Approver
+from sage_tui.core.agent.prompts import TEXT_TOOLS
 from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.context import PromptParts
 from sage_tui.core.llm.errors import ToolsUnsupported
@@ -42,11 +43,6 @@ SUGGESTIONS = {
     "validation_error": "Fix the arguments to match the tool's schema and call again.",
     "execution_error": "Read the error, change the call, and do not repeat it unchanged.",
 }
-TEXT_TOOLS = """You cannot call tools natively. To call one, reply with only a JSON object
-in a ```json block: {{"tool": "<name>", "arguments": {{...}}}}. Tool results come back as
-user messages. When you are done, reply with your answer and no JSON block.
-Tools:
-{tools}"""
 _JSON_BLOCK = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.S)
 
 
