@@ -48,7 +48,7 @@ PAYLOADS: list[tuple[str, dict[str, object]]] = [
 
 
 def bench_sage(directory: Path, events: int) -> float:
-    log = SessionLog.open(home=directory, session_id="bench", max_mb=MAX_MB)
+    log = SessionLog.open(Path(directory) / "sessions", session_id="bench", max_mb=MAX_MB)
     count = len(PAYLOADS)
     start = time.perf_counter()
     for i in range(events):

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import yaml
 
 from sage_tui.core.errors import ConfigError
+from sage_tui.core.llm.modelmap import ModelsConfig, RoleModel
 from sage_tui.core.log.events import MODES, ROLES, Mode
 from sage_tui.core.log.ids import DEFAULT_MAX_MB, check_session_id, check_trace_id, parse_max_mb
 from sage_tui.paths import sage_paths
@@ -215,31 +216,6 @@ OLLAMA_OPTIONS: dict[str, type | tuple[type, ...]] = {
 }
 _ROLE_KEYS = ("model", "options", "fallback", "host")
 _PROFILE_KEYS = ("model", "options", "host")
-
-
-@dataclass(frozen=True)
-class RoleModel:
-    """The model that serves one role, with its options (defaults merged in)."""
-
-    role: str
-    model: str
-    options: Mapping[str, Any]
-    fallback: tuple[str, ...] = ()
-    host: str | None = None
-
-    @property
-    def num_ctx(self) -> int:
-        """The context window SAGE asks Ollama for (always sent)."""
-        return int(self.options.get("num_ctx", 8192))
-
-
-@dataclass(frozen=True)
-class ModelsConfig:
-    """The parsed `models.yaml`: roles, named profiles, and where it came from."""
-
-    roles: Mapping[str, RoleModel]
-    profiles: Mapping[str, RoleModel]
-    source: Path | None
 
 
 def _with_lines(text: str, source: str) -> tuple[Any, dict[tuple[str, ...], int]]:

@@ -10,12 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sage_tui.config import ModelsConfig, Settings, load_models, load_settings
+from sage_tui.config import Settings, load_models, load_settings
 from sage_tui.core.agent.approval import Approver, ModeApprover
 from sage_tui.core.agent.codeflow import CodeFlow
 from sage_tui.core.agent.experts import Experts, MemoryStore
 from sage_tui.core.agent.orchestrator import Orchestrator
 from sage_tui.core.llm.client import LLMClient
+from sage_tui.core.llm.modelmap import ModelsConfig
 from sage_tui.core.llm.routing import ModelRouter
 from sage_tui.core.llm.types import ChatBackend
 from sage_tui.core.log.events import Event, Sink, fanout
@@ -43,6 +44,12 @@ def ollama_backends() -> BackendFactory:
 
     backend_for.cache = cache  # type: ignore[attr-defined]
     return backend_for
+
+
+def model_router(models: ModelsConfig, settings: Settings) -> ModelRouter:
+    """The role → model router for these settings (forced tag, profile, default host)."""
+    return ModelRouter(models, settings.ollama_host, force=settings.force_local_model,
+                       profile=settings.model_profile)
 
 
 @dataclass
@@ -76,9 +83,9 @@ def build_session(workspace: Path, *, settings: Settings | None = None,
     """
     settings = settings or load_settings()
     models = models or load_models()
-    router = ModelRouter(models, settings)
+    router = model_router(models, settings)
     policy = load_policy(settings.tool_policy)  # a bad policy file fails before anything runs
-    log = SessionLog.open(session_id=settings.session_id, trace_id=settings.trace_id,
+    log = SessionLog.open(sage_paths().sessions, session_id=settings.session_id, trace_id=settings.trace_id,
                           max_mb=settings.session_log_max_mb)
     sink: Callable[[Event], None] = fanout(log.sink, *sinks)
     factory = backend_for or ollama_backends()

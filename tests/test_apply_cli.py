@@ -12,6 +12,7 @@ import pytest
 
 from sage_tui.core.log.sessionlog import read_session
 from tests.conftest import git_repo
+from tests.helpers import sessions_dir
 
 FILES = {"a.txt": "one\ntwo\nthree\n", "b.txt": "alpha\nbeta\n"}
 DIFF = ("--- a/a.txt\n+++ b/a.txt\n@@ -1,3 +1,3 @@\n one\n-two\n+TWO\n three\n"
@@ -42,7 +43,7 @@ def test_check_then_apply_some_hunks_then_undo(repo: Path) -> None:
     assert [(h["index"], h["status"]) for h in result["hunks"]] == [(1, "skipped"), (2, "applied")]
     assert (repo / "a.txt").read_text() == FILES["a.txt"]
     assert (repo / "b.txt").read_text() == "alpha\nBETA\n"
-    events = [r["event"] for r in read_session("apply-cli")]
+    events = [r["event"] for r in read_session("apply-cli", sessions_dir())]
     assert events[-5:] == ["PATCH_PROPOSED", "HUNK_DECISION", "HUNK_DECISION", "PATCH_APPLIED",
                            "SESSION_ENDED"]
     preview = sage("undo", "--check", "-w", str(repo))

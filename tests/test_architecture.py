@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import pkgutil
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 import sage_tui.core
 
@@ -63,3 +67,38 @@ def test_version_starts_without_importing_textual() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False False"
+
+
+ROOT = Path(__file__).resolve().parent.parent
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+
+def _lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(cwd)}
+    return subprocess.run([str(LINT_IMPORTS), "--no-cache"], cwd=cwd, capture_output=True,
+                          text=True, timeout=300, env=env)
+
+
+def test_the_layer_contracts_hold() -> None:
+    out = _lint_imports(ROOT)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "0 broken" in out.stdout and "6 kept" in out.stdout
+
+
+@pytest.mark.parametrize("module,forbidden", [
+    ("core/log/clock.py", "import sage_tui.config"),           # the core reads settings
+    ("core/patch/check.py", "import sage_tui.core.agent.router"),  # a lower layer imports up
+    ("core/llm/types.py", "import sage_tui.core.tools.registry"),  # llm knows tools
+    ("core/workspace/state.py", "import textual"),             # the core imports a UI toolkit
+])
+def test_the_contracts_fail_on_a_forbidden_import(tmp_path: Path, module: str,
+                                                 forbidden: str) -> None:
+    shutil.copytree(ROOT / "sage_tui", tmp_path / "sage_tui",
+                    ignore=shutil.ignore_patterns("__pycache__", "project"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    target = tmp_path / "sage_tui" / module
+    target.write_text(target.read_text(encoding="utf-8") + f"\n{forbidden}  # noqa\n",
+                      encoding="utf-8")
+    out = _lint_imports(tmp_path)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "BROKEN" in out.stdout and forbidden.split()[-1] in out.stdout

@@ -18,6 +18,7 @@ import pytest
 
 from sage_tui import __version__
 from sage_tui.core.log.sessionlog import SessionLog
+from tests.helpers import sessions_dir
 from tests.test_sessions import record_session
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -57,7 +58,7 @@ def test_trace_with_no_sessions_says_so(sage_home: Path) -> None:
 
 
 def test_trace_shows_one_line_per_event_in_order(sage_home: Path) -> None:
-    with SessionLog.open(session_id="show", max_mb=0.001) as log:
+    with SessionLog.open(sessions_dir(), session_id="show", max_mb=0.001) as log:
         log.emit("SESSION_STARTED", {"workspace": "/w", "mode": "auto", "profile": None,
                                      "version": "0.1.0"})
         for i in range(12):
@@ -122,7 +123,7 @@ def test_trace_unknown_ref(sage_home: Path) -> None:
 
 
 def test_trace_follow_prints_new_events(sage_home: Path) -> None:
-    log = SessionLog.open(session_id="tail")
+    log = SessionLog.open(sessions_dir(), session_id="tail")
     log.emit("ERROR", {"where": "w", "kind": "k", "message": "first"})
     proc = subprocess.Popen([sys.executable, "-m", "sage_tui", "trace", "tail", "--follow"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -12,11 +12,11 @@ from typing import Any
 from sage_tui.config import Settings, default_models
 from sage_tui.core.agent.experts import SUMMARY_AFTER, Experts, MemoryStore
 from sage_tui.core.llm.client import LLMClient
-from sage_tui.core.llm.routing import ModelRouter
 from sage_tui.core.llm.scripted import Scenario, ScriptedBackend
 from sage_tui.core.log.events import Event
 from sage_tui.core.workspace.retrieval import RetrievalIndex, terms
 from sage_tui.core.workspace.state import ensure_sage_dir
+from sage_tui.factory import model_router
 from tests.conftest import git_repo
 
 FILES = {
@@ -33,7 +33,7 @@ def experts_for(root: Path, scenario: dict[str, Any] | None = None,
                 events: list[Event] | None = None) -> Experts:
     sink = (events if events is not None else []).append
     backend = ScriptedBackend(Scenario.load(scenario or {"rules": [{"when": {}, "reply": "x"}]}))
-    llm = LLMClient(ModelRouter(default_models(), Settings()), lambda host: backend, sink,
+    llm = LLMClient(model_router(default_models(), Settings()), lambda host: backend, sink,
                     max_prompt_chars=60_000)
     return Experts(root, llm, sink, MemoryStore(root, root.parent / "user-memory.json"))
 

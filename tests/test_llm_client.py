@@ -23,11 +23,11 @@ from sage_tui.core.llm.errors import (
     ProtocolError,
 )
 from sage_tui.core.llm.ollama_backend import OllamaBackend
-from sage_tui.core.llm.routing import ModelRouter
 from sage_tui.core.llm.scripted import Scenario, ScriptedBackend
 from sage_tui.core.llm.tokens import TokenCounter
 from sage_tui.core.llm.types import ChatBackend
 from sage_tui.core.log.events import Event
+from sage_tui.factory import model_router
 from tests.fake_ollama import FakeOllamaServer
 
 Start = Callable[..., FakeOllamaServer]
@@ -46,7 +46,7 @@ def make_client(host: str, events: list[Event], *, read_timeout: float = 5.0,
             backends[h] = OllamaBackend(h)
         return backends[h]
 
-    client = LLMClient(ModelRouter(MODELS, settings), backend or backend_for, events.append,
+    client = LLMClient(model_router(MODELS, settings), backend or backend_for, events.append,
                        max_prompt_chars=60_000, read_timeout=read_timeout)
     client.test_backends = backends  # type: ignore[attr-defined]
     return client
@@ -105,7 +105,7 @@ def test_every_fault_is_a_typed_error_within_the_timeout(
         stall_seconds=30)
     events: list[Event] = []
     client = make_client(server.host, events, read_timeout=0.5)
-    client.router = ModelRouter(MODELS, Settings(ollama_host=f"http://{server.host}",
+    client.router = model_router(MODELS, Settings(ollama_host=f"http://{server.host}",
                                                  force_local_model=CODER.model))
     start = time.monotonic()
     with pytest.raises(error) as caught:
@@ -173,7 +173,7 @@ def test_a_per_role_host_is_used(fake_ollama: Start) -> None:
     events: list[Event] = []
     settings = Settings(ollama_host=f"http://{local.host}")
     client = make_client(local.host, events, settings=settings)
-    client.router = ModelRouter(models, settings)
+    client.router = model_router(models, settings)
     assert call(client, role="coder").content == "gpu"
     assert call(client, role="router").content == "local"
     assert events[0].data["host"] == f"http://{gpu.host}"

@@ -16,6 +16,7 @@ import pytest
 
 from sage_tui.core.log.redaction import redact, redact_value
 from sage_tui.core.log.sessionlog import SessionLog
+from tests.helpers import sessions_dir
 
 RNG = random.Random(20261121)
 ALNUM = string.ascii_letters + string.digits
@@ -255,7 +256,7 @@ def test_redact_value_converts_non_json_values() -> None:
 def test_secrets_never_reach_the_session_log_file(sage_home: object) -> None:
     texts = [c.format(s=s) for _, s in SHAPED for c in CONTEXTS]
     texts += [t for _, ts in CONTEXTUAL for t in ts]
-    with SessionLog.open(session_id="redaction") as log:
+    with SessionLog.open(sessions_dir(), session_id="redaction") as log:
         for i, text in enumerate(texts):
             log.emit("TOOL_RESULT", {"tool": "run_command", "call_id": f"c{i}", "ok": True,
                                      "summary": text, "ms": 1.0,

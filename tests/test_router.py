@@ -12,8 +12,8 @@ from sage_tui.config import Settings, default_models
 from sage_tui.core.agent.router import HISTORY, ROUTE_SCHEMA, MessageRouter, Route, fast_path
 from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.ollama_backend import OllamaBackend
-from sage_tui.core.llm.routing import ModelRouter
 from sage_tui.core.log.events import Event
+from sage_tui.factory import model_router
 from tests.fake_ollama import FakeOllamaServer
 
 Start = Callable[..., FakeOllamaServer]
@@ -23,7 +23,7 @@ def route_with(server_host: str, text: str, history: list[dict[str, Any]] | None
                timeout: float = 5.0) -> tuple[Route, list[Event]]:
     events: list[Event] = []
     backend = OllamaBackend(f"http://{server_host}")
-    client = LLMClient(ModelRouter(default_models(), Settings(ollama_host=f"http://{server_host}")),
+    client = LLMClient(model_router(default_models(), Settings(ollama_host=f"http://{server_host}")),
                        lambda host: backend, events.append, max_prompt_chars=60_000)
 
     async def go() -> Route:

@@ -16,6 +16,7 @@ from sage_tui.config import default_models
 from sage_tui.core.log.sessionlog import read_session
 from tests.conftest import git_repo
 from tests.fake_ollama import FakeOllamaServer
+from tests.helpers import sessions_dir
 
 Start = Callable[..., FakeOllamaServer]
 MODELS = default_models()
@@ -64,7 +65,7 @@ def test_silent_qa_turn_streams_only_the_answer(repo: Path, fake_ollama: Start) 
     out = run(repo, "where does the server start?", "--mode", "silent", host=server.host)
     assert out.returncode == 0, out.stderr
     assert out.stdout == ANSWER + "\n" and out.stderr == ""
-    records = list(read_session("run-test"))
+    records = list(read_session("run-test", sessions_dir()))
     assert [r["event"] for r in records] == [
         "SESSION_STARTED", "USER_MESSAGE",
         "MODEL_ROUTING_DECISION", "TOKEN_USAGE", "ROUTE_DECISION",
@@ -116,7 +117,7 @@ def test_unreachable_ollama_is_one_sentence_and_exit_1(repo: Path, dead_host: st
     assert out.returncode == 1 and out.stdout == ""
     assert out.stderr == (f"Error: Cannot reach Ollama at http://{dead_host}; start it with "
                           "`ollama serve`, or set OLLAMA_HOST to where it runs.\n")
-    records = list(read_session("run-test"))
+    records = list(read_session("run-test", sessions_dir()))
     route = next(r["data"] for r in records if r["event"] == "ROUTE_DECISION")
     assert route["source"] == "fail_safe" and "unreachable" in route["reasoning"]
     error = next(r["data"] for r in records if r["event"] == "ERROR")
@@ -140,7 +141,7 @@ def test_every_fault_ends_the_turn_with_an_error_event(repo: Path, fake_ollama: 
     assert out.returncode == 1
     assert out.stderr.startswith("Error: ") and out.stderr.count("\n") == 1
     assert "Traceback" not in out.stderr
-    records = list(read_session("run-test"))
+    records = list(read_session("run-test", sessions_dir()))
     errors = [r["data"] for r in records if r["event"] == "ERROR"]
     assert [e["kind"] for e in errors] == [kind]
     assert errors[0]["message"] == out.stderr.removeprefix("Error: ").strip()

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from sage_tui.core.log.sessionlog import SessionLog, TornTailWarning, read_session
+from sage_tui.paths import sage_paths
 
 WRITER = Path(__file__).parent / "helpers" / "log_writer.py"
 EVENTS = 100_000
@@ -39,7 +40,7 @@ def _kill_at_random(home: Path, session_id: str, max_mb: float, delay: float) ->
 def _check_log(home: Path, session_id: str, acknowledged: int) -> list[int]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TornTailWarning)  # a torn tail is allowed
-        seqs = [r["seq"] for r in read_session(session_id, home=home)]
+        seqs = [r["seq"] for r in read_session(session_id, sage_paths(home).sessions)]
     assert seqs == list(range(1, len(seqs) + 1)), "seq must be contiguous from 1"
     assert len(seqs) >= acknowledged, f"acknowledged {acknowledged}, found {len(seqs)}"
     return seqs
@@ -56,7 +57,8 @@ def test_sigkill_at_random_moments_keeps_every_acknowledged_record(
         acknowledged = _kill_at_random(sage_home, session_id, max_mb, delay)
         seqs = _check_log(sage_home, session_id, acknowledged)
         # The session can be continued: seq goes on from the last record on disk.
-        with SessionLog.open(home=sage_home, session_id=session_id, max_mb=max_mb) as log:
+        with SessionLog.open(sage_paths(sage_home).sessions, session_id=session_id,
+                             max_mb=max_mb) as log:
             assert log.emit("ERROR", {"where": "test", "kind": "resumed", "message": "x"}) == (
                 len(seqs) + 1)
         assert _check_log(sage_home, session_id, acknowledged)[-1] == len(seqs) + 1

@@ -11,11 +11,12 @@ import pytest
 from sage_tui.core.errors import UsageError
 from sage_tui.core.log.sessionlog import SessionLog, SessionNotFound
 from sage_tui.core.log.sessions import follow, list_sessions, resolve
+from tests.helpers import sessions_dir
 
 
 def record_session(session_id: str, trace_id: str | None = None, turns: int = 2,
                    ended: bool = True, estimate: bool = False) -> SessionLog:
-    log = SessionLog.open(session_id=session_id, trace_id=trace_id)
+    log = SessionLog.open(sessions_dir(), session_id=session_id, trace_id=trace_id)
     log.emit("SESSION_STARTED", {"workspace": f"/work/{session_id}", "mode": "auto",
                                  "profile": None, "version": "0.1.0"})
     total = 0
@@ -39,7 +40,7 @@ def test_list_sessions_newest_first_with_summaries(sage_home: Path) -> None:
     record_session("older", turns=1)
     time.sleep(0.02)
     record_session("newer", turns=3, ended=False, estimate=True)
-    sessions = list_sessions()
+    sessions = list_sessions(sessions_dir())
     assert [s.session_id for s in sessions] == ["newer", "older"]
     newer, older = sessions
     assert (newer.turns, newer.prompt_tokens, newer.completion_tokens) == (3, 300, 30)
@@ -47,29 +48,29 @@ def test_list_sessions_newest_first_with_summaries(sage_home: Path) -> None:
     assert (older.status, older.workspace, older.mode, older.turns) == ("ok", "/work/older",
                                                                        "auto", 1)
     assert older.started is not None and older.started.endswith("Z")
-    assert len(list_sessions(limit=1)) == 1
+    assert len(list_sessions(sessions_dir(), limit=1)) == 1
 
 
 def test_list_sessions_is_empty_without_a_folder(sage_home: Path) -> None:
-    assert list_sessions() == []
+    assert list_sessions(sessions_dir()) == []
 
 
 def test_resolve_by_id_prefix_and_path(sage_home: Path) -> None:
     log = record_session("20261121-101010-aaaaaa")
     record_session("20261121-101010-bbbbbb")
-    assert resolve("20261121-101010-aaaaaa").name == "20261121-101010-aaaaaa"
-    assert resolve("20261121-101010-b").name == "20261121-101010-bbbbbb"
-    assert resolve(str(log.path)).kind == "session"
+    assert resolve("20261121-101010-aaaaaa", sessions_dir()).name == "20261121-101010-aaaaaa"
+    assert resolve("20261121-101010-b", sessions_dir()).name == "20261121-101010-bbbbbb"
+    assert resolve(str(log.path), sessions_dir()).kind == "session"
     with pytest.raises(UsageError, match="matches 2 sessions"):
-        resolve("20261121-101010")
+        resolve("20261121-101010", sessions_dir())
     with pytest.raises(SessionNotFound, match="sage trace"):
-        resolve("zzz")
+        resolve("zzz", sessions_dir())
 
 
 def test_trace_id_merges_sessions_by_time(sage_home: Path) -> None:
-    a = SessionLog.open(session_id="term-a", trace_id="shared-trace")
-    b = SessionLog.open(session_id="term-b", trace_id="shared-trace")
-    c = SessionLog.open(session_id="term-c", trace_id="other-trace")
+    a = SessionLog.open(sessions_dir(), session_id="term-a", trace_id="shared-trace")
+    b = SessionLog.open(sessions_dir(), session_id="term-b", trace_id="shared-trace")
+    c = SessionLog.open(sessions_dir(), session_id="term-c", trace_id="other-trace")
     order = []
     for i in range(6):
         log = a if i % 2 == 0 else b
@@ -79,14 +80,14 @@ def test_trace_id_merges_sessions_by_time(sage_home: Path) -> None:
         time.sleep(0.002)  # distinct millisecond timestamps
     for log in (a, b, c):
         log.close()
-    target = resolve("shared-trace")
+    target = resolve("shared-trace", sessions_dir())
     assert target.kind == "trace" and len(target.sessions) == 2
     merged = [(r["session_id"], r["data"]["message"]) for r in target.reader()]
     assert merged == order
 
 
 def test_follow_sees_records_across_rotations(sage_home: Path) -> None:
-    log = SessionLog.open(session_id="live", max_mb=0.002)
+    log = SessionLog.open(sessions_dir(), session_id="live", max_mb=0.002)
     log.emit("ERROR", {"where": "w", "kind": "k", "message": "before"})
     done = threading.Event()
 
@@ -101,7 +102,7 @@ def test_follow_sees_records_across_rotations(sage_home: Path) -> None:
     seen: list[int] = []
     writer = threading.Thread(target=write)
     writer.start()
-    parts = resolve("live").sessions[0]
+    parts = resolve("live", sessions_dir()).sessions[0]
     for record in follow(parts, poll=0.01, stop=done.is_set):
         seen.append(record["seq"])
     writer.join()

@@ -14,13 +14,13 @@ from sage_tui.core.agent.toolloop import ToolLoop, _text_call
 from sage_tui.core.errors import ConfigError
 from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.context import PromptParts
-from sage_tui.core.llm.routing import ModelRouter
 from sage_tui.core.llm.scripted import Scenario, ScriptedBackend
 from sage_tui.core.log.events import Event
 from sage_tui.core.tools.builtin import builtin_tools
 from sage_tui.core.tools.policy import load_policy
 from sage_tui.core.tools.registry import ToolContext
 from sage_tui.core.workspace.workspace import Workspace
+from sage_tui.factory import model_router
 from tests.conftest import git_repo
 
 TOOLS = ["read_file", "list_files", "search_code", "propose_patch", "run_command", "run_tests"]
@@ -45,7 +45,7 @@ def loop_for(root: Path, rules: list[dict[str, Any]], policy: str = "workspace_w
     backend = ScriptedBackend(Scenario.load({"rules": rules, **({"models": models} if models
                                                                 else {})}))
     settings = Settings(force_local_model="m:7b")
-    llm = LLMClient(ModelRouter(default_models(), settings), lambda host: backend, events.append,
+    llm = LLMClient(model_router(default_models(), settings), lambda host: backend, events.append,
                     max_prompt_chars=60_000)
     loop = ToolLoop(llm, builtin_tools(), load_policy(policy), approver or Scripted(),
                     events.append, ToolContext(Workspace([root])), mode="research")

@@ -12,12 +12,13 @@ from sage_tui.core.log.logfiles import encode_record
 from sage_tui.core.log.sessionlog import TornTailWarning, read_session
 from sage_tui.eval.golden import check_order, compare
 from sage_tui.eval.specs import load_spec, run_spec
+from sage_tui.paths import sage_paths
 
 
 def _records(path: Path) -> list[dict[str, object]]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TornTailWarning)
-        return list(read_session(path))
+        return list(read_session(path, sage_paths().sessions))
 
 
 def _check(target: Path, mode: str | None) -> tuple[bool, str]:

@@ -15,6 +15,7 @@ from sage_tui.core.log.sessionlog import SessionLog
 from sage_tui.core.patch.engine import ApplyResult, PatchEngine
 from sage_tui.core.patch.model import Patch, parse_patch
 from sage_tui.core.workspace.workspace import Workspace
+from sage_tui.paths import sage_paths
 
 STATUS_COLOUR = {"applied": "green", "ok": "green", "skipped": "yellow", "failed": "red"}
 
@@ -67,7 +68,7 @@ def run_apply(source: str, *, workspace: Path | None, hunks: str | None, check: 
     patch = parse_patch(_read_patch(source))
     chosen = _select(patch, hunks)
     settings = load_settings()
-    with SessionLog.open(session_id=settings.session_id, trace_id=settings.trace_id,
+    with SessionLog.open(sage_paths().sessions, session_id=settings.session_id, trace_id=settings.trace_id,
                          max_mb=settings.session_log_max_mb) as log:
         engine = PatchEngine(ws, audit_context={"session_id": log.session_id,
                                                 "trace_id": log.trace_id, "who": "sage apply"})
@@ -109,7 +110,7 @@ def run_undo(*, workspace: Path | None, check: bool, as_json: bool) -> int:
     """Implement `sage undo`; return the exit code."""
     ws = _workspace(workspace)
     settings = load_settings()
-    with SessionLog.open(session_id=settings.session_id, trace_id=settings.trace_id,
+    with SessionLog.open(sage_paths().sessions, session_id=settings.session_id, trace_id=settings.trace_id,
                          max_mb=settings.session_log_max_mb) as log:
         engine = PatchEngine(ws, audit_context={"session_id": log.session_id,
                                                 "trace_id": log.trace_id, "who": "sage undo"})

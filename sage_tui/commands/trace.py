@@ -16,6 +16,7 @@ from sage_tui.core.log.events import EVENT_NAMES
 from sage_tui.core.log.sessionlog import TornTailWarning
 from sage_tui.core.log.sessions import Resolved, SessionSummary, follow, list_sessions, resolve
 from sage_tui.core.log.tracefmt import CATEGORIES, local_datetime, local_time, summary
+from sage_tui.paths import sage_paths
 
 COLOURS = {
     "session": "bright_blue", "message": "white", "routing": "magenta", "model": "cyan",
@@ -89,9 +90,9 @@ def run_trace(ref: str | None, events: tuple[str, ...], *, as_json: bool, follow
     if ref is None:
         if follow:
             raise UsageError("--follow needs a session to follow; `sage trace` lists them.")
-        print_sessions(list_sessions(limit=limit))
+        print_sessions(list_sessions(sage_paths().sessions, limit=limit))
         return
-    target = resolve(ref)
+    target = resolve(ref, sage_paths().sessions)
     if not as_json:
         _header(target)
     if follow:

@@ -18,6 +18,7 @@ import click
 from sage_tui.config import Settings, load_settings
 from sage_tui.core.errors import UsageError
 from sage_tui.core.workspace.state import git_dir
+from sage_tui.paths import sage_paths
 
 DEMO_INTRO = (
     "Welcome to the SAGE demo. This is a scratch copy of a small project ({path}), and the "
@@ -147,7 +148,7 @@ def run_replay(ref: str, speed: float) -> int:
     from sage_tui.core.log.sessions import resolve
     from sage_tui.ui.app import SageApp
 
-    target = resolve(ref)
+    target = resolve(ref, sage_paths().sessions)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TornTailWarning)
         records = list(target.reader())

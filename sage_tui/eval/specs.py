@@ -34,6 +34,7 @@ from sage_tui.core.errors import ConfigError
 from sage_tui.core.llm.scripted import Scenario, ScriptedBackend
 from sage_tui.core.log import events
 from sage_tui.eval.golden import MODES
+from sage_tui.paths import sage_paths
 
 
 class ScriptedApprover:
@@ -152,4 +153,4 @@ def run_spec(spec: dict[str, Any]) -> list[dict[str, Any]]:
             asyncio.run(play())
         finally:
             session.close_log()
-        return list(read_session("golden"))
+        return list(read_session("golden", sage_paths().sessions))

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Literal
 
 from sage_tui.config import (
-    ModelsConfig,
     load_models,
     load_settings,
     normalize_ollama_host,
@@ -25,6 +24,7 @@ from sage_tui.config import (
 )
 from sage_tui.core.errors import ConfigError
 from sage_tui.core.llm import tokenfiles
+from sage_tui.core.llm.modelmap import ModelsConfig
 from sage_tui.core.llm.routing import lacks, missing_models
 from sage_tui.paths import sage_paths
 

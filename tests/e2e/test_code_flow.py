@@ -15,6 +15,7 @@ import pytest
 from sage_tui.core.log.sessionlog import read_session
 from tests.conftest import git_repo
 from tests.fake_ollama import FakeOllamaServer
+from tests.helpers import sessions_dir
 
 Start = Callable[..., FakeOllamaServer]
 GOLDEN = Path(__file__).parent / "golden" / "code_auto.json"
@@ -59,7 +60,7 @@ def run(repo: Path, host: str, *args: str, stdin: str = "",
 
 
 def events(kind: str | None = None) -> list[dict[str, Any]]:
-    records = list(read_session("code-test"))
+    records = list(read_session("code-test", sessions_dir()))
     return [r for r in records if kind is None or r["event"] == kind]
 
 

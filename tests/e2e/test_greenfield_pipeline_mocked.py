@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sage_tui.core.log.sessionlog import read_session
 from tests.fake_ollama import FakeOllamaServer
+from tests.helpers import sessions_dir
 
 APP_SOURCE = '''"""A tiny command-line todo list kept in a JSON file."""
 
@@ -91,7 +92,7 @@ def test_greenfield_todo_app(tmp_path: Path, fake_ollama: Callable[..., FakeOlla
     assert out.returncode == 0, out.stderr
     assert (repo / "todo.py").read_text() == APP_SOURCE
     assert (repo / "tests" / "test_todo.py").read_text() == TESTS
-    records = list(read_session("green"))
+    records = list(read_session("green", sessions_dir()))
     names = [r["event"] for r in records]
     for step in ("ROUTE_DECISION", "PLAN_CREATED", "HUMAN_CHECKPOINT_REACHED", "TOOL_CALL",
                  "PATCH_PROPOSED", "HUNK_DECISION", "PATCH_APPLIED", "TEST_RUN",

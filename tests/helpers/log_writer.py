@@ -13,13 +13,14 @@ import mmap
 import sys
 
 from sage_tui.core.log.sessionlog import SessionLog
+from sage_tui.paths import sage_paths
 
 
 def main() -> None:
     home, session_id, ack_path, count, max_mb = sys.argv[1:6]
     with open(ack_path, "r+b") as ack_file:
         ack = mmap.mmap(ack_file.fileno(), 8)
-    log = SessionLog.open(home=home, session_id=session_id, max_mb=float(max_mb))
+    log = SessionLog.open(sage_paths(home).sessions, session_id=session_id, max_mb=float(max_mb))
     print("ready", flush=True)
     payload = {"tool": "read_file", "call_id": "c", "ok": True, "ms": 0.4,
                "summary": "read 12 lines of src/app.py: def main(): return run(token=token)"}

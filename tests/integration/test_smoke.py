@@ -17,18 +17,18 @@ from sage_tui.core.agent.toolloop import ToolLoop
 from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.context import PromptParts
 from sage_tui.core.llm.ollama_backend import OllamaBackend
-from sage_tui.core.llm.routing import ModelRouter
 from sage_tui.core.log.events import ROUTES, Event
 from sage_tui.core.tools.builtin import builtin_tools
 from sage_tui.core.tools.policy import load_policy
 from sage_tui.core.tools.registry import ToolContext
 from sage_tui.core.workspace.workspace import Workspace
+from sage_tui.factory import model_router
 
 
 def client(host: str, events: list[Event]) -> tuple[LLMClient, OllamaBackend]:
     backend = OllamaBackend(host)
     settings = Settings(ollama_host=host, model_profile="test", model_timeout=240)
-    return LLMClient(ModelRouter(default_models(), settings), lambda h: backend, events.append,
+    return LLMClient(model_router(default_models(), settings), lambda h: backend, events.append,
                      max_prompt_chars=60_000, read_timeout=240), backend
 
 

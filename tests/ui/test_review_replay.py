@@ -18,6 +18,7 @@ from sage_tui.ui.widgets.event_stream import EventStream
 from sage_tui.ui.widgets.patch_queue import PatchQueue
 from sage_tui.ui.widgets.prompt import PromptInput
 from tests.conftest import git_repo
+from tests.helpers import sessions_dir
 from tests.ui.test_workbench_pilot import texts, until
 
 pytestmark = pytest.mark.anyio
@@ -58,7 +59,7 @@ def test_review_command_rejects_a_bad_patch(tmp_path: Path) -> None:
 
 
 async def test_replay_plays_a_recorded_session_read_only(tmp_path: Path) -> None:
-    with SessionLog.open(session_id="recorded") as log:
+    with SessionLog.open(sessions_dir(), session_id="recorded") as log:
         log.emit("SESSION_STARTED", {"workspace": "/w/proj", "mode": "auto", "profile": None,
                                      "version": "0.1.0"}, turn=0)
         log.emit("USER_MESSAGE", {"text": "fix add", "role": "user"}, turn=1)
@@ -74,7 +75,7 @@ async def test_replay_plays_a_recorded_session_read_only(tmp_path: Path) -> None
                                    "tokens": {"prompt_tokens": 1, "completion_tokens": 1}})
     from sage_tui.core.log.sessionlog import read_session
 
-    records = list(read_session("recorded"))
+    records = list(read_session("recorded", sessions_dir()))
     app = SageApp(None, intro="replay", replay=records, replay_speed=0)
     async with app.run_test(size=(140, 45)) as pilot:
         await until(pilot, lambda: "End of the recording" in texts(app), "the end")

@@ -27,6 +27,7 @@ from sage_tui.ui.widgets.event_stream import EventStream
 from sage_tui.ui.widgets.patch_queue import PatchQueue
 from sage_tui.ui.widgets.prompt import PromptInput
 from sage_tui.ui.widgets.status_bar import StatusBar
+from tests.helpers import sessions_dir
 from tests.ui.harness import make_app, workspace
 
 pytestmark = pytest.mark.anyio
@@ -82,7 +83,7 @@ async def test_a_turn_streams_into_the_conversation(tmp_path: Path) -> None:
         status = str(app.workbench.query_one(StatusBar).render())
         assert "research" in status and "tokens" in status and "coder" in status
         assert app.workbench.query_one(PromptInput).text == ""
-    recorded = [r["event"] for r in read_session("ui-test-session")]
+    recorded = [r["event"] for r in read_session("ui-test-session", sessions_dir())]
     assert recorded[:2] == ["SESSION_STARTED", "USER_MESSAGE"] and recorded[-1] == "SESSION_ENDED"
 
 
@@ -104,7 +105,7 @@ async def test_the_demo_flow_plan_then_hunks_then_apply(tmp_path: Path) -> None:
     assert "return len(words(text))" in (root / "textstats.py").read_text()
     assert "counts words" not in (root / "README.md").read_text()
     decisions = [(r["data"]["hunk_id"], r["data"]["decision"])
-                 for r in read_session("ui-test-session") if r["event"] == "HUNK_DECISION"]
+                 for r in read_session("ui-test-session", sessions_dir()) if r["event"] == "HUNK_DECISION"]
     assert decisions == [("h1", "approve"), ("h2", "reject")]
 
 
@@ -117,7 +118,7 @@ async def test_plan_rejection_reaches_the_core(tmp_path: Path) -> None:
         await until(pilot, lambda: isinstance(app.screen, PlanModal), "the plan modal")
         await pilot.press("escape")  # every exit resolves: escape rejects
         await app.workers.wait_for_complete()
-    resolved = [r["data"] for r in read_session("ui-test-session")
+    resolved = [r["data"] for r in read_session("ui-test-session", sessions_dir())
                 if r["event"] == "CHECKPOINT_RESOLVED"]
     assert resolved[0]["decision"] == "reject"
     assert "return len(text)" in (root / "textstats.py").read_text()
@@ -142,7 +143,7 @@ async def test_tool_ask_modal_allows_for_the_session(tmp_path: Path) -> None:
         assert app.screen.request.target == "git status --short"
         await pilot.press("s")
         await app.workers.wait_for_complete()
-    records = list(read_session("ui-test-session"))
+    records = list(read_session("ui-test-session", sessions_dir()))
     tool = [r["data"] for r in records if r["event"] == "CHECKPOINT_RESOLVED"][1]
     assert tool["decision"] == "approve_session"
     assert any(r["event"] == "TOOL_RESULT" and r["data"]["tool"] == "run_command"

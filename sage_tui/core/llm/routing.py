@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sage_tui.config import ModelsConfig, RoleModel, Settings
 from sage_tui.core.errors import ConfigError
+from sage_tui.core.llm.modelmap import ModelsConfig, RoleModel
 from sage_tui.core.log.events import ROLES, ModelReason
 
 DEFAULT_NUM_CTX = 8192
@@ -38,20 +38,30 @@ class ModelChoice:
 class ModelRouter:
     """Decides which model serves a role; knows nothing of availability itself."""
 
-    def __init__(self, models: ModelsConfig, settings: Settings) -> None:
+    def __init__(self, models: ModelsConfig, default_host: str, *, force: str | None = None,
+                 profile: str | None = None) -> None:
+        """Route roles to `models` on `default_host` (a role may name its own host).
+
+        Args:
+            force: One model tag for every role (`SAGE_FORCE_LOCAL_MODEL`).
+            profile: A profile of `models` for every role (`SAGE_MODEL_PROFILE`).
+
+        Raises:
+            ConfigError: `profile` is not in `models`.
+        """
         self.models = models
-        self.default_host = settings.ollama_host
-        self.force = settings.force_local_model
+        self.default_host = default_host
+        self.force = force
         self.profile: RoleModel | None = None
-        if settings.model_profile and not self.force:
-            profile = models.profiles.get(settings.model_profile)
-            if profile is None:
+        if profile and not self.force:
+            chosen = models.profiles.get(profile)
+            if chosen is None:
                 known = ", ".join(sorted(models.profiles)) or "none"
                 raise ConfigError(
-                    f"SAGE_MODEL_PROFILE={settings.model_profile} is not a profile in models.yaml "
+                    f"SAGE_MODEL_PROFILE={profile} is not a profile in models.yaml "
                     f"(profiles: {known}); add it there or unset the variable."
                 )
-            self.profile = profile
+            self.profile = chosen
 
     def _choice(self, role: str, spec: RoleModel, model: str, reason: ModelReason) -> ModelChoice:
         merged = dict(spec.options)

@@ -53,7 +53,6 @@ from sage_tui.core.log.logfiles import (
     session_parts,
 )
 from sage_tui.core.log.redaction import redact_value
-from sage_tui.paths import sage_paths
 
 FORMAT_VERSION = 1
 
@@ -90,7 +89,7 @@ def new_session_id() -> str:
 class SessionLog:
     """Append-only writer of one session's log. Thread-safe; one per process and session.
 
-    Use `SessionLog.open(...)`, then `emit` events, then `close` (or a `with` block).
+    Use `SessionLog.open(folder, ...)`, then `emit` events, then `close` (or a `with` block).
     """
 
     def __init__(self, directory: Path, session_id: str, trace_id: str | None,
@@ -110,35 +109,26 @@ class SessionLog:
         self._fd = -1
 
     @classmethod
-    def open(cls, home: str | os.PathLike[str] | None = None, session_id: str | None = None,
+    def open(cls, directory: Path, session_id: str | None = None,
              trace_id: str | None = None, max_mb: float | None = None) -> SessionLog:
         """Open (or continue) a session log.
 
         Args:
-            home: Root folder; defaults to `SAGE_HOME` or the platform's data folder.
-            session_id: Defaults to `SAGE_SESSION_ID`, else a new id.
-            trace_id: Defaults to `SAGE_TRACE_ID`, else none.
-            max_mb: Rotation size; defaults to `SAGE_SESSION_LOG_MAX_MB`, else 20.
+            directory: The folder of session logs (`<data>/sessions`); created if missing.
+            session_id: An id to write to (or continue); else a new one.
+            trace_id: Written on every line to correlate runs; else none.
+            max_mb: Rotation size; else 20.
 
         Raises:
             ConfigError: an id or size is invalid.
             SessionLogBusy: another process is writing this session.
             SessionLogError: the folder cannot be written.
         """
-        env = os.environ
         sid = check_session_id(session_id) if session_id else None
-        if sid is None:
-            sid = check_session_id(env["SAGE_SESSION_ID"]) if env.get("SAGE_SESSION_ID") else None
-        tid = trace_id or env.get("SAGE_TRACE_ID") or None
+        tid = trace_id or None
         if tid is not None:
             check_trace_id(tid)
-        if max_mb is not None:
-            size_mb = parse_max_mb(max_mb, "max_mb")
-        elif env.get("SAGE_SESSION_LOG_MAX_MB"):
-            size_mb = parse_max_mb(env["SAGE_SESSION_LOG_MAX_MB"])
-        else:
-            size_mb = DEFAULT_MAX_MB
-        directory = sage_paths(home).sessions
+        size_mb = parse_max_mb(max_mb, "max_mb") if max_mb is not None else DEFAULT_MAX_MB
         try:
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
@@ -327,7 +317,7 @@ class SessionReader:
 
 
 def find_session_files(ref: str | os.PathLike[str],
-                       home: str | os.PathLike[str] | None = None) -> list[Path]:
+                       directory: Path | None = None) -> list[Path]:
     """The files of a session given by id or by the path of any of its files."""
     candidate = Path(ref)
     if candidate.is_file():
@@ -336,8 +326,8 @@ def find_session_files(ref: str | os.PathLike[str],
             return [candidate]
         return session_parts(candidate.parent, match["id"]) or [candidate]
     text = str(ref)
-    if SESSION_ID_RE.fullmatch(text):
-        parts = session_parts(sage_paths(home).sessions, text)
+    if directory is not None and SESSION_ID_RE.fullmatch(text):
+        parts = session_parts(directory, text)
         if parts:
             return parts
     raise SessionNotFound(
@@ -346,11 +336,11 @@ def find_session_files(ref: str | os.PathLike[str],
 
 
 def read_session(ref: str | os.PathLike[str],
-                 home: str | os.PathLike[str] | None = None) -> SessionReader:
+                 directory: Path | None = None) -> SessionReader:
     """Read a session by id or file path: every part in order, torn tail skipped.
 
     Raises:
         SessionNotFound: nothing matches `ref`.
         SessionLogCorrupt: (while iterating) a damaged line that is not the last.
     """
-    return SessionReader(find_session_files(ref, home))
+    return SessionReader(find_session_files(ref, directory))

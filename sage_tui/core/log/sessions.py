@@ -18,7 +18,6 @@ from typing import Any
 from sage_tui.core.errors import UsageError
 from sage_tui.core.log.logfiles import PART_NAME_RE, parse_record, session_parts
 from sage_tui.core.log.sessionlog import SessionNotFound, SessionReader, find_session_files
-from sage_tui.paths import sage_paths
 
 _SUMMARY_TAIL_BYTES = 1 << 20
 
@@ -103,10 +102,8 @@ def summarize_session(directory: Path, session_id: str) -> SessionSummary:
     )
 
 
-def list_sessions(home: str | os.PathLike[str] | None = None,
-                  limit: int | None = 20) -> list[SessionSummary]:
-    """Recorded sessions, most recently written first."""
-    directory = sage_paths(home).sessions
+def list_sessions(directory: Path, limit: int | None = 20) -> list[SessionSummary]:
+    """Recorded sessions in `directory`, most recently written first."""
     ids = _session_ids(directory)
     newest = sorted(ids, key=lambda sid: max(p.stat().st_mtime for p in ids[sid]), reverse=True)
     return [summarize_session(directory, sid) for sid in newest[:limit]]
@@ -131,7 +128,7 @@ class Resolved:
         return heapq.merge(*streams, key=lambda r: (str(r.get("ts", "")), r.get("seq", 0)))
 
 
-def resolve(ref: str, home: str | os.PathLike[str] | None = None) -> Resolved:
+def resolve(ref: str, directory: Path) -> Resolved:
     """Resolve a file path, session id, unique id prefix or trace id.
 
     Raises:
@@ -141,7 +138,6 @@ def resolve(ref: str, home: str | os.PathLike[str] | None = None) -> Resolved:
     candidate = Path(ref).expanduser()
     if candidate.is_file():
         return Resolved("session", candidate.name, (tuple(find_session_files(candidate)),))
-    directory = sage_paths(home).sessions
     ids = _session_ids(directory)
     if ref in ids:
         return Resolved("session", ref, (tuple(session_parts(directory, ref)),))
