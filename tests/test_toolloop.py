@@ -188,9 +188,9 @@ def test_policy_files(tmp_path: Path) -> None:
     good.write_text("default: deny\nrules:\n  - {tool: read_file, path: 'secrets/**', "
                     "verdict: deny}\n  - {tool: 'read_*', verdict: allow}\n")
     policy = load_policy(str(good))
-    assert policy.decide("read_file", "secrets/key.pem")[0] == "deny"
-    assert policy.decide("read_file", "src/a.py") == ("allow", "policy.yaml rule 2: read_* allow")
-    assert policy.decide("run_command", "ls")[0] == "deny"
+    assert policy.decide("read_file", "read", "secrets/key.pem")[0] == "deny"
+    assert policy.decide("read_file", "read", "src/a.py") == ("allow", "policy.yaml rule 2: read_* allow")
+    assert policy.decide("run_command", "run", "ls")[0] == "deny"
     for text, message in (("rules: [{tool: x, verdict: maybe}]", "verdict must be one of"),
                           ("rules: [{verdict: allow}]", "needs a 'tool'"),
                           ("colour: red", "unknown key 'colour'"),

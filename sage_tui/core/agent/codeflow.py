@@ -26,14 +26,12 @@ from sage_tui.core.llm.types import Message
 from sage_tui.core.log.events import Event, EventName, Sink
 from sage_tui.core.patch.engine import ApplyResult, PatchEngine
 from sage_tui.core.patch.model import Hunk, Patch
-from sage_tui.core.tools.builtin import test_run_payload
 from sage_tui.core.tools.policy import Policy
 from sage_tui.core.tools.registry import ToolContext, ToolFailure, ToolRegistry
 from sage_tui.core.workspace.state import write_json_atomic
 
 MAX_ROUNDS = 3
 MAX_LOGGED_DIFF = 200_000  # the diff rides along in PATCH_PROPOSED, for review and replay
-CODER_TOOLS = ["read_file", "list_files", "search_code", "propose_patch", "run_command"]
 PLAN_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"steps": {"type": "array", "items": {"type": "string"}}},
@@ -111,7 +109,7 @@ class CodeFlow:
             loop = ToolLoop(self.llm, self.registry, self.policy,
                             self.approver if self.mode == "research" else ModeApprover(),
                             self.sink, self.tool_context, self.mode)
-            result = await loop.run("coder", parts, CODER_TOOLS)
+            result = await loop.run("coder", parts, self.registry.offered("coder"))
             notes = []
             patches = list(self.tool_context.proposed)
             if result.status != "ok":
@@ -217,9 +215,9 @@ class CodeFlow:
             self._emit(EventName.ERROR, {"where": "tests", "kind": exc.kind,
                                          "message": exc.message})
             return {"exit_code": 1, "output": exc.message, "passed": 0, "failed": 1}
-        data = dict(output.data)
-        self._emit(EventName.TEST_RUN, test_run_payload(data))
-        return {**data, "output": output.content[-6000:]}
+        for event in output.events:
+            self.sink(event)
+        return {**output.data, "output": output.content[-6000:]}
 
     async def _review(self, task: str, applied: list[tuple[Patch, ApplyResult]],
                       tests: dict[str, Any] | None, notes: list[str],

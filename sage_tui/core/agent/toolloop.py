@@ -25,7 +25,6 @@ from sage_tui.core.llm.context import PromptParts
 from sage_tui.core.llm.errors import ToolsUnsupported
 from sage_tui.core.llm.types import ToolCall
 from sage_tui.core.log.events import Event, EventName, Sink
-from sage_tui.core.tools.builtin import test_run_payload
 from sage_tui.core.tools.policy import Policy
 from sage_tui.core.tools.registry import ToolContext, ToolFailure, ToolOutput, ToolRegistry
 from sage_tui.core.workspace.workspace import PathDenied
@@ -71,11 +70,14 @@ class ToolLoop:
         self.max_steps = max_steps
         self.text_mode = False
         self._calls = 0
+        self._offered: list[str] = []
 
     def _emit(self, name: EventName, data: dict[str, Any]) -> None:
         self.sink(Event(name, data))
 
     async def run(self, role: str, parts: PromptParts, tools: list[str]) -> LoopResult:
+        """Ask `role` until it answers; it may call only `tools` (others are refused)."""
+        self._offered = list(tools)
         failures: dict[str, int] = {}
         last_failed: dict[str, str] = {}  # tool → message of its last failure
         log: list[dict[str, Any]] = []
@@ -145,8 +147,8 @@ class ToolLoop:
                                          "call_id": call_id})
         key = _key(call)
         try:
-            tool, args = self.registry.check(call.name, call.arguments)
-            await self._judge(call.name, tool.target(args))
+            tool, args = self.registry.check(call.name, call.arguments, self._offered)
+            await self._judge(call.name, tool.effect, tool.target(args))
             output: ToolOutput = await asyncio.wait_for(
                 asyncio.to_thread(tool.run, self.context, args), timeout=tool.timeout)
         except (ToolFailure, OSError, ValueError) as exc:  # OSError covers timeouts and PathDenied
@@ -164,12 +166,13 @@ class ToolLoop:
                                            "ms": output.data.get("ms", 0), **{
                                                k: v for k, v in output.data.items()
                                                if k in ("patch_id", "exit_code")}})
-        if call.name == "run_tests":
-            self._emit(EventName.TEST_RUN, test_run_payload(output.data))
+        for event in output.events:
+            if event.name in tool.emits:  # a tool reports only the events it declares
+                self.sink(event)
         return output.content, None
 
-    async def _judge(self, tool: str, target: str) -> None:
-        verdict, rule = self.policy.decide(tool, target)
+    async def _judge(self, tool: str, effect: str, target: str) -> None:
+        verdict, rule = self.policy.decide(tool, effect, target)
         self._emit(EventName.POLICY_DECISION, {"tool": tool, "target": target,
                                                "verdict": verdict, "rule": rule})
         if verdict == "allow":

@@ -1,17 +1,23 @@
 """The tool policy (`SAGE_TOOL_POLICY`): allow, ask or deny each tool call.
 
-Presets:
+Presets judge a tool by the effect it declares (`read`, `propose`, `run`), so a new
+tool needs no policy edit:
 
-| tool | read_only | workspace_write (default) | allow_commands |
+| effect | read_only | workspace_write (default) | allow_commands |
 |---|---|---|---|
-| read_file, list_files, search_code | allow | allow | allow |
-| propose_patch | deny | allow | allow |
-| run_tests | ask | allow | allow |
-| run_command | deny | ask | allow |
+| read (read_file, list_files, search_code) | allow | allow | allow |
+| propose (propose_patch) | deny | allow | allow |
+| run (run_command) | deny | ask | allow |
+| run_tests (the configured test command) | deny | allow | allow |
+
+`run_tests` is named in the table because it runs the test command the person set
+(or the project's evident one) after an approved change, not a command a model
+chose; `workspace_write` allows it by name.
 
 Or a YAML file of rules, the first match wins::
 
-    default: ask                # when no rule matches (default: ask)
+    preset: workspace_write     # optional: judge unmatched calls by this preset
+    default: ask                # without a preset: the verdict when no rule matches
     rules:
       - {tool: read_file, path: "secrets/**", verdict: deny}
       - {tool: "run_*", verdict: ask}
@@ -34,13 +40,13 @@ import yaml
 from sage_tui.core.errors import ConfigError
 
 VERDICTS = ("allow", "ask", "deny")
-PRESETS: dict[str, dict[str, str]] = {
-    "read_only": {"read_file": "allow", "list_files": "allow", "search_code": "allow",
-                  "propose_patch": "deny", "run_tests": "ask", "run_command": "deny"},
-    "workspace_write": {"read_file": "allow", "list_files": "allow", "search_code": "allow",
-                        "propose_patch": "allow", "run_tests": "allow", "run_command": "ask"},
-    "allow_commands": {"read_file": "allow", "list_files": "allow", "search_code": "allow",
-                       "propose_patch": "allow", "run_tests": "allow", "run_command": "allow"},
+PRESETS: dict[str, dict[str, str]] = {  # effect → verdict
+    "read_only": {"read": "allow", "propose": "deny", "run": "deny"},
+    "workspace_write": {"read": "allow", "propose": "allow", "run": "ask"},
+    "allow_commands": {"read": "allow", "propose": "allow", "run": "allow"},
+}
+PRESET_TOOLS: dict[str, dict[str, str]] = {  # tool → verdict, before the effect
+    "workspace_write": {"run_tests": "allow"},
 }
 
 
@@ -57,22 +63,35 @@ class Rule:
         return self.path is None or fnmatch.fnmatchcase(target, self.path)
 
 
+def preset_verdict(preset: str, tool: str, effect: str) -> str:
+    """What a preset says of `tool`, whose declared effect is `effect`."""
+    return PRESET_TOOLS.get(preset, {}).get(tool) or PRESETS[preset][effect]
+
+
 @dataclass
 class Policy:
-    """Decides calls; remembers 'allow for this session' answers."""
+    """Decides calls; remembers 'allow for this session' answers.
+
+    Rules (from a policy file) are tried first, the first match wins; then the
+    preset judges by the tool's effect; without a preset, `default` decides.
+    """
 
     name: str
     rules: list[Rule]
     default: str = "ask"
+    preset: str | None = None
     session_allowed: set[tuple[str, str]] = field(default_factory=set)
 
-    def decide(self, tool: str, target: str) -> tuple[str, str]:
+    def decide(self, tool: str, effect: str, target: str) -> tuple[str, str]:
         """(verdict, the rule that decided)."""
         if (tool, target) in self.session_allowed or (tool, "*") in self.session_allowed:
             return "allow", "allowed for this session"
         for rule in self.rules:
             if rule.matches(tool, target):
                 return rule.verdict, rule.name
+        if self.preset is not None:
+            verdict = preset_verdict(self.preset, tool, effect)
+            return verdict, f"preset {self.preset}: {tool} {verdict}"
         return self.default, f"{self.name}: default"
 
     def allow_for_session(self, tool: str, target: str = "*") -> None:
@@ -86,9 +105,7 @@ def load_policy(spec: str) -> Policy:
         ConfigError: naming the file, the rule and what is wrong.
     """
     if spec in PRESETS:
-        rules = [Rule(tool, verdict, name=f"preset {spec}: {tool} {verdict}")
-                 for tool, verdict in PRESETS[spec].items()]
-        return Policy(spec, rules, default="deny")
+        return Policy(spec, [], preset=spec)
     path = Path(spec).expanduser()
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -103,12 +120,16 @@ def load_policy(spec: str) -> Policy:
 def _parse(data: Any, source: str) -> Policy:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{source}: a policy is a mapping with 'rules' (and optional 'default').")
-    unknown = set(data) - {"default", "rules"}
+    unknown = set(data) - {"default", "rules", "preset"}
     if unknown:
-        raise ConfigError(f"{source}: unknown key {sorted(unknown)[0]!r}; use 'default' and 'rules'.")
+        raise ConfigError(f"{source}: unknown key {sorted(unknown)[0]!r}; use 'preset', 'default' "
+                          "and 'rules'.")
     default = data.get("default", "ask")
     if default not in VERDICTS:
         raise ConfigError(f"{source}: default must be one of {', '.join(VERDICTS)}, got {default!r}.")
+    preset = data.get("preset")
+    if preset is not None and preset not in PRESETS:
+        raise ConfigError(f"{source}: preset must be one of {', '.join(PRESETS)}, got {preset!r}.")
     raw_rules = data.get("rules") or []
     if not isinstance(raw_rules, list):
         raise ConfigError(f"{source}: 'rules' must be a list.")
@@ -129,4 +150,4 @@ def _parse(data: Any, source: str) -> Policy:
             raise ConfigError(f"{where}: 'path' must be a glob such as 'src/**'.")
         label = f"{Path(source).name} rule {index}: {raw['tool']}" + (f" {path}" if path else "")
         rules.append(Rule(raw["tool"], verdict, path, label + f" {verdict}"))
-    return Policy(Path(source).name, rules, default)
+    return Policy(Path(source).name, rules, default, preset)

@@ -1,9 +1,11 @@
 """The tool registry: declared tools, argument checking, and failures with a kind.
 
-A tool is a name, a description, a JSON schema for its arguments, a `target`
-function (what the policy judges: a path or a command line) and a synchronous
-function that does the work in a worker thread. Failures the model can fix are
-raised as `ToolFailure(kind, message, suggestion)`.
+A tool describes itself: a name, a description, a JSON schema for its arguments,
+its **effect** (`read`, `propose` or `run`: what the policy's presets judge), the
+roles it is offered to, the events a call reports besides TOOL_CALL/TOOL_RESULT,
+a `target` function (what path rules match: a path or a command line) and a
+synchronous function that does the work in a worker thread. Failures the model can
+fix are raised as `ToolFailure(kind, message, suggestion)`.
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from sage_tui.core.log.events import Event, EventName
 from sage_tui.core.tools.schema import validate
 from sage_tui.core.workspace.workspace import Workspace
 
 KINDS = ("timeout", "validation_error", "not_found", "permission_denied", "execution_error")
+Effect = Literal["read", "propose", "run"]
+EFFECTS: tuple[Effect, ...] = ("read", "propose", "run")
 
 
 class ToolFailure(Exception):
@@ -39,6 +44,7 @@ class ToolOutput:
     summary: str
     ok: bool = True
     data: dict[str, Any] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)  # reported if the tool declares them
 
 
 @dataclass
@@ -57,12 +63,24 @@ class ToolContext:
 
 @dataclass(frozen=True)
 class Tool:
+    """One tool, as it describes itself to models, to the policy and to the log.
+
+    Attributes:
+        effect: What a call does to the world: `read` (looks, changes nothing),
+            `propose` (queues a change for review) or `run` (runs a program).
+        roles: The roles offered this tool; a call from any other role is refused.
+        emits: Events a call may report besides TOOL_CALL and TOOL_RESULT/TOOL_ERROR.
+    """
+
     name: str
     description: str
     parameters: Mapping[str, Any]
     run: Callable[[ToolContext, dict[str, Any]], ToolOutput]
+    effect: Effect
     target: Callable[[dict[str, Any]], str] = lambda args: str(args.get("path", "."))
     timeout: float = 60.0
+    roles: tuple[str, ...] = ("coder",)
+    emits: tuple[EventName, ...] = ()
 
     def schema(self) -> dict[str, Any]:
         """The Ollama / OpenAI function-tool declaration."""
@@ -84,8 +102,22 @@ class ToolRegistry:
                               f"Use one of: {', '.join(self.tools)}.")
         return tool
 
-    def check(self, name: str, args: Any) -> tuple[Tool, dict[str, Any]]:
-        """The tool and its arguments, or a `validation_error` naming the field."""
+    def offered(self, role: str) -> list[str]:
+        """The names of the tools `role` is offered, in registry order."""
+        return [name for name, tool in self.tools.items() if role in tool.roles]
+
+    def check(self, name: str, args: Any, offered: list[str] | None = None
+              ) -> tuple[Tool, dict[str, Any]]:
+        """The tool and its arguments, or a `validation_error` naming what is wrong.
+
+        Args:
+            offered: The tools the caller was offered; any other name is refused.
+        """
+        if offered is not None and name not in offered:
+            why = "is not one of the tools you were offered" if name in self.tools else \
+                "does not exist"
+            raise ToolFailure("validation_error", f"The tool {name!r} {why}.",
+                              f"Use one of: {', '.join(offered) or 'none'}.")
         tool = self.get(name)
         if not isinstance(args, dict):
             raise ToolFailure("validation_error", f"{name} takes an object of arguments, got "

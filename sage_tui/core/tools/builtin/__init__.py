@@ -14,7 +14,6 @@ from sage_tui.core.tools.builtin import (
     run_tests,
     search_code,
 )
-from sage_tui.core.tools.builtin.run_tests import detect_test_command, test_run_payload
 from sage_tui.core.tools.registry import Tool, ToolRegistry
 
 BUILTINS: tuple[Tool, ...] = (
@@ -26,7 +25,7 @@ BUILTINS: tuple[Tool, ...] = (
     run_command.TOOL,
 )
 
-__all__ = ["BUILTINS", "builtin_tools", "detect_test_command", "test_run_payload"]
+__all__ = ["BUILTINS", "builtin_tools"]
 
 
 def builtin_tools() -> ToolRegistry:

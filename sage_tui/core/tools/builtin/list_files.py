@@ -30,4 +30,5 @@ def list_files(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
 TOOL = Tool("list_files", "List files (respecting .gitignore), optionally under a folder or "
             "matching a glob.",
             {"type": "object", "additionalProperties": False,
-             "properties": {"path": PATH, "pattern": {"type": "string"}}}, list_files)
+             "properties": {"path": PATH, "pattern": {"type": "string"}}}, list_files,
+            effect="read")

@@ -58,4 +58,4 @@ TOOL = Tool("propose_patch", "Propose a change as a unified diff. It is queued f
             {"type": "object", "additionalProperties": False, "required": ["diff"],
              "properties": {"diff": {"type": "string", "minLength": 1},
                             "description": {"type": "string"}}}, propose_patch,
-            target=_patch_target)
+            effect="propose", target=_patch_target)

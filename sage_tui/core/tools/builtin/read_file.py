@@ -42,4 +42,5 @@ def read_file(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
 TOOL = Tool("read_file", "Read a text file, with line numbers (up to 400 lines at a time).",
             {"type": "object", "additionalProperties": False, "required": ["path"],
              "properties": {"path": PATH, "start_line": {"type": "integer", "minimum": 1},
-                            "end_line": {"type": "integer", "minimum": 1}}}, read_file)
+                            "end_line": {"type": "integer", "minimum": 1}}}, read_file,
+            effect="read")

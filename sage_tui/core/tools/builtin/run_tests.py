@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from sage_tui.core.log.events import Event, EventName
 from sage_tui.core.tools.builtin.common import run_process
 from sage_tui.core.tools.registry import Tool, ToolContext, ToolFailure, ToolOutput
 
@@ -57,12 +58,15 @@ def run_tests(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
     if code != 0 and failed == 0:
         failed = 1  # a crash or collection error is a failure even without a count
     verdict = "passed" if code == 0 else "failed"
+    data = {"command": command, "exit_code": code, "passed": passed, "failed": failed,
+            "ms": round(ms, 1)}
     return ToolOutput(f"$ {command}\nexit code {code}: {passed} passed, {failed} failed\n{tail}",
                       f"tests {verdict}: {passed} passed, {failed} failed", ok=code == 0,
-                      data={"command": command, "exit_code": code, "passed": passed,
-                            "failed": failed, "ms": round(ms, 1)})
+                      data=data, events=[Event(EventName.TEST_RUN, test_run_payload(data))])
 
 
 TOOL = Tool("run_tests", "Run the project's test command and report passed and failed counts.",
             {"type": "object", "additionalProperties": False, "properties": {}}, run_tests,
-            target=lambda a: "tests", timeout=900)
+            effect="run", target=lambda a: "tests", timeout=900,
+            roles=(),  # not offered to a model: SAGE runs it after an approved change
+            emits=(EventName.TEST_RUN,))

@@ -44,4 +44,5 @@ TOOL = Tool("search_code", "Search the workspace's text files for a string (or a
             "returns path:line: text.",
             {"type": "object", "additionalProperties": False, "required": ["query"],
              "properties": {"query": {"type": "string", "minLength": 1}, "path": PATH,
-                            "regex": {"type": "boolean"}}}, search_code)
+                            "regex": {"type": "boolean"}}}, search_code,
+            effect="read")
