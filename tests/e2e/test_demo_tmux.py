@@ -48,7 +48,7 @@ def test_demo_in_tmux(tmp_path: Path) -> None:
         tmux("send-keys", "-t", SESSION, "please fix the word count", "Enter")
         wait_for("Plan checkpoint")
         tmux("send-keys", "-t", SESSION, "a")
-        wait_for("Review patch")
+        wait_for("0 decided, 0 approved")  # only the reviewer shows it (the footer says "Review patch")
         tmux("send-keys", "-t", SESSION, "y")
         wait_for("1 decided, 1 approved")
         tmux("send-keys", "-t", SESSION, "n")
