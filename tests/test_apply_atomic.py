@@ -109,9 +109,9 @@ def test_a_crash_during_the_swap_is_completed_by_recovery(
             raise Crash()
 
     monkeypatch.setattr("os.replace", replace)
-    from sage_tui.core.patch import engine as apply_module
+    from sage_tui.core.patch import journal as journal_module
 
-    monkeypatch.setattr(apply_module, "_fsync_dir", fsync_dir)
+    monkeypatch.setattr(journal_module, "fsync_dir", fsync_dir)
     with pytest.raises(Crash):
         engine.apply(patch)
     monkeypatch.undo()  # the "next process": real os.replace and fsync again

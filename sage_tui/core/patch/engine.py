@@ -33,8 +33,9 @@ from typing import Any
 
 from sage_tui.core.errors import SageError
 from sage_tui.core.log.events import EventName
-from sage_tui.core.log.logfiles import fsync_dir as _fsync_dir
+from sage_tui.core.patch.audit import AuditTrail
 from sage_tui.core.patch.check import diagnose
+from sage_tui.core.patch.journal import commit_journal, replay_journal
 from sage_tui.core.patch.model import Patch, reverse_diff
 from sage_tui.core.workspace.state import ensure_sage_dir, write_json_atomic
 from sage_tui.core.workspace.workspace import PathDenied, Workspace
@@ -135,20 +136,13 @@ class PatchEngine:
         self.journal = self.sage / "apply-journal.json"
         self.staging = self.sage / "staging"
         self.undo_dir = self.sage / "undo"
+        self.trail = AuditTrail(self.sage / "audit.jsonl", self.audit_context)
         self.recover()
 
     # -- audit ----------------------------------------------------------------------
     def audit(self, action: str, **data: Any) -> None:
         """Append one line to `.sage/audit.jsonl` (who, what, which hash, ids)."""
-        record = {"ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "action": action,
-                  **self.audit_context, **data}
-        line = (json.dumps(record, ensure_ascii=False) + "\n").encode()
-        fd = os.open(self.sage / "audit.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, line)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        self.trail.write(action, **data)
 
     # -- recovery -------------------------------------------------------------------
     def recover(self) -> bool:
@@ -166,26 +160,7 @@ class PatchEngine:
         Returns True when something was completed. Staged files without a journal
         belong to an apply that never started touching the tree: they are removed.
         """
-        completed = False
-        if self.journal.exists():
-            try:
-                entries = json.loads(self.journal.read_text(encoding="utf-8"))["entries"]
-            except (OSError, ValueError, KeyError):
-                entries = []
-            for entry in entries:
-                target = self.workspace.root / entry["path"]
-                staged = Path(entry["staged"]) if entry.get("staged") else None
-                if staged is not None and staged.exists():
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    os.replace(staged, target)
-                elif staged is None and target.exists() and entry.get("delete"):
-                    target.unlink()
-            _fsync_dir(self.workspace.root)
-            self.journal.unlink()
-            completed = True
-        if self.staging.exists():
-            shutil.rmtree(self.staging, ignore_errors=True)
-        return completed
+        return replay_journal(self.journal, self.staging, self.workspace.root)
 
     # -- checking and applying ------------------------------------------------------
     def _read(self, path: str) -> bytes | None:
@@ -344,19 +319,7 @@ class PatchEngine:
             write_json_atomic(self.undo_dir / undo_id / "manifest.json",
                               {"patch_id": patch_id, "files": manifest, "diff": diff,
                                "reverse": reverse_diff(diff)})
-        write_json_atomic(self.journal, {"undo_id": undo_id, "entries": entries})
-        _fsync_dir(self.sage)
-        for entry in entries:  # from here on, recover() completes the change
-            target = self.workspace.root / entry["path"]
-            if entry["delete"]:
-                with contextlib.suppress(FileNotFoundError):
-                    target.unlink()
-            else:
-                if not target.parent.is_dir():
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(entry["staged"], target)
-        _fsync_dir(self.workspace.root)
-        self.journal.unlink()
+        commit_journal(self.journal, self.workspace.root, undo_id, entries)
         return undo_id
 
     # -- undo -----------------------------------------------------------------------

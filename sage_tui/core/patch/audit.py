@@ -1,0 +1,30 @@
+"""The audit trail: every patch decision as one fsynced JSON line (who, what, which hash, ids)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+
+class AuditTrail:
+    """Appends records to one `audit.jsonl`, each with the same context (session, trace, who)."""
+
+    def __init__(self, path: Path, context: Mapping[str, Any] | None = None) -> None:
+        self.path = path
+        self.context = dict(context or {})
+
+    def write(self, action: str, **data: Any) -> None:
+        """Append one line and fsync it before returning."""
+        record = {"ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "action": action,
+                  **self.context, **data}
+        line = (json.dumps(record, ensure_ascii=False) + "\n").encode()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
