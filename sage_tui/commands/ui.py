@@ -24,9 +24,10 @@ DEMO_INTRO = (
     "Welcome to the SAGE demo. This is a scratch copy of a small project ({path}), and the "
     "answers come from the demo model, a scripted scenario: no Ollama needed. Type anything "
     "and press Enter. Watch the routing on the right, approve the plan, then review the "
-    "two-hunk patch (y approve, n reject, Enter applies) and see the tests run. "
-    "? shows every key; shift+tab cycles the mode; ctrl+q quits."
-)
+    "two-hunk patch ({{review.approve}} approve, {{review.reject}} reject, {{review.apply}} "
+    "applies) and see the tests run. {{app.help}} shows every key; {{app.mode}} cycles the mode; "
+    "{{app.quit}} quits."
+)  # {{action.id}} becomes the key in force (the workbench fills it in, remaps included)
 
 
 def _workspace(path: Path | None) -> Path:
@@ -126,7 +127,7 @@ def run_review(source: str, workspace: Path | None) -> int:
     if source == "-":  # the reviewer needs the terminal's input back
         sys.stdin = open("/dev/tty")  # noqa: SIM115
     engine = PatchEngine(checked, audit_context={"who": "sage review"})
-    app = ReviewApp(patch, engine)
+    app = ReviewApp(patch, engine, keys=dict(load_settings().keys))
     app.run()
     result = app.result
     if result is None:
@@ -154,7 +155,7 @@ def run_replay(ref: str, speed: float) -> int:
         records = list(target.reader())
     settings = load_settings()
     app = SageApp(None, intro=f"Replaying {target.kind} {target.name}: {len(records)} events at "
-                  f"{speed:g}x. Read-only; ctrl+q leaves.", replay=records, replay_speed=speed,
+                  f"{speed:g}x. Read-only; {{app.quit}} leaves.", replay=records, replay_speed=speed,
                   theme=settings.theme, keys=dict(settings.keys))
     app.run()
     return 0

@@ -6,6 +6,7 @@ Each check returns a `Check` with a status: `ok`, `warn` (SAGE works, degraded) 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -24,8 +25,9 @@ from sage_tui.config import (
 )
 from sage_tui.core.errors import ConfigError
 from sage_tui.core.llm import tokenfiles
-from sage_tui.core.llm.modelmap import ModelsConfig
-from sage_tui.core.llm.routing import lacks, missing_models
+from sage_tui.core.llm.health import ServerHealth, check_roles, check_server
+from sage_tui.core.llm.routing import ModelRouter
+from sage_tui.factory import model_router
 from sage_tui.paths import sage_paths
 
 Status = Literal["ok", "warn", "fail"]
@@ -77,50 +79,41 @@ def check_folders(env: Mapping[str, str]) -> Check:
     return Check("folders", "ok", f"config, data, state and cache are writable {where}", details)
 
 
-def check_config(env: Mapping[str, str]) -> tuple[Check, ModelsConfig | None, str]:
-    """Settings and models.yaml; also returns what the Ollama check needs."""
-    host = env.get("OLLAMA_HOST") or ""
+def check_config(env: Mapping[str, str]) -> tuple[Check, ModelRouter | None]:
+    """Settings and models.yaml; also returns the role router the server check needs."""
     try:
         settings = load_settings(env=env)
         models = load_models(home=env.get("SAGE_HOME") or None)
+        router = model_router(models, settings)
     except ConfigError as exc:
-        return Check("config", "fail", str(exc)), None, host
+        return Check("config", "fail", str(exc)), None
     typos = unknown_env(env)
     where = str(settings.config_file) if settings.config_file else "no config file, defaults"
     source = str(models.source) if models.source else "built-in models.yaml"
     details = [f"{role}: {spec.model} (num_ctx {spec.num_ctx})" for role, spec in models.roles.items()]
     if typos:
-        return Check("config", "warn", typos[0], details), models, settings.ollama_host
+        return Check("config", "warn", typos[0], details), router
     return (Check("config", "ok", f"mode {settings.mode}; {where}; models from {source}", details),
-            models, settings.ollama_host)
+            router)
 
 
-def check_ollama(host: str, models: ModelsConfig | None, timeout: float = 3.0) -> Check:
-    import httpx  # deferred: only the doctor and the model client need it
+def check_ollama(router: ModelRouter | None, env: Mapping[str, str]) -> Check:
+    """The server and the models the roles will use, as the workbench banner checks them."""
+    health = asyncio.run(_check(router, normalize_ollama_host(env.get("OLLAMA_HOST"))))
+    return Check("ollama", health.status, health.message,
+                 [f"pulled: {name}" for name in health.pulled])
 
 
-    base = normalize_ollama_host(host)
+async def _check(router: ModelRouter | None, host: str) -> ServerHealth:
+    from sage_tui.core.llm.ollama_backend import OllamaBackend  # deferred: imports httpx
+
+    backend = OllamaBackend(router.default_host if router else host)
     try:
-        with httpx.Client(base_url=base, timeout=timeout, trust_env=False) as client:
-            version = client.get("/api/version").json().get("version", "?")
-            tags = client.get("/api/tags").json().get("models", [])
-    except httpx.HTTPError:
-        return Check("ollama", "fail", f"Ollama is not reachable at {base}; start it with "
-                                       "`ollama serve`, or set OLLAMA_HOST to where it runs.")
-    except ValueError:
-        return Check("ollama", "fail", f"The server at {base} does not answer like Ollama; "
-                                       "check that OLLAMA_HOST points at an Ollama server.")
-    names = sorted(str(m.get("name") or m.get("model")) for m in tags if isinstance(m, dict))
-    details = [f"pulled: {name}" for name in names]
-    if not names:
-        return Check("ollama", "warn", f"Ollama {version} at {base} has no models; pull one, "
-                                       "for example `ollama pull qwen2.5-coder:7b`.")
-    if models is not None:
-        missing = missing_models((spec.model for spec in models.roles.values()), names)
-        if missing:
-            return Check("ollama", "warn", f"Ollama {version} at {base} {lacks(missing)}.",
-                         details)
-    return Check("ollama", "ok", f"Ollama {version} at {base} with {len(names)} models", details)
+        if router is None:  # the configuration is broken: is the server there at all?
+            return await check_server(backend, host, ())
+        return await check_roles(router, lambda _: backend)
+    finally:
+        await backend.aclose()
 
 
 def check_tokenizer(env: Mapping[str, str]) -> Check:
@@ -149,9 +142,9 @@ def run_checks(env: Mapping[str, str] | None = None,
     add(check_python())
     add(check_git())
     add(check_folders(environ))
-    config, models, host = check_config(environ)
+    config, router = check_config(environ)
     add(config)
-    add(check_ollama(host, models))
+    add(check_ollama(router, environ))
     add(check_tokenizer(environ))
     return checks
 

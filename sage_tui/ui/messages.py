@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
 from sage_tui.core.agent.approval import ApprovalRequest, Decision
 from sage_tui.core.log.events import Event
+
+if TYPE_CHECKING:
+    from sage_tui.core.agent.orchestrator import TurnResult
 
 
 class CoreEventPosted(Message):
@@ -33,3 +37,13 @@ class ApprovalRequested(Message):
         super().__init__()
         self.request = request
         self.future = future
+
+
+class TurnFinished(Message):
+    """The turn worker is done: with a result, cancelled, or failed unexpectedly (`error`)."""
+
+    def __init__(self, text: str, result: TurnResult | None, error: str | None = None) -> None:
+        super().__init__()
+        self.text = text
+        self.result = result
+        self.error = error

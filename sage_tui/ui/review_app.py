@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from textual.app import App
+from collections.abc import Iterable
+from typing import Any
+
+from textual.app import App, SystemCommand
+from textual.screen import Screen
 
 from sage_tui.core.agent.approval import Decision
 from sage_tui.core.patch.engine import ApplyResult, PatchEngine
 from sage_tui.core.patch.model import Hunk, Patch
+from sage_tui.ui.actions import Keys, palette
 from sage_tui.ui.screens.diff_review import DiffReviewScreen
 
 
@@ -15,15 +20,28 @@ class ReviewApp(App[None]):
 
     TITLE = "SAGE review"
 
-    def __init__(self, patch: Patch, engine: PatchEngine) -> None:
+    def __init__(self, patch: Patch, engine: PatchEngine, keys: dict[str, str] | None = None
+                 ) -> None:
         super().__init__()
         self.patch = patch
         self.engine = engine
+        self.keys = keys or {}
         self.result: ApplyResult | None = None
 
+    @property
+    def action_keys(self) -> Keys:
+        """The keys in force: defaults with the `[keys]` remaps."""
+        return Keys(self.keys)
+
     def on_mount(self) -> None:
+        if self.keys:
+            self.set_keymap(self.keys)
         self.push_screen(DiffReviewScreen(self.patch, self._audit,
                                           title=f"Review {self.patch.patch_id}"), self._done)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield from palette(self, screen)
 
     def _audit(self, hunk: Hunk, decision: str, comment: str | None) -> None:
         self.engine.audit("hunk_decision", patch_id=self.patch.patch_id, hunk_id=hunk.hunk_id,

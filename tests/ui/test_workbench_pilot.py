@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable
 from pathlib import Path
@@ -287,9 +288,10 @@ async def test_key_overrides_from_config_and_the_palette(tmp_path: Path) -> None
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        for action in ("Mode", "Stop", "Help", "Review patch", "Filter events", "Events",
+        for action in ("Mode", "Help", "Review patch", "Filter events", "Events",
                        "Pause/follow", "Details"):
             assert action in titles, action
+        assert "Stop" not in titles  # nothing runs: Stop would do nothing here
 
 
 def test_config_keys_reach_the_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -341,3 +343,23 @@ async def test_banner_names_models_to_pull_and_a_turn_over_http(
         assert "textstats.py:11" in texts(app)
         assert not banner.has_class("shown")  # a good turn clears it
     assert server.chat_requests("coder")[0].body["options"]["num_ctx"] > 0
+
+
+async def test_doctor_and_the_banner_say_the_same_about_the_same_server(
+        tmp_path: Path, fake_ollama: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sage_tui.config import default_models
+    from sage_tui.setup.doctor import run_checks
+
+    models = default_models()
+    pulled = sorted({m.model for m in models.roles.values()} - {models.roles["planner"].model})
+    server = fake_ollama({"models": pulled, "rules": QA["rules"]})
+    app = _ollama_app(workspace(tmp_path / "repo"), server.host)
+    async with app.run_test(size=SIZE) as pilot:
+        banner = app.workbench.query_one(ErrorBanner)
+        await until(pilot, lambda: banner.has_class("shown"), "the banner")
+        shown = str(banner.render()).splitlines()[0]
+    monkeypatch.setenv("OLLAMA_HOST", f"http://{server.host}")
+    checks = await asyncio.to_thread(run_checks)  # as `sage doctor` runs it, off this loop
+    [check] = [c for c in checks if c.name == "ollama"]
+    assert check.status == "warn" and check.message == shown
+    assert f"`ollama pull {models.roles['planner'].model}`" in shown

@@ -9,7 +9,7 @@ own host.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,17 +83,3 @@ class ModelRouter:
     def primary(self, role: str) -> ModelChoice:
         """The first choice for a role (what the status bar shows before any call)."""
         return self.candidates(role)[0]
-
-
-def missing_models(wanted: Iterable[str], pulled: Iterable[str]) -> list[str]:
-    """The wanted tags a server lacks, sorted (`name` and `name:latest` are the same tag)."""
-    have = set()
-    for name in pulled:
-        have |= {name, name.removesuffix(":latest")}
-    return sorted(set(wanted) - have)
-
-
-def lacks(missing: Sequence[str]) -> str:
-    """"lacks a, b; run `ollama pull a` && `ollama pull b`", for an error sentence."""
-    return (f"lacks {', '.join(missing)}; run "
-            + " && ".join(f"`ollama pull {m}`" for m in missing))

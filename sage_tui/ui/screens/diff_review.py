@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
@@ -19,40 +19,22 @@ from textual.widgets.option_list import Option
 
 from sage_tui.core.agent.approval import Decision
 from sage_tui.core.patch.model import Hunk, HunkReview, Patch
+from sage_tui.ui.actions import bindings, keys_of
 from sage_tui.ui.screens.modals import CommentModal, EditHunkModal
 from sage_tui.ui.widgets.diff_view import DiffView
 
 OnHunk = Callable[[Hunk, str, str | None], None]
+HELP_LINE = (("review.approve", "approve"), ("review.reject", "reject"),
+             ("review.approve_file", "file"), ("review.edit", "edit"), ("review.comment", "comment"),
+             ("review.split", "split"), ("review.undo", "undo"), ("review.view", "view"),
+             ("review.apply", "apply"), ("review.back", "back"), ("app.help", "help"))
 
 
 class DiffReviewScreen(Screen[Decision]):
     """Review one patch."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j", "next_hunk", "Next hunk", tooltip="Go to the next hunk",
-                id="review.next"),
-        Binding("k", "previous_hunk", "Previous hunk", tooltip="Go to the previous hunk",
-                id="review.previous"),
-        Binding("y", "approve", "Approve", tooltip="Approve this hunk", id="review.approve"),
-        Binding("n", "reject", "Reject", tooltip="Reject this hunk", id="review.reject"),
-        Binding("a", "approve_file", "Approve file", tooltip="Approve the rest of this file",
-                id="review.approve_file"),
-        Binding("e", "edit", "Edit", tooltip="Edit this hunk's new side, then approve it",
-                id="review.edit"),
-        Binding("c", "comment", "Comment", tooltip="Comment on this hunk (sent to the model)",
-                id="review.comment"),
-        Binding("s", "split", "Split", tooltip="Split this hunk into smaller hunks",
-                id="review.split"),
-        Binding("u", "undo", "Undo", tooltip="Undo the last decision", id="review.undo"),
-        Binding("v", "toggle_view", "Side/unified", tooltip="Toggle side-by-side and unified",
-                id="review.view"),
-        Binding("f", "toggle_files", "Files", tooltip="Show or hide the file list",
-                id="review.files"),
-        Binding("enter", "apply", "Apply approved", tooltip="Apply the approved hunks",
-                id="review.apply", priority=True),
-        Binding("escape", "back", "Back", tooltip="Leave without applying anything",
-                id="review.back"),
-    ]
+    ACTION_OWNERS: ClassVar[tuple[str, ...]] = ("review",)
+    BINDINGS: ClassVar[list[BindingType]] = bindings("review")
     DEFAULT_CSS = """
     DiffReviewScreen #review-title { height: 1; background: $primary; color: $text; padding: 0 1; }
     DiffReviewScreen #review-files { width: 32; border-right: solid $panel; }
@@ -73,9 +55,7 @@ class DiffReviewScreen(Screen[Decision]):
             yield OptionList(id="review-files")
             with Vertical():
                 yield DiffView(self.review.patch, id="review-diff")
-                yield Static("y approve · n reject · a file · e edit · c comment · s split · "
-                             "u undo · v view · enter apply · esc back · ? help",
-                             id="review-help")
+                yield Static(keys_of(self.app).hint(*HELP_LINE), id="review-help", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -124,8 +104,10 @@ class DiffReviewScreen(Screen[Decision]):
             self.index = target[0]
         self._refresh()
         if not pending:
-            self.notify(f"All hunks decided: {len(self.review.approved)} approved. Enter applies "
-                        "them, u undoes the last decision.", timeout=4)
+            keys = keys_of(self.app)
+            self.notify(f"All hunks decided: {len(self.review.approved)} approved. "
+                        f"{keys.key('review.apply')} applies them, {keys.key('review.undo')} undoes "
+                        "the last decision.", timeout=4)
 
     # -- actions ------------------------------------------------------------------------
     def action_next_hunk(self) -> None:

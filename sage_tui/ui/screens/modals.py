@@ -10,13 +10,14 @@ import json
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Markdown, Static, TextArea
 
 from sage_tui.core.agent.approval import ApprovalRequest, Decision
 from sage_tui.core.patch.model import Hunk
+from sage_tui.ui.actions import bindings, keys_of
 
 MODAL_CSS = """
 {name} {{ align: center middle; }}
@@ -33,14 +34,8 @@ MODAL_CSS = """
 class PlanModal(ModalScreen[Decision]):
     """Approve / Reject / Edit / "Tell it what to do differently"."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "approve", "Approve", id="plan.approve", tooltip="Approve the plan"),
-        Binding("r", "reject", "Reject", id="plan.reject", tooltip="Reject the plan"),
-        Binding("e", "edit", "Edit", id="plan.edit", tooltip="Edit the steps"),
-        Binding("t", "respond", "Tell it", id="plan.respond",
-                tooltip="Tell it what to do differently"),
-        Binding("escape", "reject", "Reject", id="plan.escape", show=False),
-    ]
+    ACTION_OWNERS: ClassVar[tuple[str, ...]] = ("plan",)
+    BINDINGS: ClassVar[list[BindingType]] = bindings("plan")
     DEFAULT_CSS = MODAL_CSS.format(name="PlanModal")
 
     def __init__(self, request: ApprovalRequest) -> None:
@@ -49,6 +44,7 @@ class PlanModal(ModalScreen[Decision]):
 
     def compose(self) -> ComposeResult:
         steps = "\n".join(f"{i}. {s}" for i, s in enumerate(self.request.steps, start=1))
+        keys = keys_of(self.app)
         with Vertical():
             yield Label("Plan checkpoint: approve the plan?", classes="title")
             with VerticalScroll():
@@ -56,10 +52,10 @@ class PlanModal(ModalScreen[Decision]):
             yield TextArea(id="plan-edit")
             yield Input(placeholder="Tell it what to do differently, then Enter", id="plan-say")
             with Horizontal(classes="buttons"):
-                yield Button("Approve (a)", id="approve", variant="success")
-                yield Button("Reject (r)", id="reject", variant="error")
-                yield Button("Edit (e)", id="edit")
-                yield Button("Tell it… (t)", id="respond", variant="primary")
+                yield Button(f"Approve ({keys.key('plan.approve')})", id="approve", variant="success")
+                yield Button(f"Reject ({keys.key('plan.reject')})", id="reject", variant="error")
+                yield Button(f"Edit ({keys.key('plan.edit')})", id="edit")
+                yield Button(f"Tell it… ({keys.key('plan.respond')})", id="respond", variant="primary")
 
     def on_mount(self) -> None:
         self.query_one("#plan-edit").display = False
@@ -104,13 +100,8 @@ class PlanModal(ModalScreen[Decision]):
 class ToolAskModal(ModalScreen[Decision]):
     """A policy `ask`: Allow once / Allow for this session / Deny."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("o", "once", "Allow once", id="tool.once", tooltip="Allow this call"),
-        Binding("s", "session", "Allow for session", id="tool.session",
-                tooltip="Allow this call for the rest of the session"),
-        Binding("d", "deny", "Deny", id="tool.deny", tooltip="Deny this call"),
-        Binding("escape", "deny", "Deny", id="tool.escape", show=False),
-    ]
+    ACTION_OWNERS: ClassVar[tuple[str, ...]] = ("tool",)
+    BINDINGS: ClassVar[list[BindingType]] = bindings("tool")
     DEFAULT_CSS = MODAL_CSS.format(name="ToolAskModal")
 
     def __init__(self, request: ApprovalRequest) -> None:
@@ -118,6 +109,7 @@ class ToolAskModal(ModalScreen[Decision]):
         self.request = request
 
     def compose(self) -> ComposeResult:
+        keys = keys_of(self.app)
         with Vertical():
             yield Label("Tool checkpoint: the policy asks you", classes="title")
             yield Static(f"[b]{self.request.tool}[/b] wants to run on:", markup=True)
@@ -125,9 +117,10 @@ class ToolAskModal(ModalScreen[Decision]):
             yield Input(placeholder="Optional: what it should do instead (sent with Deny)",
                         id="tool-reason")
             with Horizontal(classes="buttons"):
-                yield Button("Allow once (o)", id="once", variant="success")
-                yield Button("Allow for this session (s)", id="session", variant="primary")
-                yield Button("Deny (d)", id="deny", variant="error")
+                yield Button(f"Allow once ({keys.key('tool.once')})", id="once", variant="success")
+                yield Button(f"Allow for this session ({keys.key('tool.session')})",
+                             id="session", variant="primary")
+                yield Button(f"Deny ({keys.key('tool.deny')})", id="deny", variant="error")
 
     def on_mount(self) -> None:
         self.query_one("#once", Button).focus()
@@ -153,10 +146,8 @@ class ToolAskModal(ModalScreen[Decision]):
 class EditHunkModal(ModalScreen[str | None]):
     """Edit a hunk's new side; Ctrl+S keeps it, Escape drops the edit."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "save", "Keep edit", id="edit.save", priority=True),
-        Binding("escape", "cancel", "Cancel", id="edit.cancel"),
-    ]
+    ACTION_OWNERS: ClassVar[tuple[str, ...]] = ("edit",)
+    BINDINGS: ClassVar[list[BindingType]] = bindings("edit")
     DEFAULT_CSS = MODAL_CSS.format(name="EditHunkModal") + \
         "EditHunkModal TextArea { height: 20; }"
 
@@ -169,8 +160,9 @@ class EditHunkModal(ModalScreen[str | None]):
             yield Label(f"Edit the new side of {self.hunk.path} {self.hunk.header}",
                         classes="title")
             yield TextArea("\n".join(self.hunk.new_lines), id="edit-text", show_line_numbers=True)
-            yield Label("ctrl+s keeps the edit and approves the hunk · escape cancels",
-                        classes="hint")
+            yield Label(keys_of(self.app).hint(("edit.save", "keeps the edit and approves the hunk"),
+                                             ("edit.cancel", "cancels")), classes="hint",
+                        markup=False)
 
     def on_mount(self) -> None:
         self.query_one(TextArea).focus()
@@ -185,8 +177,8 @@ class EditHunkModal(ModalScreen[str | None]):
 class CommentModal(ModalScreen[str | None]):
     """One line of feedback for the model."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="comment.cancel")]
+    ACTION_OWNERS: ClassVar[tuple[str, ...]] = ("comment",)
+    BINDINGS: ClassVar[list[BindingType]] = bindings("comment")
     DEFAULT_CSS = MODAL_CSS.format(name="CommentModal")
 
     def __init__(self, title: str) -> None:
@@ -211,8 +203,8 @@ class CommentModal(ModalScreen[str | None]):
 class EventDetailModal(ModalScreen[None]):
     """The full JSON of one log record."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,enter,q", "close", "Close", id="detail.close")]
+    ACTION_OWNERS: ClassVar[tuple[str, ...]] = ("detail",)
+    BINDINGS: ClassVar[list[BindingType]] = bindings("detail")
     DEFAULT_CSS = MODAL_CSS.format(name="EventDetailModal") + \
         "EventDetailModal VerticalScroll { height: auto; max-height: 30; }"
 
@@ -226,7 +218,8 @@ class EventDetailModal(ModalScreen[None]):
                         f"turn {self.record.get('turn', '?')}", classes="title")
             with VerticalScroll():
                 yield Static(json.dumps(self.record, indent=2, ensure_ascii=False), markup=False)
-            yield Label("escape closes", classes="hint")
+            yield Label(keys_of(self.app).hint(("detail.close", "closes")), classes="hint",
+                        markup=False)
 
     def action_close(self) -> None:
         self.dismiss(None)

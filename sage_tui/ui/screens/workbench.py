@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
+from sage_tui.ui.actions import bindings
+from sage_tui.ui.records import RecordPane
 from sage_tui.ui.widgets.banner import ErrorBanner
 from sage_tui.ui.widgets.conversation import Conversation
 from sage_tui.ui.widgets.event_stream import EventStream
@@ -19,18 +23,21 @@ from sage_tui.ui.widgets.status_bar import StatusBar
 
 
 class WorkbenchScreen(Screen[None]):
-    """Panes only; the app routes core events into them."""
+    """Panes only; the app hands them log records, and each shows the events it cares about."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "filter", "Filter events", tooltip="Filter the event stream",
-                id="workbench.filter"),
-        Binding("f2", "focus_events", "Events", tooltip="Focus the event stream",
-                id="workbench.events", priority=True),
-        Binding("f3", "focus_patches", "Patches", tooltip="Focus the patch queue",
-                id="workbench.patches", priority=True),
-        Binding("ctrl+l", "focus_prompt", "Prompt", tooltip="Focus the message input",
-                id="workbench.prompt", priority=True),
-    ]
+    ACTION_OWNERS: ClassVar[tuple[str, ...]] = ("workbench", "events", "prompt")
+    BINDINGS: ClassVar[list[BindingType]] = bindings("workbench")
+
+    def action_target(self, owner: str) -> Widget:
+        """Where an owner's actions run, for the command palette."""
+        widgets: dict[str, type[Widget]] = {"events": EventStream, "prompt": PromptInput}
+        return self.query_one(widgets[owner]) if owner in widgets else self
+
+    @property
+    def panes(self) -> list[RecordPane]:
+        """The panes that show records, in the order they should see each one."""
+        return [self.query_one(Conversation), self.query_one(PatchQueue),
+                self.query_one(ErrorBanner), self.query_one(StatusBar)]
 
     def compose(self) -> ComposeResult:
         yield ErrorBanner(id="banner")
@@ -74,3 +81,34 @@ class WorkbenchScreen(Screen[None]):
 
     def action_focus_prompt(self) -> None:
         self.query_one(PromptInput).focus()
+
+    def action_review_patch(self) -> None:
+        queue = self.query_one(PatchQueue)
+        if not queue.patches:
+            self.notify("No patch to review yet.", timeout=2)
+            return
+        ids = list(queue.patches)
+        chosen = queue.highlighted if queue.highlighted is not None else len(ids) - 1
+        self._open_patch(ids[chosen])  # the highlighted patch, else the latest
+
+    @on(PatchQueue.OptionSelected)
+    def patch_chosen(self, message: PatchQueue.OptionSelected) -> None:
+        self._open_patch(str(message.option.id))
+
+    def _open_patch(self, patch_id: str) -> None:
+        text = self.query_one(PatchQueue).diff(patch_id)
+        if not text:
+            self.notify("That patch's diff is not available here.", severity="warning")
+            return
+        from sage_tui.core.patch.model import parse_patch
+        from sage_tui.ui.screens.diff_review import DiffReviewScreen
+
+        self.app.push_screen(DiffReviewScreen(parse_patch(text, patch_id=patch_id),
+                                              title=f"Patch {patch_id} (view only: decisions "
+                                              "here are not applied)"))
+
+    @on(EventStream.Selected)
+    def event_chosen(self, message: EventStream.Selected) -> None:
+        from sage_tui.ui.screens.modals import EventDetailModal
+
+        self.app.push_screen(EventDetailModal(message.record))

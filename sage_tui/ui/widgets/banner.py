@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from textual.content import Content
 from textual.widgets import Static
+
+from sage_tui.core.log.events import EventName
+from sage_tui.ui.records import Handler, Record, data_of
+
+# The ERROR kinds that mean "the model server is in trouble": worth a banner.
+BANNER_KINDS = {"unreachable", "model_not_found", "timeout", "protocol"}
 
 
 class ErrorBanner(Static):
@@ -12,9 +21,17 @@ class ErrorBanner(Static):
     ErrorBanner.shown { display: block; }
     """
 
+    def record_handlers(self) -> Mapping[EventName, Handler]:
+        return {EventName.ERROR: self._error}
+
+    def _error(self, record: Record) -> None:
+        data = data_of(record)
+        if data.get("kind") in BANNER_KINDS:
+            self.show(str(data.get("message", "")))
+
     def show(self, message: str) -> None:
-        self.update(f"[b]{message}[/b]\nThe workbench still works: review patches, browse the "
-                    "event log, or press ctrl+p for commands.")
+        self.update(Content.assemble((message, "bold"), "\nThe workbench still works: review "
+                                     "patches, browse the event log, or press ctrl+p for commands."))
         self.add_class("shown")
 
     def hide(self) -> None:

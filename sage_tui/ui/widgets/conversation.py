@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from textual.containers import VerticalScroll
 from textual.widgets import Static
+
+from sage_tui.core.log.events import EventName
+from sage_tui.core.log.tracefmt import summary
+from sage_tui.ui.records import Handler, Record, data_of
 
 if TYPE_CHECKING:
     from textual.widgets import Markdown
@@ -30,6 +36,23 @@ class Conversation(VerticalScroll):
         super().__init__(id=id)
         self._stream: MarkdownStream | None = None
         self._answer: Markdown | None = None
+
+    def record_handlers(self) -> Mapping[EventName, Handler]:
+        """What the conversation shows of the log: messages, routes, tools, tests, errors."""
+        return {
+            EventName.USER_MESSAGE: lambda r: self.add_user(str(data_of(r).get("text", ""))),
+            EventName.ROUTE_DECISION: lambda r: self.add_note(summary(r)),
+            EventName.TOOL_RESULT: self._tool,
+            EventName.TOOL_ERROR: self._tool,
+            EventName.TEST_RUN: lambda r: self.add_note(f"tests: {summary(r)}"),
+            EventName.ERROR: lambda r: self.add_error(str(data_of(r).get("message", ""))),
+            EventName.ASSISTANT_MESSAGE: lambda r: self.end_answer(str(data_of(r).get("text", ""))),
+        }
+
+    def _tool(self, record: Record) -> None:
+        data = data_of(record)
+        ok = record.get("event") == EventName.TOOL_RESULT and data.get("ok")
+        self.add_tool(f"{'✓' if ok else '✗'} {summary(record)}", _detail(data))
 
     def add_user(self, text: str) -> None:
         self.mount(Static("you", classes="user-label"), Static(text, classes="user", markup=False))
@@ -68,3 +91,7 @@ class Conversation(VerticalScroll):
             await self._stream.stop()
         self._stream = None
         self._answer = None
+
+
+def _detail(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str)[:4000]

@@ -13,7 +13,7 @@ import fnmatch
 from typing import Any, ClassVar
 
 from rich.segment import Segment
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -21,6 +21,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from sage_tui.core.log.tracefmt import CATEGORIES, local_time, summary
+from sage_tui.ui.actions import bindings
 
 MAX_RECORDS = 200_000
 NAME_WIDTH = 22  # the longest names (HUMAN_CHECKPOINT_REACHED) are cut
@@ -29,16 +30,7 @@ NAME_WIDTH = 22  # the longest names (HUMAN_CHECKPOINT_REACHED) are cut
 class EventStream(ScrollView, can_focus=True):
     """A virtual list of session-log records."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor(-1)", "Previous", show=False, id="events.up"),
-        Binding("down,j", "cursor(1)", "Next", show=False, id="events.down"),
-        Binding("enter", "details", "Details", tooltip="Show the selected event's JSON",
-                id="events.details"),
-        Binding("p", "toggle_follow", "Pause/follow", tooltip="Stop or resume following new events",
-                id="events.follow"),
-        Binding("home", "cursor_home", "First", show=False, id="events.home"),
-        Binding("end", "cursor_end", "Last", show=False, id="events.end"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("events")
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "event-stream--time", "event-stream--cursor", "event-stream--session",
         "event-stream--message", "event-stream--routing", "event-stream--model",

@@ -1,11 +1,22 @@
-"""The patch queue: every proposed patch, its files, hunks and state, with progress."""
+"""The patch queue: every proposed patch, its files, hunks and state, with progress.
+
+It is the workbench's one store of patches: each patch's diff is kept here (from
+PATCH_PROPOSED, live or replayed), so the reviewer can reopen it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
+
+from sage_tui.core.log.events import EventName
+from sage_tui.ui.records import Handler, Record, data_of
+
+STATES = {EventName.PATCH_APPLIED: "applied", EventName.PATCH_FAILED: "failed",
+          EventName.PATCH_REVERTED: "reverted"}
 
 
 @dataclass
@@ -13,8 +24,9 @@ class QueuedPatch:
     patch_id: str
     files: list[str]
     hunks: int
-    state: str = "pending"  # pending, reviewing, applied, failed, rejected
+    state: str = "pending"  # pending, reviewing, applied, failed, rejected, reverted
     decided: dict[str, str] = field(default_factory=dict)
+    diff: str = ""
 
     def label(self) -> str:
         approved = sum(1 for d in self.decided.values() if d in ("approve", "edit"))
@@ -37,9 +49,37 @@ class PatchQueue(OptionList):
         self.patches: dict[str, QueuedPatch] = {}
         self.border_title = "Patches"
 
-    def propose(self, patch_id: str, files: list[str], hunks: int) -> None:
-        self.patches[patch_id] = QueuedPatch(patch_id, list(files), hunks)
+    def record_handlers(self) -> Mapping[EventName, Handler]:
+        return {EventName.PATCH_PROPOSED: self._proposed, EventName.HUNK_DECISION: self._decided,
+                **dict.fromkeys(STATES, self._ended)}
+
+    def _proposed(self, record: Record) -> None:
+        data = data_of(record)
+        self.propose(str(data.get("patch_id")), list(data.get("files") or []),
+                     int(data.get("hunks") or 0), str(data.get("diff") or ""))
+
+    def _decided(self, record: Record) -> None:
+        data = data_of(record)
+        self.decide(str(data.get("patch_id")), str(data.get("hunk_id")), str(data.get("decision")))
+
+    def _ended(self, record: Record) -> None:
+        name = EventName(str(record.get("event")))
+        self.set_state(str(data_of(record).get("patch_id")), STATES[name])
+
+    def propose(self, patch_id: str, files: list[str], hunks: int, diff: str = "") -> None:
+        self.patches[patch_id] = QueuedPatch(patch_id, list(files), hunks, diff=diff)
         self._redraw()
+
+    def remember(self, patch_id: str, diff: str) -> None:
+        """Keep a patch's whole diff (the log's copy may be cut for size)."""
+        queued = self.patches.get(patch_id)
+        if queued is not None:
+            queued.diff = diff
+
+    def diff(self, patch_id: str) -> str:
+        """A patch's diff, or "" when it is not known here."""
+        queued = self.patches.get(patch_id)
+        return queued.diff if queued is not None else ""
 
     def decide(self, patch_id: str, hunk_id: str, decision: str) -> None:
         queued = self.patches.get(patch_id)

@@ -5,18 +5,17 @@ from __future__ import annotations
 from typing import ClassVar
 
 from textual import events
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.message import Message
 from textual.widgets import TextArea
+
+from sage_tui.ui.actions import bindings
 
 
 class PromptInput(TextArea):
     """A multi-line input with shell-like history."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+j", "newline", "New line", tooltip="Insert a line break",
-                id="prompt.newline", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("prompt")
     DEFAULT_CSS = """
     PromptInput { height: auto; max-height: 8; min-height: 3; border: tall $primary; }
     PromptInput:disabled { border: tall $panel; }

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from textual.content import Content
 from textual.widgets import Static
 
-from sage_tui.core.log.events import ROLES
+from sage_tui.core.log.events import ROLES, EventName
+from sage_tui.ui.records import Handler, Record
 
 if TYPE_CHECKING:
     from sage_tui.core.llm.client import LLMClient
@@ -25,11 +27,22 @@ def context_colour(fraction: float) -> str:
 
 
 class StatusBar(Static):
-    """Rebuilt whenever the app says something it shows changed."""
+    """Rebuilt when a model is picked or tokens are counted, and when the app asks."""
 
     DEFAULT_CSS = """
     StatusBar { height: 1; background: $panel; color: $text; padding: 0 1; }
     """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.refresher: Callable[[], None] = lambda: None  # set by the app once a session runs
+
+    def record_handlers(self) -> Mapping[EventName, Handler]:
+        return {EventName.TOKEN_USAGE: self._changed,
+                EventName.MODEL_ROUTING_DECISION: self._changed}
+
+    def _changed(self, record: Record) -> None:
+        self.refresher()
 
     def show(self, *, mode: str, llm: LLMClient, session_id: str, trace_id: str | None,
              label: str) -> None:
