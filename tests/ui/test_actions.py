@@ -120,3 +120,20 @@ def test_every_binding_comes_from_the_registry_with_an_id() -> None:
     assert {a.owner for a in ACTIONS} == set(OWNERS)
     assert Keys({"app.quit": "ctrl+x"}).format("{app.quit} quits, {nope.x} stays") == \
         "ctrl+x quits, {nope.x} stays"
+
+
+async def test_the_mode_key_does_nothing_through_a_checkpoint_modal(tmp_path: Path) -> None:
+    root = workspace(tmp_path / "repo")
+    app = make_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.session is not None, "the session")
+        await send(pilot, "fix word_count")
+        await until(pilot, lambda: isinstance(app.screen, PlanModal), "the plan modal")
+        await pilot.press("shift+tab", "shift+tab", "shift+tab", "shift+tab")
+        assert app.session is not None and app.session.orchestrator.mode == "research"
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, DiffReviewScreen), "the reviewer")
+        await pilot.press("shift+tab")
+        assert app.session.orchestrator.mode == "research"
+        assert isinstance(app.screen, DiffReviewScreen)  # the patch still waits for a person
+    assert "return len(text)" in (root / "textstats.py").read_text()
