@@ -136,6 +136,22 @@ def test_reopening_after_rotation_continues_from_the_last_part(sage_home: Path) 
         assert log.emit("ERROR", {"where": "t", "kind": "k", "message": "m"}) == remaining[-1] + 1
 
 
+def test_deleting_the_oldest_part_never_makes_a_rotation_overwrite_a_part(sage_home: Path) -> None:
+    with SessionLog.open(sessions_dir(), session_id="pruned", max_mb=0.001) as log:
+        for _ in range(12):
+            log.emit("TOOL_RESULT", {"summary": "y" * 300})
+    parts = sorted(sessions_dir().glob("pruned.*.jsonl"))
+    assert len(parts) >= 3
+    parts[0].unlink()  # a person tidies the oldest part away
+    kept = [r["seq"] for r in read_session("pruned", sessions_dir())]
+    acknowledged = []
+    with SessionLog.open(sessions_dir(), session_id="pruned", max_mb=0.001) as log:
+        for _ in range(12):
+            acknowledged.append(log.emit("TOOL_RESULT", {"summary": "z" * 300}))
+    seqs = [r["seq"] for r in read_session("pruned", sessions_dir())]
+    assert seqs == kept + acknowledged  # nothing written before or after was lost
+
+
 def test_torn_final_line_is_skipped_and_reported(sage_home: Path) -> None:
     with SessionLog.open(sessions_dir(), session_id="torn") as log:
         for i in range(3):

@@ -31,6 +31,12 @@ class TornTail:
                 "a write cut short by a crash); it was skipped")
 
 
+def part_number(path: Path) -> int:
+    """A rotated part's number (`<id>.3.jsonl` → 3); 0 for the live file or anything else."""
+    match = PART_NAME_RE.match(path.name)
+    return int(match["n"]) if match and match["n"] is not None else 0
+
+
 def session_parts(directory: Path, session_id: str) -> list[Path]:
     """A session's files in reading order: rotated parts by number, then the live file."""
     numbered: list[tuple[int, Path]] = []

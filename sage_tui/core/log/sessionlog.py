@@ -49,6 +49,7 @@ from sage_tui.core.log.logfiles import (
     encode_record,
     fsync_dir,
     parse_record,
+    part_number,
     read_last_line,
     session_parts,
 )
@@ -156,7 +157,9 @@ class SessionLog:
 
     def _resume(self) -> None:
         parts = session_parts(self.directory, self.session_id)
-        self._parts = sum(1 for p in parts if p != self.path)
+        # The highest part number, not the count: with an old part deleted, a count would
+        # make the next rotation overwrite the newest part.
+        self._parts = max((part_number(p) for p in parts if p != self.path), default=0)
         if self.path.exists():
             self.repaired = self._repair_tail(self.path)
         for part in reversed(parts):
@@ -249,7 +252,11 @@ class SessionLog:
         os.close(self._fd)
         self._fd = -1
         self._parts += 1
-        os.replace(self.path, self.directory / f"{self.session_id}.{self._parts}.jsonl")
+        target = self.directory / f"{self.session_id}.{self._parts}.jsonl"
+        while target.exists():  # never overwrite a part (another copy, a restore)
+            self._parts += 1
+            target = self.directory / f"{self.session_id}.{self._parts}.jsonl"
+        os.replace(self.path, target)
         fsync_dir(self.directory)
         self._open_live()
 
