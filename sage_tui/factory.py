@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sage_tui.config import Settings, load_models, load_settings
 from sage_tui.core.agent.approval import Approver, ModeApprover
@@ -25,6 +26,8 @@ from sage_tui.core.patch.engine import PatchEngine
 from sage_tui.core.tools.builtin import builtin_tools
 from sage_tui.core.tools.policy import load_policy
 from sage_tui.core.tools.registry import ToolContext
+from sage_tui.core.workspace.retrieval import RetrievalIndex
+from sage_tui.core.workspace.state import workspace_state
 from sage_tui.core.workspace.workspace import Workspace
 from sage_tui.paths import sage_paths
 
@@ -50,6 +53,13 @@ def model_router(models: ModelsConfig, settings: Settings) -> ModelRouter:
     """The role → model router for these settings (forced tag, profile, default host)."""
     return ModelRouter(models, settings.ollama_host, force=settings.force_local_model,
                        profile=settings.model_profile)
+
+
+def patch_engine(root: Path, audit_context: dict[str, Any] | None = None) -> PatchEngine:
+    """The patch engine for a workspace, with its state in SAGE's state folder."""
+    workspace = Workspace([root])
+    return PatchEngine(workspace, workspace_state(sage_paths().state, workspace.root),
+                       audit_context or {})
 
 
 @dataclass
@@ -91,12 +101,14 @@ def build_session(workspace: Path, *, settings: Settings | None = None,
     factory = backend_for or ollama_backends()
     llm = LLMClient(router, factory, sink, max_prompt_chars=settings.max_prompt_chars_total,
                     read_timeout=read_timeout or settings.model_timeout)
-    memory = MemoryStore(workspace, sage_paths().data / "memory.json")
-    experts = Experts(workspace, llm, sink, memory)
+    confined = Workspace([workspace], hidden=policy.hides)
+    state = workspace_state(sage_paths().state, confined.root)
+    memory = MemoryStore(state / "memory.json", sage_paths().data / "memory.json")
+    experts = Experts(workspace, llm, sink, memory, index=RetrievalIndex(confined))
     profile = (f"force:{settings.force_local_model}" if settings.force_local_model
                else settings.model_profile)
     label = backend_label or ("ollama" if backend_for is None else "scripted model")
-    engine = PatchEngine(Workspace([workspace]), audit_context={
+    engine = PatchEngine(confined, state, audit_context={
         "session_id": log.session_id, "trace_id": log.trace_id})
     tools = ToolContext(engine.workspace, test_command=settings.test_command)
     code = CodeFlow(llm, sink, builtin_tools(), policy, engine, memory, tools,

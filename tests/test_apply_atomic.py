@@ -1,4 +1,5 @@
-"""A patch killed mid-apply leaves the files all-before or all-after (after recovery)."""
+"""A patch killed mid-apply or mid-undo leaves the files all-before or all-after, and the undo
+record agrees with what is on disk (after the next command recovers)."""
 
 from __future__ import annotations
 
@@ -13,18 +14,20 @@ from pathlib import Path
 
 import pytest
 
-from sage_tui.core.patch.engine import PatchEngine
-from sage_tui.core.workspace.workspace import Workspace
+from sage_tui.core.patch import engine as engine_module
+from sage_tui.core.patch.engine import UndoError
+from sage_tui.core.patch.model import parse_patch
+from sage_tui.factory import patch_engine
 from tests.conftest import git_repo
 
-WRITER = Path(__file__).parent / "helpers" / "apply_writer.py"
 FILES = 50
+EARLIER = "--- a/earlier.txt\n+++ b/earlier.txt\n@@ -1 +1 @@\n-one\n+one, patched earlier\n"
 
 
 def make_case(root: Path) -> tuple[dict[str, str], dict[str, str], Path]:
     files = {f"pkg/mod{i:02d}.py": "".join(f"value_{i}_{j} = {j}\n" for j in range(40))
              for i in range(FILES)}
-    git_repo(root, files)
+    git_repo(root, {**files, "earlier.txt": "one\n"})
     after = {}
     diff = []
     for name, text in files.items():
@@ -49,36 +52,63 @@ def state(root: Path, before: dict[str, str], after: dict[str, str]) -> str:
     return seen.pop() if len(seen) == 1 else "mixed:" + ",".join(sorted(seen))
 
 
+def sage(root: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "sage_tui", *args, "--workspace", str(root)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def kill_at_random(proc: subprocess.Popen[str], rng: random.Random) -> None:
+    time.sleep(rng.uniform(0.15, 0.9))
+    # The whole group, git included, as a terminal's kill would.
+    with_group = True
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        with_group = False  # it had finished
+    proc.communicate(timeout=60)
+    assert with_group or proc.returncode == 0, proc.returncode
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
-def test_killed_applies_recover_to_all_before_or_all_after(tmp_path: Path) -> None:
+def test_killed_sage_apply_and_sage_undo_leave_one_state_and_undo_reverts_it(
+        tmp_path: Path) -> None:
     rng = random.Random()
     template = tmp_path / "template"
     before, after, patch_file = make_case(template)
+    earlier_file = tmp_path / "earlier.diff"
+    earlier_file.write_text(EARLIER)
     outcomes = []
     for attempt in range(12):
         root = tmp_path / f"run{attempt}"
         shutil.copytree(template, root, symlinks=True)
-        proc = subprocess.Popen([sys.executable, str(WRITER), str(root), str(patch_file)],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                start_new_session=True)
-        assert proc.stdout is not None and proc.stdin is not None
-        assert proc.stdout.readline().strip() == "ready"
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
-        time.sleep(rng.uniform(0.0, 0.2))
-        # The whole group, git included, as a terminal's kill would: a git left running would
-        # keep writing its scratch copy (never the workspace) after recovery tidied it.
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-        journal = (root / ".sage" / "apply-journal.json").exists()
-        PatchEngine(Workspace([root]))  # any patch operation recovers first
-        outcome = state(root, before, after)
-        outcomes.append((outcome, journal))
-        assert outcome in ("before", "after"), (attempt, outcome, journal)
-        assert not (root / ".sage" / "apply-journal.json").exists()
+        engine = patch_engine(root)
+        assert engine.apply(parse_patch(EARLIER)).ok  # an earlier patch on record
+        # `sage apply`, killed at a random moment
+        kill_at_random(sage(root, "apply", str(patch_file)), rng)
+        engine = patch_engine(root)  # the next command recovers first
+        applied = state(root, before, after)
+        assert applied in ("before", "after"), (attempt, applied)
+        # `sage undo`, killed at a random moment, when the big patch is on disk
+        undone = applied
+        if applied == "after":
+            kill_at_random(sage(root, "undo"), rng)
+            engine = patch_engine(root)
+            undone = state(root, before, after)
+            assert undone in ("before", "after"), (attempt, undone)
+        outcomes.append((applied, undone))
+        # Whatever is on disk, undo reverts exactly that, then the earlier patch.
+        engine.undo()
+        assert state(root, before, after) == "before"
+        if undone == "after":
+            assert (root / "earlier.txt").read_text() == "one, patched earlier\n"
+            engine.undo()
+        assert (root / "earlier.txt").read_text() == "one\n"
+        with pytest.raises(UndoError, match="Nothing to undo"):
+            engine.undo()
+        assert not engine.journal.exists()
         assert not list((root / ".sage").glob("staging/*"))
-    print("outcomes (state, journal present at kill):", outcomes)
+    print("outcomes (after apply, after undo):", outcomes)
 
 
 class Crash(BaseException):
@@ -86,66 +116,64 @@ class Crash(BaseException):
 
 
 @pytest.mark.parametrize("renames_before_crash", [0, 1, 17, FILES - 1, FILES])
-def test_a_crash_during_the_swap_is_completed_by_recovery(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, renames_before_crash: int) -> None:
+def test_a_crash_during_the_renames_is_completed_by_recovery_and_undo_agrees(
+        tmp_path: Path, renames_before_crash: int) -> None:
     root = tmp_path / "repo"
     before, after, patch_file = make_case(root)
-    engine = PatchEngine(Workspace([root]))
-    from sage_tui.core.patch.model import parse_patch
-
+    engine = patch_engine(root)
     patch = parse_patch(patch_file.read_text())
-    real_replace = __import__("os").replace
+    real_rename = os.rename
     done = []
 
-    def replace(src: object, dst: object) -> None:
-        if str(dst).startswith(str(root / "pkg")):
+    def rename(src: str, dst: str, *, src_dir_fd: int | None = None,
+               dst_dir_fd: int | None = None) -> None:
+        if str(dst).startswith("mod"):
             if len(done) == renames_before_crash:
                 raise Crash()
             done.append(dst)
-        real_replace(src, dst)  # type: ignore[arg-type]
+        real_rename(src, dst, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd)
 
-    def fsync_dir(path: Path) -> None:  # right after the last rename, before the journal goes
-        if path == root and len(done) == FILES:
-            raise Crash()
+    def finish(*args: object) -> None:  # every file renamed, the undo record not yet written
+        raise Crash()
 
-    monkeypatch.setattr("os.replace", replace)
-    from sage_tui.core.patch import journal as journal_module
-
-    monkeypatch.setattr(journal_module, "fsync_dir", fsync_dir)
-    with pytest.raises(Crash):
+    with pytest.MonkeyPatch.context() as patched, pytest.raises(Crash):
+        patched.setattr(os, "rename", rename)
+        if renames_before_crash == FILES:
+            patched.setattr(engine_module.PatchEngine, "_finish", finish)
         engine.apply(patch)
-    monkeypatch.undo()  # the "next process": real os.replace and fsync again
-    assert (root / ".sage" / "apply-journal.json").exists()
+    # the "next process": the real rename and finish again
+    assert engine.journal.exists()
     if 0 < renames_before_crash < FILES:
         assert state(root, before, after).startswith("mixed")  # what a crash really leaves
-    assert PatchEngine(Workspace([root])).recover() is False  # the constructor recovered
+    again = patch_engine(root)  # any patch operation recovers first
+    assert again.recovered is not None and again.recovered.kind == "apply"
     assert state(root, before, after) == "after"
-    assert not (root / ".sage" / "apply-journal.json").exists()
+    assert not again.journal.exists()
+    _, manifest = again.undo()
+    assert manifest["patch_id"] == patch.patch_id and state(root, before, after) == "before"
 
 
 @pytest.mark.parametrize("staged_before_crash", [0, 25])
 def test_a_crash_while_staging_leaves_everything_before(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, staged_before_crash: int) -> None:
+        tmp_path: Path, staged_before_crash: int) -> None:
     root = tmp_path / "repo"
     before, after, patch_file = make_case(root)
-    engine = PatchEngine(Workspace([root]))
-    from sage_tui.core.patch import engine as apply_module
-    from sage_tui.core.patch.model import parse_patch
+    engine = patch_engine(root)
+    real_stage = engine_module._stage
+    staged = []
 
-    real_sync = apply_module._sync_file
-    synced = []
-
-    def sync(path: Path) -> None:
-        if len(synced) == staged_before_crash:
+    def stage(*args: object) -> None:
+        if len(staged) == staged_before_crash:
             raise Crash()
-        synced.append(path)
-        real_sync(path)
+        staged.append(args)
+        real_stage(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(apply_module, "_sync_file", sync)
-    with pytest.raises(Crash):
+    with pytest.MonkeyPatch.context() as patched, pytest.raises(Crash):
+        patched.setattr(engine_module, "_stage", stage)
         engine.apply(parse_patch(patch_file.read_text()))
-    monkeypatch.setattr(apply_module, "_sync_file", real_sync)
-    assert not (root / ".sage" / "apply-journal.json").exists()
-    PatchEngine(Workspace([root]))
+    assert not engine.journal.exists()
+    patch_engine(root).recover()
     assert state(root, before, after) == "before"
     assert not list((root / ".sage").glob("staging/*"))
+    with pytest.raises(UndoError, match="Nothing to undo"):
+        patch_engine(root).undo()

@@ -15,7 +15,8 @@ from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.scripted import Scenario, ScriptedBackend
 from sage_tui.core.log.events import Event
 from sage_tui.core.workspace.retrieval import RetrievalIndex, terms
-from sage_tui.core.workspace.state import ensure_sage_dir
+from sage_tui.core.workspace.state import SageFolder
+from sage_tui.core.workspace.workspace import Workspace
 from sage_tui.factory import model_router
 from tests.conftest import git_repo
 
@@ -35,7 +36,8 @@ def experts_for(root: Path, scenario: dict[str, Any] | None = None,
     backend = ScriptedBackend(Scenario.load(scenario or {"rules": [{"when": {}, "reply": "x"}]}))
     llm = LLMClient(model_router(default_models(), Settings()), lambda host: backend, sink,
                     max_prompt_chars=60_000)
-    return Experts(root, llm, sink, MemoryStore(root, root.parent / "user-memory.json"))
+    return Experts(root, llm, sink, MemoryStore(root.parent / "state-memory.json",
+                                                root.parent / "user-memory.json"))
 
 
 def test_terms_split_identifiers() -> None:
@@ -46,7 +48,7 @@ def test_terms_split_identifiers() -> None:
 
 def test_retrieval_ranks_and_cites_file_and_line(tmp_path: Path) -> None:
     root = git_repo(tmp_path / "repo", FILES)
-    hits, health = RetrievalIndex(root).search("where is run_server called with the port?")
+    hits, health = RetrievalIndex(Workspace([root])).search("where is run_server called with the port?")
     assert hits[0].path in ("src/app/server.py", "src/app/cli.py")
     cited = {h.citation for h in hits}
     assert "src/app/cli.py:6" in cited and "src/app/server.py:1" in cited
@@ -59,7 +61,7 @@ def test_retrieval_respects_gitignore_and_skips_binaries(tmp_path: Path) -> None
     (root / "secret_build" / "server_dump.py").write_text("run_server run_server run_server\n")
     (root / "debug.log").write_text("run_server failed\n")
     (root / "image.bin").write_bytes(b"\0\1run_server")
-    index = RetrievalIndex(root)
+    index = RetrievalIndex(Workspace([root]))
     hits, health = index.search("run_server")
     paths = {h.path for h in hits}
     assert "secret_build/server_dump.py" not in paths and "debug.log" not in paths
@@ -68,7 +70,7 @@ def test_retrieval_respects_gitignore_and_skips_binaries(tmp_path: Path) -> None
 
 def test_retrieval_reports_stale_files_and_picks_up_changes(tmp_path: Path) -> None:
     root = git_repo(tmp_path / "repo", FILES)
-    index = RetrievalIndex(root)
+    index = RetrievalIndex(Workspace([root]))
     index.search("server")
     server = root / "src/app/server.py"
     server.write_text("def run_server(port: int) -> None:\n    open_gateway(port)\n")
@@ -96,7 +98,7 @@ def test_retrieval_outside_git_walks_the_folder(tmp_path: Path) -> None:
     (root / "node_modules" / "x").mkdir(parents=True)
     (root / "node_modules" / "x" / "index.js").write_text("run_server()\n")
     (root / "main.py").write_text("run_server()\n")
-    hits, _ = RetrievalIndex(root).search("run_server")
+    hits, _ = RetrievalIndex(Workspace([root])).search("run_server")
     assert [h.path for h in hits] == ["main.py"]
 
 
@@ -112,7 +114,6 @@ def test_git_packet(tmp_path: Path) -> None:
 
 def test_memory_update_stores_facts_and_preferences(tmp_path: Path) -> None:
     root = git_repo(tmp_path / "repo", FILES)
-    ensure_sage_dir(root)
     scenario = {"rules": [{"when": {"role": "summarizer"}, "reply": {"json": {
         "project_facts": ["The server listens on port 8080", "Tests use pytest"],
         "user_preferences": ["Prefers type hints everywhere"]}}}]}
@@ -127,18 +128,19 @@ def test_memory_update_stores_facts_and_preferences(tmp_path: Path) -> None:
     memory.add_lesson("Do not rename public functions (hunk rejected)")
     packet = memory.packet()
     assert packet.evidence and "Lessons from rejected changes" in packet.text
-    assert ".sage/memory.json" in packet.citations
-    stored = json.loads((root / ".sage" / "memory.json").read_text())
+    assert "project memory" in packet.citations
+    stored = json.loads((root.parent / "state-memory.json").read_text())
     assert stored["lessons"] == ["Do not rename public functions (hunk rejected)"]
 
 
 def test_sage_dir_is_excluded_from_git_not_gitignored(tmp_path: Path) -> None:
     root = git_repo(tmp_path / "repo", FILES)
-    ensure_sage_dir(root)
-    ensure_sage_dir(root)
+    for _ in range(2):
+        with SageFolder(root).open("staging"):
+            pass
     exclude = (root / ".git" / "info" / "exclude").read_text()
     assert exclude.count("/.sage/") == 1
-    (root / ".sage" / "memory.json").write_text("{}")
+    (root / ".sage" / "last_plan.json").write_text("{}")
     status = subprocess.run(["git", "-C", str(root), "status", "--porcelain"],
                             capture_output=True, text=True).stdout
     assert ".sage" not in status

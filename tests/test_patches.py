@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from sage_tui.core.patch.check import diagnose, read_text_or_none
-from sage_tui.core.patch.engine import PatchEngine, UndoError
+from sage_tui.core.patch.engine import UndoError
 from sage_tui.core.patch.model import HunkReview, PatchError, parse_patch
-from sage_tui.core.workspace.workspace import Workspace
+from sage_tui.factory import patch_engine
 from tests.conftest import git_repo
+from tests.helpers import state_of
 
 LINES = "".join(f"line {i}\n" for i in range(1, 31))
 FILES = {"a.py": LINES, "b.py": "alpha\nbeta\ngamma\n", "gone.txt": "bye\n"}
@@ -97,7 +98,7 @@ def test_diagnose_names_the_hunk_and_the_closest_match(repo: Path) -> None:
 
 
 def test_applying_exactly_the_approved_hunks(repo: Path) -> None:
-    engine = PatchEngine(Workspace([repo]))
+    engine = patch_engine(repo)
     patch = parse_patch(TWO_FILES)
     result = engine.apply(patch, ["h1", "h4"])
     assert result.ok
@@ -112,7 +113,7 @@ def test_applying_exactly_the_approved_hunks(repo: Path) -> None:
 
 
 def test_new_and_deleted_files_and_undo(repo: Path) -> None:
-    engine = PatchEngine(Workspace([repo]))
+    engine = patch_engine(repo)
     before = tree(repo)
     result = engine.apply(parse_patch(TWO_FILES))
     assert result.ok and not (repo / "gone.txt").exists()
@@ -126,7 +127,7 @@ def test_new_and_deleted_files_and_undo(repo: Path) -> None:
 
 
 def test_undo_refuses_when_files_changed_since(repo: Path) -> None:
-    engine = PatchEngine(Workspace([repo]))
+    engine = patch_engine(repo)
     engine.apply(parse_patch(TWO_FILES), ["h3"])
     (repo / "b.py").write_text("someone edited this\n")
     with pytest.raises(UndoError, match=r"b\.py changed since it was applied"):
@@ -135,7 +136,7 @@ def test_undo_refuses_when_files_changed_since(repo: Path) -> None:
 
 
 def test_a_patch_that_no_longer_applies_changes_nothing(repo: Path) -> None:
-    engine = PatchEngine(Workspace([repo]))
+    engine = patch_engine(repo)
     patch = parse_patch(TWO_FILES)
     (repo / "b.py").write_text("alpha\nchanged by someone\ngamma\n")
     before = tree(repo)
@@ -149,7 +150,7 @@ def test_a_patch_that_no_longer_applies_changes_nothing(repo: Path) -> None:
 
 
 def test_whitespace_only_drift_is_caught_by_git(repo: Path) -> None:
-    engine = PatchEngine(Workspace([repo]))
+    engine = patch_engine(repo)
     patch = parse_patch("--- a/b.py\n+++ b/b.py\n@@ -1,3 +1,3 @@\n alpha\n-beta\n+BETA\n gamma\n")
     (repo / "b.py").write_text("alpha\nbeta\ngamma")  # no final newline any more
     result = engine.check(patch)
@@ -157,7 +158,7 @@ def test_whitespace_only_drift_is_caught_by_git(repo: Path) -> None:
 
 
 def test_check_writes_nothing(repo: Path) -> None:
-    engine = PatchEngine(Workspace([repo]))
+    engine = patch_engine(repo)
     before = tree(repo)
     result = engine.check(parse_patch(TWO_FILES))
     assert result.ok and all(h.status == "ok" for h in result.hunks)
@@ -188,17 +189,17 @@ def test_review_decisions_edit_undo_and_feedback() -> None:
 def test_an_edited_hunk_applies_as_edited(repo: Path) -> None:
     review = HunkReview(parse_patch(TWO_FILES))
     review.edit("h3", "alpha\nBeta (edited)\ngamma\n")
-    result = PatchEngine(Workspace([repo])).apply(review.patch, review.approved)
+    result = patch_engine(repo).apply(review.patch, review.approved)
     assert result.ok and (repo / "b.py").read_text() == "alpha\nBeta (edited)\ngamma\n"
 
 
 def test_audit_and_git_exclusion(repo: Path) -> None:
-    engine = PatchEngine(Workspace([repo]), audit_context={"session_id": "s1", "trace_id": "t1"})
+    engine = patch_engine(repo, {"session_id": "s1", "trace_id": "t1"})
     patch = parse_patch(TWO_FILES)
     engine.audit("hunk_decision", patch_id=patch.patch_id, hunk_id="h1",
                  hunk_sha=patch.hunks[0].sha, decision="approve", comment=None, who="person")
     engine.apply(patch, ["h1"])
-    lines = [json.loads(x) for x in (repo / ".sage" / "audit.jsonl").read_text().splitlines()]
+    lines = [json.loads(x) for x in (state_of(repo) / "audit.jsonl").read_text().splitlines()]
     assert [x["action"] for x in lines] == ["hunk_decision", "applied"]
     assert all(x["session_id"] == "s1" and x["trace_id"] == "t1" for x in lines)
     assert lines[1]["hunks"] == [{"hunk_id": "h1", "hunk_sha": patch.hunks[0].sha}]

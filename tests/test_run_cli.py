@@ -16,7 +16,7 @@ from sage_tui.config import default_models
 from sage_tui.core.log.sessionlog import read_session
 from tests.conftest import git_repo
 from tests.fake_ollama import FakeOllamaServer
-from tests.helpers import sessions_dir
+from tests.helpers import sessions_dir, state_of
 
 Start = Callable[..., FakeOllamaServer]
 MODELS = default_models()
@@ -84,7 +84,7 @@ def test_silent_qa_turn_streams_only_the_answer(repo: Path, fake_ollama: Start) 
     assert "cli.py:2" in coder_request.body["messages"][0]["content"]  # the packet reached it
     ended = records[-1]["data"]
     assert ended["status"] == "ok" and ended["turns"] == 1
-    assert json.loads((repo / ".sage" / "memory.json").read_text())["facts"] == [
+    assert json.loads((state_of(repo) / "memory.json").read_text())["facts"] == [
         "The server starts on port 8080"]
 
 

@@ -33,7 +33,7 @@ def layout(tmp_path: Path) -> tuple[Workspace, Path]:
     (root / "src" / "deep").mkdir()
     (root / "src" / "deep" / "up").symlink_to(tmp_path, target_is_directory=True)
     (root / "to_git").symlink_to(root / ".git" / "config")
-    (root / "in_link").symlink_to(root / "src" / "app.py")  # stays inside: allowed
+    (root / "in_link").symlink_to(root / "src" / "app.py")  # stays inside: still refused
     os.mkfifo(root / "pipe")
     os.link(canary / "hard.txt", root / "hard.txt")
     return Workspace([root]), canary
@@ -50,7 +50,11 @@ HOSTILE = [
     ("out_dir/secret.txt", "symbolic link"),
     ("out_file", "symbolic link"),
     ("src/deep/up/canary/secret.txt", "symbolic link"),
-    ("to_git", "into .git"),
+    ("to_git", "symbolic link"),
+    ("in_link", "symbolic link"),
+    (".sage/audit.jsonl", "inside .sage"),
+    (".SAGE/x", "inside .sage"),
+    ("src//../.sage", "inside .sage"),
     ("pipe", "FIFO"),
     ("src/app.py\0.txt", "NUL byte"),
     ("a/" * 3000 + "x", "too long"),
@@ -83,7 +87,6 @@ def test_ordinary_paths_resolve(layout: tuple[Workspace, Path]) -> None:
     assert ws.resolve("src/app.py") == ws.root / "src" / "app.py"
     assert ws.resolve("./src/../README.md") == ws.root / "README.md"
     assert ws.resolve(str(ws.root / "README.md")) == ws.root / "README.md"
-    assert ws.resolve("in_link") == ws.root / "src" / "app.py"
     assert ws.resolve("new/file.py", write=True) == ws.root / "new" / "file.py"
     assert ws.relative(ws.root / "src" / "app.py") == "src/app.py"
     with pytest.raises(PathDenied, match="folder"):
@@ -103,16 +106,16 @@ def test_reads_refuse_a_swapped_in_symlink(layout: tuple[Workspace, Path],
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     ws, _ = layout
     target = ws.root / "src" / "app.py"
-    real_resolve = ws.resolve
+    real_locate = ws.locate
 
-    def swap_after_check(path: str, write: bool = False) -> Path:
-        checked = real_resolve(path, write)
+    def swap_after_check(path: str) -> tuple[Path, str]:
+        checked = real_locate(path)
         target.unlink()
         target.symlink_to(ws.root.parent / "canary" / "secret.txt")  # the race
         return checked
 
-    monkeypatch.setattr(ws, "resolve", swap_after_check)
-    with pytest.raises(PathDenied, match="changed while it was being opened"):
+    monkeypatch.setattr(ws, "locate", swap_after_check)
+    with pytest.raises(PathDenied, match="symbolic link"):
         ws.read_bytes("src/app.py")
 
 
@@ -158,8 +161,8 @@ def test_search_and_retrieval_never_read_through_a_symlink_that_leads_out(
     assert tool.run(ToolContext(ws), args).content == "No matches for 'outside secret'."
     tool, args = builtin_tools().check("search_code", {"query": "print('hi')"})
     found = tool.run(ToolContext(ws), args).content
-    assert "src/app.py:1:" in found and "in_link:1:" in found  # a link that stays inside is read
-    hits, _ = RetrievalIndex(ws.root).search("outside secret")
+    assert "src/app.py:1:" in found and "in_link:1:" not in found  # no link is read
+    hits, _ = RetrievalIndex(Workspace([ws.root])).search("outside secret")
     assert all(hit.path not in ("out_file", "out_dir/secret.txt") for hit in hits)
     assert not any("outside secret" in hit.text for hit in hits)
 
@@ -169,7 +172,11 @@ def test_search_and_retrieval_never_read_through_a_symlink_that_leads_out(
     ("--- secrets/x\n+++ secrets/x\n@@ -1 +1 @@\n-a\n+b\n", "secrets/x"),
     ("--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-a\n+b\n--- /dev/null\n+++ b/n.py\n@@ -0,0 +1 @@\n+c\n",
      "a.py,n.py"),
+    ("--- a/./src//x.py\n+++ b/./src//x.py\n@@ -1 +1 @@\n-a\n+b\n", "src/x.py"),
     ("not a diff", "."),
 ])
-def test_the_policy_sees_every_file_a_patch_touches(diff: str, target: str) -> None:
-    assert builtin_tools().get("propose_patch").target({"diff": diff}) == target
+def test_the_policy_sees_every_file_a_patch_touches(layout: tuple[Workspace, Path], diff: str,
+                                                    target: str) -> None:
+    ws, _ = layout
+    tool = builtin_tools().get("propose_patch")
+    assert ",".join(tool.targets(ToolContext(ws), {"diff": diff})) == target

@@ -12,27 +12,31 @@ from sage_tui.config import load_settings
 from sage_tui.core.errors import UsageError
 from sage_tui.core.log.events import EventName
 from sage_tui.core.log.sessionlog import SessionLog
-from sage_tui.core.patch.engine import ApplyResult, PatchEngine
+from sage_tui.core.patch.engine import ApplyResult
 from sage_tui.core.patch.model import Patch, parse_patch
-from sage_tui.core.workspace.workspace import Workspace
+from sage_tui.core.workspace.state import SageFolder, check_workspace
+from sage_tui.factory import patch_engine
 from sage_tui.paths import sage_paths
 
 STATUS_COLOUR = {"applied": "green", "ok": "green", "skipped": "yellow", "failed": "red"}
 
 
-def _workspace(path: Path | None) -> Workspace:
+def _workspace(path: Path | None) -> Path:
     root = (path or Path.cwd()).expanduser().resolve()
     if not root.is_dir():
         raise UsageError(f"--workspace {root} is not a folder; give an existing folder.")
-    return Workspace([root])
+    check_workspace(root)
+    SageFolder(root).check()  # a planted .sage is refused before anything else is read
+    return root
 
 
 def _read_patch(source: str) -> str:
+    # Bytes in: carriage returns and non-UTF-8 bytes reach the engine as they are.
     if source == "-":
-        return sys.stdin.read()
+        return sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
     path = Path(source).expanduser()
     try:
-        return path.read_text(encoding="utf-8", errors="surrogateescape")
+        return path.read_bytes().decode("utf-8", "surrogateescape")
     except FileNotFoundError:
         raise UsageError(f"{source} does not exist; give a patch file, or - for standard input.") \
             from None
@@ -70,9 +74,9 @@ def run_apply(source: str, *, workspace: Path | None, hunks: str | None, check: 
     settings = load_settings()
     with SessionLog.open(sage_paths().sessions, session_id=settings.session_id, trace_id=settings.trace_id,
                          max_mb=settings.session_log_max_mb) as log:
-        engine = PatchEngine(ws, audit_context={"session_id": log.session_id,
-                                                "trace_id": log.trace_id, "who": "sage apply"})
-        log.emit(EventName.SESSION_STARTED, {"workspace": str(ws.root), "mode": "silent",
+        engine = patch_engine(ws, {"session_id": log.session_id, "trace_id": log.trace_id,
+                                   "who": "sage apply"})
+        log.emit(EventName.SESSION_STARTED, {"workspace": str(ws), "mode": "silent",
                                              "profile": None, "version": _version(),
                                              "command": "apply"}, turn=0)
         log.emit(EventName.PATCH_PROPOSED, {"patch_id": patch.patch_id, "files": patch.paths,
@@ -112,8 +116,8 @@ def run_undo(*, workspace: Path | None, check: bool, as_json: bool) -> int:
     settings = load_settings()
     with SessionLog.open(sage_paths().sessions, session_id=settings.session_id, trace_id=settings.trace_id,
                          max_mb=settings.session_log_max_mb) as log:
-        engine = PatchEngine(ws, audit_context={"session_id": log.session_id,
-                                                "trace_id": log.trace_id, "who": "sage undo"})
+        engine = patch_engine(ws, {"session_id": log.session_id, "trace_id": log.trace_id,
+                                   "who": "sage undo"})
         undo_id, manifest = engine.undo(check_only=check)
         files = [f["path"] for f in manifest["files"]]
         if not check:

@@ -17,7 +17,7 @@ import click
 
 from sage_tui.config import Settings, load_settings
 from sage_tui.core.errors import UsageError
-from sage_tui.core.workspace.state import git_dir
+from sage_tui.core.workspace.state import check_workspace, git_dir
 from sage_tui.paths import sage_paths
 
 DEMO_INTRO = (
@@ -37,7 +37,7 @@ def _workspace(path: Path | None) -> Path:
     if git_dir(root) is None:
         raise UsageError(f"{root} is not inside a git repository; cd into one, pass "
                          "--workspace, or try `sage demo`.")
-    return root
+    return check_workspace(root)
 
 
 def run_workbench(workspace: Path | None, mode: str | None) -> int:
@@ -118,15 +118,15 @@ def run_demo(keep: bool) -> int:
 def run_review(source: str, workspace: Path | None) -> int:
     """`sage review PATCHFILE`: the diff reviewer on any patch; approved hunks are applied."""
     from sage_tui.commands.patching import _read_patch, _workspace
-    from sage_tui.core.patch.engine import PatchEngine
     from sage_tui.core.patch.model import parse_patch
+    from sage_tui.factory import patch_engine
     from sage_tui.ui.review_app import ReviewApp
 
     checked = _workspace(workspace)
     patch = parse_patch(_read_patch(source))
     if source == "-":  # the reviewer needs the terminal's input back
         sys.stdin = open("/dev/tty")  # noqa: SIM115
-    engine = PatchEngine(checked, audit_context={"who": "sage review"})
+    engine = patch_engine(checked, {"who": "sage review"})
     app = ReviewApp(patch, engine, keys=dict(load_settings().keys))
     app.run()
     result = app.result

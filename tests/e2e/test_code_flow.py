@@ -15,7 +15,7 @@ import pytest
 from sage_tui.core.log.sessionlog import read_session
 from tests.conftest import git_repo
 from tests.fake_ollama import FakeOllamaServer
-from tests.helpers import sessions_dir
+from tests.helpers import sessions_dir, state_of
 
 Start = Callable[..., FakeOllamaServer]
 GOLDEN = Path(__file__).parent / "golden" / "code_auto.json"
@@ -140,10 +140,10 @@ def test_research_mode_applies_exactly_the_approved_hunk(repo: Path, fake_ollama
     # the next request to the model carries the comment
     after_review = server.chat_requests("coder")[-1]
     assert "keep the version at 0.1 until the release" in json.dumps(after_review.body)
-    lessons = json.loads((repo / ".sage" / "memory.json").read_text())["lessons"]
+    lessons = json.loads((state_of(repo) / "memory.json").read_text())["lessons"]
     assert lessons == ["A change to util.py was rejected: keep the version at 0.1 until the "
                        "release"]
-    audit = [json.loads(x) for x in (repo / ".sage" / "audit.jsonl").read_text().splitlines()]
+    audit = [json.loads(x) for x in (state_of(repo) / "audit.jsonl").read_text().splitlines()]
     assert [(a["action"], a.get("decision"), a.get("who")) for a in audit[:2]] == [
         ("hunk_decision", "approve", "person"), ("hunk_decision", "reject", "person")]
     assert audit[0]["session_id"] == "code-test"

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import state_of
+
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None,
                                 reason="tmux is not installed (.ci/run installs it)")
 SESSION = "sage-demo-e2e"
@@ -66,4 +68,6 @@ def test_demo_in_tmux(tmp_path: Path) -> None:
     project = Path(folder)
     assert "return len(words(text))" in (project / "textstats.py").read_text()
     assert "counts words" not in (project / "README.md").read_text()  # hunk 2 was rejected
-    assert os.path.exists(project / ".sage" / "audit.jsonl")
+    audit = state_of(project, tmp_path / "home") / "audit.jsonl"
+    assert "hunk_decision" in audit.read_text()  # in SAGE's state folder, not the repository
+    assert not os.path.exists(project / ".sage" / "audit.jsonl")

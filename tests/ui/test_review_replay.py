@@ -9,16 +9,15 @@ from pathlib import Path
 import pytest
 
 from sage_tui.core.log.sessionlog import SessionLog
-from sage_tui.core.patch.engine import PatchEngine
 from sage_tui.core.patch.model import parse_patch
-from sage_tui.core.workspace.workspace import Workspace
+from sage_tui.factory import patch_engine
 from sage_tui.ui.app import SageApp
 from sage_tui.ui.review_app import ReviewApp
 from sage_tui.ui.widgets.event_stream import EventStream
 from sage_tui.ui.widgets.patch_queue import PatchQueue
 from sage_tui.ui.widgets.prompt import PromptInput
 from tests.conftest import git_repo
-from tests.helpers import sessions_dir
+from tests.helpers import sessions_dir, state_of
 from tests.ui.test_workbench_pilot import texts, until
 
 pytestmark = pytest.mark.anyio
@@ -28,7 +27,7 @@ DIFF = ("--- a/a.txt\n+++ b/a.txt\n@@ -1,3 +1,3 @@\n one\n-two\n+TWO\n three\n"
 
 async def test_review_applies_the_approved_hunks_and_audits(tmp_path: Path) -> None:
     root = git_repo(tmp_path / "repo", {"a.txt": "one\ntwo\nthree\n", "b.txt": "alpha\nbeta\n"})
-    engine = PatchEngine(Workspace([root]), audit_context={"who": "sage review"})
+    engine = patch_engine(root, {"who": "sage review"})
     app = ReviewApp(parse_patch(DIFF), engine)
     async with app.run_test(size=(160, 40)) as pilot:
         await pilot.pause()
@@ -36,13 +35,13 @@ async def test_review_applies_the_approved_hunks_and_audits(tmp_path: Path) -> N
     assert app.result is not None and app.result.ok
     assert (root / "a.txt").read_text() == "one\ntwo\nthree\n"
     assert (root / "b.txt").read_text() == "alpha\nBETA\n"
-    audit = (root / ".sage" / "audit.jsonl").read_text()
+    audit = (state_of(root) / "audit.jsonl").read_text()
     assert audit.count('"hunk_decision"') == 2 and '"applied"' in audit
 
 
 async def test_review_escape_applies_nothing(tmp_path: Path) -> None:
     root = git_repo(tmp_path / "repo", {"a.txt": "one\ntwo\nthree\n", "b.txt": "alpha\nbeta\n"})
-    app = ReviewApp(parse_patch(DIFF), PatchEngine(Workspace([root])))
+    app = ReviewApp(parse_patch(DIFF), patch_engine(root))
     async with app.run_test(size=(160, 40)) as pilot:
         await pilot.pause()
         await pilot.press("y", "escape")

@@ -28,7 +28,6 @@ from sage_tui.core.patch.engine import ApplyResult, PatchEngine
 from sage_tui.core.patch.model import Hunk, Patch
 from sage_tui.core.tools.policy import Policy
 from sage_tui.core.tools.registry import ToolContext, ToolFailure, ToolRegistry
-from sage_tui.core.workspace.state import write_json_atomic
 
 MAX_ROUNDS = 3
 MAX_LOGGED_DIFF = 200_000  # the diff rides along in PATCH_PROPOSED, for review and replay
@@ -59,6 +58,7 @@ class CodeFlow:
     tool_context: ToolContext
     approver: Approver = field(default_factory=ModeApprover)
     mode: str = "research"
+    tests_skipped: str = ""  # why the policy kept the last test run from running
 
     def _emit(self, name: EventName, data: dict[str, Any]) -> None:
         self.sink(Event(name, data))
@@ -82,9 +82,11 @@ class CodeFlow:
         steps = await self._plan(task, packets, summary, transcript)
         plan_path = None
         if self.mode == "research":
-            plan_file = self.engine.sage / "last_plan.json"
-            write_json_atomic(plan_file, {"task": task, "steps": steps, "created":
-                                          time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+            plan = {"task": task, "steps": steps,
+                    "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            plan_file = await asyncio.to_thread(
+                self.engine.sage.write, "last_plan.json",
+                (json.dumps(plan, ensure_ascii=False, indent=2) + "\n").encode())
             plan_path = str(plan_file.relative_to(self.engine.workspace.root))
         self._emit(EventName.PLAN_CREATED, {"steps": steps, "path": plan_path})
         decision = await self.checkpoint(ApprovalRequest("plan", "Approve the plan?", steps=steps))
@@ -206,7 +208,16 @@ class CodeFlow:
         return "failed"
 
     async def _tests(self) -> dict[str, Any] | None:
+        """Run the project's tests after an apply, if the policy allows it (None: not run)."""
         tool = self.registry.get("run_tests")
+        loop = ToolLoop(self.llm, self.registry, self.policy,
+                        self.approver if self.mode == "research" else ModeApprover(),
+                        self.sink, self.tool_context, self.mode)
+        try:
+            await loop.judge(tool.name, tool.effect, tool.targets(self.tool_context, {}))
+        except ToolFailure as exc:
+            self.tests_skipped = exc.message
+            return None
         try:
             output = await asyncio.to_thread(tool.run, self.tool_context, {})
         except ToolFailure as exc:
@@ -228,7 +239,9 @@ class CodeFlow:
                          + patch.text(h.hunk_id for h in result.hunks if h.status == "applied")[:4000])
         if not applied:
             facts.append("No change was applied.")
-        if tests is None:
+        if tests is None and self.tests_skipped:
+            facts.append(f"The tests were not run: {self.tests_skipped}")
+        elif tests is None:
             facts.append("No test command is configured, so no tests ran.")
         else:
             facts.append(f"Tests: exit code {tests['exit_code']}, {tests['passed']} passed, "

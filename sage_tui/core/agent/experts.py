@@ -28,7 +28,8 @@ from sage_tui.core.llm.context import Packet, PromptParts
 from sage_tui.core.llm.types import Message
 from sage_tui.core.log.events import Event, EventName, Sink
 from sage_tui.core.workspace.retrieval import RetrievalIndex
-from sage_tui.core.workspace.state import SAGE_DIR, write_json_atomic
+from sage_tui.core.workspace.state import write_json_atomic
+from sage_tui.core.workspace.workspace import Workspace
 
 MAX_FACTS = 40
 MAX_LESSONS = 40
@@ -71,8 +72,13 @@ def _merge(old: list[str], new: Sequence[str], limit: int) -> list[str]:
 class MemoryStore:
     """Facts and lessons for one workspace, plus the user's own preferences."""
 
-    def __init__(self, workspace: Path, user_file: Path) -> None:
-        self.project_file = workspace / SAGE_DIR / "memory.json"
+    def __init__(self, project_file: Path, user_file: Path) -> None:
+        """Args:
+            project_file: This workspace's facts and lessons, in SAGE's state folder (a
+                repository cannot plant lessons there).
+            user_file: The user's preferences, across workspaces.
+        """
+        self.project_file = project_file
         self.user_file = user_file
 
     def facts(self) -> list[str]:
@@ -113,7 +119,7 @@ class MemoryStore:
             lines.append("Lessons from rejected changes:\n" + "\n".join(f"- {x}" for x in lessons))
         if prefs:
             lines.append("User preferences:\n" + "\n".join(f"- {p}" for p in prefs))
-        citations = [str(Path(SAGE_DIR) / "memory.json")] if facts or lessons else []
+        citations = ["project memory"] if facts or lessons else []
         if prefs:
             citations.append("user memory")
         return Packet("memory", "\n".join(lines), tuple(citations), True)
@@ -145,7 +151,7 @@ class Experts:
 
     def __post_init__(self) -> None:
         if self.index is None:
-            self.index = RetrievalIndex(self.workspace)
+            self.index = RetrievalIndex(Workspace([self.workspace]))
 
     async def gather(self, names: Sequence[str], query: str) -> list[Packet]:
         """Packets from `names`, concurrently, announced in the order asked."""

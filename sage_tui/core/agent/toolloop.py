@@ -148,7 +148,7 @@ class ToolLoop:
         key = _key(call)
         try:
             tool, args = self.registry.check(call.name, call.arguments, self._offered)
-            await self._judge(call.name, tool.effect, tool.target(args))
+            await self.judge(call.name, tool.effect, tool.targets(self.context, args))
             output: ToolOutput = await asyncio.wait_for(
                 asyncio.to_thread(tool.run, self.context, args), timeout=tool.timeout)
         except (ToolFailure, OSError, ValueError) as exc:  # OSError covers timeouts and PathDenied
@@ -171,14 +171,20 @@ class ToolLoop:
                 self.sink(event)
         return output.content, None
 
-    async def _judge(self, tool: str, effect: str, target: str) -> None:
-        verdict, rule = self.policy.decide(tool, effect, target)
+    async def judge(self, tool: str, effect: str, targets: list[str]) -> None:
+        """The policy's verdict on a call, each target judged; `ask` is a tool checkpoint.
+
+        Raises:
+            ToolFailure: `permission_denied`, naming the target and the rule.
+        """
+        verdict, rule, decisive = self.policy.decide_all(tool, effect, targets)
+        target = ",".join(targets)
         self._emit(EventName.POLICY_DECISION, {"tool": tool, "target": target,
                                                "verdict": verdict, "rule": rule})
         if verdict == "allow":
             return
         if verdict == "deny":
-            raise ToolFailure("permission_denied", f"The tool policy denies {tool} on {target} "
+            raise ToolFailure("permission_denied", f"The tool policy denies {tool} on {decisive} "
                               f"({rule}).", "Do without it, or ask the user to change "
                               "SAGE_TOOL_POLICY.")
         blocking = self.mode == "research"  # auto and silent: logged, answered by the mode

@@ -4,6 +4,7 @@ closest match is, so the model (or the person) can rebuild them."""
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,23 +21,55 @@ class HunkProblem:
     message: str
 
 
+SCORED_LINES = 200  # the closest-match score compares at most this many lines of a hunk
+SCORED_WINDOWS = 12  # and only the windows that share the most lines with it
+
+
 def _find(lines: list[str], block: list[str], near: int) -> int | None:
-    """Start index of `block` in `lines`, the occurrence nearest `near`."""
+    """Start index of `block` in `lines`, the occurrence nearest `near`.
+
+    Only positions whose first line matches are compared, so a missing block costs
+    one pass over the file, not one comparison per position.
+    """
     if not block:
         return near
-    hits = [i for i in range(len(lines) - len(block) + 1) if lines[i:i + len(block)] == block]
+    first, size = block[0], len(block)
+    hits = [i for i, line in enumerate(lines[:len(lines) - size + 1])
+            if line == first and lines[i:i + size] == block]
     return min(hits, key=lambda i: abs(i - near)) if hits else None
 
 
 def _closest(lines: list[str], block: list[str]) -> tuple[int, float]:
-    best, score = 0, 0.0
-    size = max(1, len(block))
+    """(1-based line, similarity) of the window most like `block`, in bounded time.
+
+    A sliding count of shared lines picks the few best windows in one pass; only
+    those are scored with difflib, on at most `SCORED_LINES` lines.
+    """
+    sample = block[:SCORED_LINES]
+    size = max(1, len(sample))
+    if not lines:
+        return 1, 0.0
+    wanted = set(sample)
+    shared = [1 if line in wanted else 0 for line in lines]
+    counts, running = [], sum(shared[:size])
     for start in range(max(1, len(lines) - size + 1)):
-        ratio = difflib.SequenceMatcher(a=block, b=lines[start:start + size],
+        if start:
+            running += (shared[start + size - 1] if start + size - 1 < len(lines) else 0) \
+                - shared[start - 1]
+        counts.append(running)
+    best_starts = sorted(range(len(counts)), key=lambda s: (-counts[s], s))[:SCORED_WINDOWS]
+    best, score = 0, 0.0
+    for start in sorted(best_starts):
+        ratio = difflib.SequenceMatcher(a=sample, b=lines[start:start + size],
                                         autojunk=False).ratio()
         if ratio > score:
             best, score = start, ratio
     return best + 1, score
+
+
+def _percent(score: float) -> str:
+    """A similarity for a hunk that did not match: never rounded up to 100%."""
+    return f"{min(99, math.floor(score * 100))}%"
 
 
 def diagnose(patch: Patch, read: Callable[[str], str | None],
@@ -68,7 +101,7 @@ def diagnose(patch: Patch, read: Callable[[str], str | None],
             problems.append(HunkProblem(
                 hunk.hunk_id, file.path,
                 f"hunk {hunk.index} ({hunk.header}) does not match {file.path}: its context and "
-                f"removed lines are not in the file; the closest match ({score:.0%} alike) starts "
+                f"removed lines are not in the file; the closest match ({_percent(score)} alike) starts "
                 f"at line {line}: {sample!r}"))
     return problems
 

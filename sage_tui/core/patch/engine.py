@@ -1,19 +1,23 @@
-"""Applying approved hunks atomically, undoing the last apply, and the audit trail.
+"""Applying approved hunks atomically, undoing, and recovering: the patch engine.
 
 Applying the chosen hunks:
 
-1. every path is resolved through the workspace (confinement) and each hunk is
-   checked against the file on disk, so a failure names the hunk and the closest match;
-2. `git apply --recount` runs on a scratch copy of the affected files; it verifies
-   every hunk before it writes, so a patch that does not apply changes nothing;
-3. the results are staged in `.sage/staging/` and fsynced, a journal naming every
-   rename is written, the renames are done, and the journal is removed.
+1. every path is checked by the workspace (confinement: no `..`, no `.git`/`.sage`,
+   no links) and each hunk against the file's bytes, so a failure names the hunk
+   and the closest match;
+2. `git apply --recount` runs on a scratch copy in SAGE's own state folder; it
+   verifies every hunk before it writes, so a patch that does not apply changes
+   nothing. Bytes go in and come out as they are (CRLF, Latin-1, any file name);
+3. the results are staged in the workspace's `.sage/staging/` (same filesystem), the
+   folder of every target is opened and held (no link followed) and proven
+   writable; then a journal naming every rename is written to the state folder, the
+   renames are done through the held folders, the undo record is updated, and the
+   journal is removed.
 
 A process killed during step 3 leaves a journal; `recover()` (run before any patch
-operation) finishes the renames, so the files end all-before or all-after. Each
-apply keeps what undo needs in `.sage/undo/`: the files as they were, their hashes
-after the apply, and the reverse patch to show. Every decision is appended to
-`.sage/audit.jsonl`.
+operation) finishes the renames and the undo record, so the files end all-before or
+all-after and `undo` reverts exactly what is on disk. Undo records, the audit trail
+and the patch lock live in the state folder too: a repository cannot plant them.
 """
 
 from __future__ import annotations
@@ -33,14 +37,16 @@ from typing import Any
 
 from sage_tui.core.errors import SageError
 from sage_tui.core.log.events import EventName
+from sage_tui.core.patch import journal as journals
 from sage_tui.core.patch.audit import AuditTrail
 from sage_tui.core.patch.check import diagnose
-from sage_tui.core.patch.journal import commit_journal, replay_journal
+from sage_tui.core.patch.journal import Entry, Journal
 from sage_tui.core.patch.model import Patch, reverse_diff
-from sage_tui.core.workspace.state import ensure_sage_dir, write_json_atomic
+from sage_tui.core.workspace.state import SageFolder, check_workspace, write_json_atomic
 from sage_tui.core.workspace.workspace import PathDenied, Workspace
 
 GIT_TIMEOUT = 120
+_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
 class UndoError(SageError):
@@ -51,16 +57,20 @@ class PatchBusy(SageError):
     """Another process is changing this workspace's files right now."""
 
 
+class RecoveryFailed(SageError):
+    """An interrupted change could not be finished yet; the message says why."""
+
+
 @contextlib.contextmanager
-def _patch_lock(sage: Path, wait: float = 10.0) -> Iterator[None]:
+def _patch_lock(state: Path, wait: float = 10.0) -> Iterator[None]:
     """One apply, undo or recovery at a time per workspace, across processes."""
-    fd = os.open(sage / "patch.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    import fcntl
+
+    fd = os.open(state / "patch.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     try:
         deadline = time.monotonic() + wait
         while True:
             try:
-                import fcntl
-
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
@@ -68,8 +78,6 @@ def _patch_lock(sage: Path, wait: float = 10.0) -> Iterator[None]:
                     raise PatchBusy("Another sage process is applying a patch in this workspace; "
                                     "wait for it to finish and try again.") from None
                 time.sleep(0.05)
-            except ImportError:  # no fcntl (Windows): one process at a time is on the user
-                break
         yield
     finally:
         os.close(fd)
@@ -109,70 +117,100 @@ class ApplyResult:
         return EventName.PATCH_FAILED, {**data, "reason": self.reason}
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """A file after a change: its bytes (None: deleted) and permission bits."""
+
+    data: bytes | None
+    mode: int | None
+
+
 def _sha(data: bytes | None) -> str | None:
     return None if data is None else hashlib.sha256(data).hexdigest()
 
 
-_datasync = getattr(os, "fdatasync", os.fsync)
-
-
-def _sync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        _datasync(fd)
-    finally:
-        os.close(fd)
-
-
 @dataclass
 class PatchEngine:
-    """Checks, applies and undoes patches in one workspace."""
+    """Checks, applies and undoes patches in one workspace.
+
+    Args:
+        workspace: The confined workspace.
+        state: SAGE's trusted folder for this workspace (journal, undo records, audit,
+            lock); see `workspace_state`.
+    """
 
     workspace: Workspace
+    state: Path
     audit_context: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.sage = ensure_sage_dir(self.workspace.root)
-        self.journal = self.sage / "apply-journal.json"
-        self.staging = self.sage / "staging"
-        self.undo_dir = self.sage / "undo"
-        self.trail = AuditTrail(self.sage / "audit.jsonl", self.audit_context)
-        self.recover()
+        check_workspace(self.workspace.root)
+        self.sage = SageFolder(self.workspace.root)
+        self.sage.check()
+        self.state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.journal = self.state / "journal.json"
+        self.undo_dir = self.state / "undo"
+        self.trail = AuditTrail(self.state / "audit.jsonl", self.audit_context)
+        self.recovered: Journal | None = None
+        if self.journal.exists():
+            self.recover()
 
     # -- audit ----------------------------------------------------------------------
     def audit(self, action: str, **data: Any) -> None:
-        """Append one line to `.sage/audit.jsonl` (who, what, which hash, ids)."""
+        """Append one line to the audit trail (who, what, which hash, ids)."""
         self.trail.write(action, **data)
 
     # -- recovery -------------------------------------------------------------------
     def recover(self) -> bool:
-        """Finish an apply that was interrupted after its journal was written.
+        """Finish a change that was interrupted after its journal was written.
 
-        Returns True when something was completed. Staged files without a journal
-        belong to an apply that never started touching the tree: they are removed.
+        Returns True when something was completed (then `recovered` holds it).
+
+        Raises:
+            RecoveryFailed: it cannot be finished now; the journal stays for later.
         """
-        with _patch_lock(self.sage):
+        with _patch_lock(self.state):
             return self._recover()
 
     def _recover(self) -> bool:
-        """`recover` without taking the lock (callers hold it).
+        try:
+            done = journals.replay(self.journal, self.workspace, self.sage, self._finish)
+        except journals.JournalInvalid as exc:
+            self.audit("journal_set_aside", reason=str(exc))
+            return False
+        except (PathDenied, OSError) as exc:
+            raise RecoveryFailed(
+                f"An interrupted patch operation could not be finished ({exc}); nothing else "
+                "will be changed until it can. Fix that and run `sage apply --check`.") from exc
+        self._clean_staging()
+        if done is None:
+            return False
+        self.recovered = done
+        self.audit("recovered", kind=done.kind, undo_id=done.undo_id,
+                   files=[e.path for e in done.entries])
+        return True
 
-        Returns True when something was completed. Staged files without a journal
-        belong to an apply that never started touching the tree: they are removed.
-        """
-        return replay_journal(self.journal, self.staging, self.workspace.root)
+    def _clean_staging(self) -> None:
+        if not (self.workspace.root / ".sage" / "staging").is_dir():
+            return
+        with self.sage.open("staging") as fd:
+            for name in os.listdir(fd):
+                with contextlib.suppress(OSError):
+                    _remove_tree(fd, name)
 
-    # -- checking and applying ------------------------------------------------------
+    # -- reading --------------------------------------------------------------------
     def _read(self, path: str) -> bytes | None:
         try:
-            return self.workspace.read_bytes(path)
+            return self.workspace.read_bytes(path, honour_hidden=False)
         except FileNotFoundError:
             return None
 
-    def _resolve_all(self, patch: Patch, chosen: set[str]) -> list[str]:
+    def _paths(self, patch: Patch, chosen: set[str]) -> list[str]:
         paths = [f.path for f in patch.files if any(h.hunk_id in chosen for h in f.hunks)]
-        for path in paths:
-            self.workspace.resolve(path, write=True)
+        normal = [self.workspace.normalize(p) for p in paths]
+        if len(set(normal)) != len(normal):
+            raise PathDenied("The diff names one file twice (in two spellings); merge its hunks "
+                             "under one header.")
         return paths
 
     def _results(self, patch: Patch, chosen: set[str], status: str,
@@ -190,46 +228,15 @@ class PatchEngine:
                 out.append(HunkResult(hunk.hunk_id, hunk.index, hunk.path, "skipped"))
         return out
 
-    def _scratch_apply(self, diff: str, contents: Mapping[str, bytes | None], check_only: bool,
-                       reverse: bool = False) -> tuple[Path | None, str]:
-        """Run git apply on a scratch copy; returns (scratch dir or None, git's error)."""
-        # On the workspace's own file system, so results can be renamed straight into place.
-        self.staging.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix="apply-", dir=self.staging))
-        made: set[Path] = {scratch}
-        for path, data in contents.items():
-            if data is not None:
-                target = scratch / path
-                if target.parent not in made:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    made.add(target.parent)
-                target.write_bytes(data)
-        args = ["git", "apply", "--recount", "--unidiff-zero", "--whitespace=nowarn"]
-        if check_only:
-            args.append("--check")
-        if reverse:
-            args.append("--reverse")
-        # No repository here: git apply then works on plain files relative to the scratch dir.
-        env = {**os.environ, "GIT_DIR": str(scratch / ".no-git"), "GIT_CEILING_DIRECTORIES":
-               str(scratch.parent)}
-        proc = subprocess.run(args, input=diff.encode(), cwd=scratch,
-                              capture_output=True, timeout=GIT_TIMEOUT, env=env)
-        error = proc.stderr.decode("utf-8", "replace").strip()
-        if proc.returncode != 0:
-            shutil.rmtree(scratch, ignore_errors=True)
-            return None, error or "git apply failed"
-        if check_only:
-            shutil.rmtree(scratch, ignore_errors=True)
-        return scratch, ""
-
     def _precheck(self, patch: Patch, chosen: set[str]
                   ) -> tuple[list[str], dict[str, bytes | None], dict[str, str]]:
-        """Resolve and read every affected file once; diagnose every chosen hunk."""
+        """Check and read every affected file once; diagnose every chosen hunk."""
         try:
-            paths = self._resolve_all(patch, chosen)
-        except PathDenied as exc:
-            return [], {}, {h: str(exc) for h in chosen}
-        contents = {path: self._read(path) for path in paths}
+            paths = self._paths(patch, chosen)
+            contents = {path: self._read(path) for path in paths}
+        except (PathDenied, IsADirectoryError) as exc:
+            reason = str(exc) if isinstance(exc, PathDenied) else f"{exc.filename} is a folder"
+            return [f.path for f in patch.files], {}, {h: reason for h in chosen}
 
         def read_text(path: str) -> str | None:
             data = contents.get(path)
@@ -238,12 +245,54 @@ class PatchEngine:
         failures = {p.hunk_id: p.message for p in diagnose(patch, read_text, chosen)}
         return paths, contents, failures
 
+    # -- git on a scratch copy ------------------------------------------------------
+    def _scratch_apply(self, diff: str, contents: Mapping[str, bytes | None],
+                       reverse: bool = False) -> tuple[dict[str, Outcome] | None, str]:
+        """Run git apply on a copy in the state folder; (each file's outcome, or None; error)."""
+        scratch = Path(tempfile.mkdtemp(prefix="scratch-", dir=self.state))
+        try:
+            for path, data in contents.items():
+                if data is not None:
+                    target = scratch / path
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(data)
+                    mode = self._mode(path)
+                    if mode is not None:
+                        os.chmod(target, mode)
+            args = ["git", "apply", "--recount", "--unidiff-zero", "--whitespace=nowarn"]
+            if reverse:
+                args.append("--reverse")
+            # No repository here: git apply then works on plain files relative to the copy.
+            env = {**os.environ, "GIT_DIR": str(scratch / ".no-git"),
+                   "GIT_CEILING_DIRECTORIES": str(scratch.parent)}
+            proc = subprocess.run(args, input=diff.encode("utf-8", "surrogateescape"),
+                                  cwd=scratch, capture_output=True, timeout=GIT_TIMEOUT, env=env)
+            if proc.returncode != 0:
+                return None, proc.stderr.decode("utf-8", "replace").strip() or "git apply failed"
+            outcomes = {}
+            for path in contents:
+                result = scratch / path
+                if result.is_file():
+                    outcomes[path] = Outcome(result.read_bytes(), result.stat().st_mode & 0o777)
+                else:
+                    outcomes[path] = Outcome(None, None)
+            return outcomes, ""
+        except subprocess.TimeoutExpired:
+            return None, f"git apply took longer than {GIT_TIMEOUT} s"
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _mode(self, path: str) -> int | None:
+        info = self.workspace.lstat(path)
+        return None if info is None else info.st_mode & 0o777
+
+    # -- check ----------------------------------------------------------------------
     def check(self, patch: Patch, hunk_ids: Iterable[str] | None = None) -> ApplyResult:
-        """Would these hunks apply? Writes nothing."""
+        """Would these hunks apply? Writes nothing in the workspace."""
         chosen = set(hunk_ids) if hunk_ids is not None else {h.hunk_id for h in patch.hunks}
         paths, contents, failures = self._precheck(patch, chosen)
         if not failures and chosen:
-            _, error = self._scratch_apply(patch.text(chosen), contents, check_only=True)
+            _, error = self._scratch_apply(patch.text(chosen), contents)
             if error:
                 failures = {h: error for h in chosen}
         reason = "; ".join(dict.fromkeys(failures.values()))
@@ -251,9 +300,10 @@ class PatchEngine:
                            self._results(patch, chosen, "ok", failures),
                            reason or ("" if chosen else "no hunk was chosen"), checked_only=True)
 
+    # -- apply ----------------------------------------------------------------------
     def apply(self, patch: Patch, hunk_ids: Iterable[str] | None = None) -> ApplyResult:
         """Apply exactly the chosen hunks (all by default), all files or none."""
-        with _patch_lock(self.sage):
+        with _patch_lock(self.state):
             return self._apply(patch, hunk_ids)
 
     def _apply(self, patch: Patch, hunk_ids: Iterable[str] | None) -> ApplyResult:
@@ -263,102 +313,151 @@ class PatchEngine:
             return ApplyResult(False, patch.patch_id, [], self._results(patch, chosen, "", {}),
                                "no hunk was approved, so nothing was applied")
         paths, contents, failures = self._precheck(patch, chosen)
-        scratch = None
         diff = patch.text(chosen)
+        outcomes = None
         if not failures:
-            scratch, error = self._scratch_apply(diff, contents, check_only=False)
-            if scratch is None:
+            outcomes, error = self._scratch_apply(diff, contents)
+            if outcomes is None:
                 failures = {h: error for h in chosen}
-        if failures or scratch is None:
+        if not failures and outcomes is not None:
+            undo_id = f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{patch.patch_id}"
+            manifest = {"patch_id": patch.patch_id, "diff": diff, "reverse": reverse_diff(diff),
+                        "files": [{"path": p, "before": _sha(contents[p]),
+                                   "after": _sha(outcomes[p].data)} for p in paths]}
+            try:
+                self._change("apply", undo_id, outcomes, manifest)
+            except PathDenied as exc:
+                failures = {h: str(exc) for h in chosen}
+        if failures:
             reason = "; ".join(dict.fromkeys(failures.values()))
-            result = ApplyResult(False, patch.patch_id, paths,
-                                 self._results(patch, chosen, "applied", failures), reason)
             self.audit("apply_failed", patch_id=patch.patch_id, reason=reason)
-            return result
-        undo_id = self._swap_safely(patch.patch_id, diff, contents, scratch)
-        (self.sage / "last_apply").write_text(undo_id + "\n")
-        result = ApplyResult(True, patch.patch_id, paths,
-                             self._results(patch, chosen, "applied", {}), undo_id=undo_id)
+            return ApplyResult(False, patch.patch_id, paths,
+                               self._results(patch, chosen, "applied", failures), reason)
         self.audit("applied", patch_id=patch.patch_id, undo_id=undo_id,
                    hunks=[{"hunk_id": h, "hunk_sha": patch.hunk(h).sha} for h in sorted(chosen)])
-        return result
+        return ApplyResult(True, patch.patch_id, paths,
+                           self._results(patch, chosen, "applied", {}), undo_id=undo_id)
 
-    def _swap_safely(self, patch_id: str, diff: str, contents: Mapping[str, bytes | None],
-                     scratch: Path, undo_of: str | None = None) -> str:
-        """`_swap`, finishing it at once if it fails after its journal was written."""
-        try:
-            return self._swap(patch_id, diff, contents, scratch, undo_of)
-        except Exception:
-            if self.journal.exists():
-                self._recover()  # the journal promised "after": keep that promise now
-            raise
-        finally:
-            if not self.journal.exists():  # the journal still needs the staged files
-                shutil.rmtree(scratch, ignore_errors=True)
+    def _change(self, kind: journals.Kind, undo_id: str, outcomes: Mapping[str, Outcome],
+                manifest: dict[str, Any] | None = None) -> None:
+        """Stage the outcomes, hold the targets' folders, then journal, rename and finish."""
+        apply_id = f"{os.getpid()}-{time.monotonic_ns()}"
+        entries = []
+        with self.sage.open("staging", apply_id) as staging:
+            try:
+                for number, (path, outcome) in enumerate(outcomes.items()):
+                    if outcome.data is None:
+                        entries.append(Entry(path, None))
+                        continue
+                    _stage(staging, str(number), outcome)
+                    entries.append(Entry(path, str(number)))
+                os.fsync(staging)
+                if manifest is not None:
+                    write_json_atomic(self.undo_dir / undo_id / "manifest.json", manifest)
+                with journals.open_targets(self.workspace, list(outcomes)) as targets:
+                    journals.commit(self.journal, Journal(kind, undo_id, apply_id, tuple(entries)),
+                                    staging, targets, self._finish)
+            except Exception:  # (a dying process leaves the journal for the next start)
+                if self.journal.exists():
+                    self._recover()  # the journal promised "after": keep that promise now
+                raise
+            finally:
+                if not self.journal.exists():
+                    for entry in entries:
+                        if entry.staged is not None:
+                            with contextlib.suppress(OSError):
+                                os.unlink(entry.staged, dir_fd=staging)
+        self._clean_staging()
 
-    def _swap(self, patch_id: str, diff: str, contents: Mapping[str, bytes | None],
-              scratch: Path, undo_of: str | None = None) -> str:
-        """Stage the scratch results, journal, rename; returns the undo id."""
-        undo_id = undo_of or f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{patch_id}"
-        entries: list[dict[str, Any]] = []
-        manifest: list[dict[str, Any]] = []
-        for path, before in contents.items():
-            result = scratch / path
-            after = result.read_bytes() if result.exists() else None
-            manifest.append({"path": path, "before": _sha(before), "after": _sha(after)})
-            if after is None:
-                entries.append({"path": path, "staged": None, "delete": True})
-                continue
-            _sync_file(result)  # durable before the journal names it
-            if before is not None:
-                with contextlib.suppress(OSError):
-                    os.chmod(result, os.stat(self.workspace.root / path).st_mode & 0o7777)
-            entries.append({"path": path, "staged": str(result), "delete": False})
-        if undo_of is None:
-            # What undo needs: the applied diff (reversed by git) and each file's hash after.
-            write_json_atomic(self.undo_dir / undo_id / "manifest.json",
-                              {"patch_id": patch_id, "files": manifest, "diff": diff,
-                               "reverse": reverse_diff(diff)})
-        commit_journal(self.journal, self.workspace.root, undo_id, entries)
-        return undo_id
+    def _finish(self, journal: Journal) -> None:
+        """The undo record follows the files: pushed after an apply, popped after an undo."""
+        stack = self.undo_stack()
+        if journal.kind == "apply" and (not stack or stack[-1] != journal.undo_id):
+            stack.append(journal.undo_id)
+        elif journal.kind == "undo" and journal.undo_id in stack:
+            stack.remove(journal.undo_id)
+        write_json_atomic(self.undo_dir / "stack.json", {"applied": stack})
 
     # -- undo -----------------------------------------------------------------------
+    def undo_stack(self) -> list[str]:
+        """Undo ids of applied patches, oldest first."""
+        try:
+            data = json.loads((self.undo_dir / "stack.json").read_text(encoding="utf-8"))
+            return [str(i) for i in data.get("applied", []) if isinstance(i, str)]
+        except (OSError, ValueError, AttributeError):
+            return []
+
     def last_undo(self) -> tuple[str, dict[str, Any]]:
         """The last apply that can be undone, and its manifest."""
-        marker = self.sage / "last_apply"
-        undo_id = marker.read_text().strip() if marker.exists() else ""
+        stack = self.undo_stack()
+        undo_id = stack[-1] if stack else ""
         manifest_file = self.undo_dir / undo_id / "manifest.json"
         if not undo_id or not manifest_file.exists():
             raise UndoError("Nothing to undo: no patch has been applied in this workspace "
                             "(or the last one was already undone).")
-        return undo_id, json.loads(manifest_file.read_text(encoding="utf-8"))
+        manifest: dict[str, Any] = json.loads(manifest_file.read_text(encoding="utf-8"))
+        return undo_id, manifest
 
     def undo(self, check_only: bool = False) -> tuple[str, dict[str, Any]]:
         """Restore the files of the last apply, if nobody changed them since."""
-        with _patch_lock(self.sage):
+        with _patch_lock(self.state):
             return self._undo(check_only)
 
     def _undo(self, check_only: bool) -> tuple[str, dict[str, Any]]:
         self._recover()
         undo_id, manifest = self.last_undo()
-        paths = [f["path"] for f in manifest["files"]]
-        contents = {path: self._read(path) for path in paths}
+        paths = [str(f["path"]) for f in manifest["files"]]
+        try:
+            contents = {path: self._read(path) for path in paths}
+        except PathDenied as exc:
+            raise UndoError(f"Cannot undo patch {manifest['patch_id']}: {exc}") from exc
         changed = [f["path"] for f in manifest["files"] if _sha(contents[f["path"]]) != f["after"]]
         if changed:
             raise UndoError(f"Cannot undo patch {manifest['patch_id']}: "
                             f"{', '.join(changed)} changed since it was applied; revert those "
-                            "edits first, or undo by hand with the reverse patch in "
-                            f".sage/undo/{undo_id}/manifest.json.")
+                            "edits first (`sage undo --check` shows the reverse patch).")
         if check_only:
             return undo_id, manifest
-        for path in paths:
-            self.workspace.resolve(path, write=True)
-        scratch, error = self._scratch_apply(manifest["diff"], contents, check_only=False,
-                                             reverse=True)
-        if scratch is None:
+        outcomes, error = self._scratch_apply(manifest["diff"], contents, reverse=True)
+        if outcomes is None:
             raise UndoError(f"Cannot undo patch {manifest['patch_id']}: the reverse patch does "
                             f"not apply ({error}).")
-        self._swap_safely(manifest["patch_id"], manifest["diff"], contents, scratch, undo_of=undo_id)
-        (self.sage / "last_apply").unlink()
+        try:
+            self._change("undo", undo_id, outcomes)
+        except PathDenied as exc:
+            raise UndoError(f"Cannot undo patch {manifest['patch_id']}: {exc}") from exc
         self.audit("reverted", patch_id=manifest["patch_id"], undo_id=undo_id)
         return undo_id, manifest
+
+
+def _stage(staging: int, name: str, outcome: Outcome) -> None:
+    """Write one staged file in SAGE's staging folder, durable before the journal names it."""
+    assert outcome.data is not None
+    fd = os.open(name, _NEW, 0o600, dir_fd=staging)
+    try:
+        view = memoryview(outcome.data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fchmod(fd, outcome.mode if outcome.mode is not None else 0o644)
+        getattr(os, "fdatasync", os.fsync)(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_tree(parent: int, name: str) -> None:
+    """Remove a staging folder (or file) below `parent` without following links."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
+    except NotADirectoryError:
+        os.unlink(name, dir_fd=parent)
+        return
+    except OSError:
+        os.unlink(name, dir_fd=parent)  # a link: remove the link itself
+        return
+    try:
+        for child in os.listdir(fd):
+            _remove_tree(fd, child)
+    finally:
+        os.close(fd)
+    os.rmdir(name, dir_fd=parent)
+

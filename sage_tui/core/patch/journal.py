@@ -1,7 +1,15 @@
 """The apply journal: the renames that turn staged files into the new tree, written first.
 
-Once the journal is on disk, the change is promised: `replay_journal` (run after a crash)
-finishes every rename it names, so the files end all-before or all-after.
+The journal lives in SAGE's trusted state folder, never in the workspace. Once it is
+on disk the change is promised: `replay` (run before any later patch operation, after
+a crash) finishes every rename it names, so the files end all-before or all-after,
+and then runs the same last step as the interrupted operation (recording or removing
+the undo record), so the record always agrees with the files.
+
+Everything a journal names is checked again when it is replayed: a staged file is a
+plain name in SAGE's own staging folder, and a target passes the workspace's
+confinement; renames and deletions go through directory descriptors that follow no
+link.
 """
 
 from __future__ import annotations
@@ -9,54 +17,171 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from sage_tui.core.log.logfiles import fsync_dir
-from sage_tui.core.workspace.state import write_json_atomic
+from sage_tui.core.workspace.state import SageFolder, write_json_atomic
+from sage_tui.core.workspace.workspace import PathDenied, Workspace
 
-
-def commit_journal(journal: Path, root: Path, undo_id: str, entries: list[dict[str, Any]]) -> None:
-    """Write the journal, do its renames and deletions in `root`, then remove it."""
-    write_json_atomic(journal, {"undo_id": undo_id, "entries": entries})
-    fsync_dir(journal.parent)
-    for entry in entries:  # from here on, replay_journal() completes the change
-        target = root / entry["path"]
-        if entry["delete"]:
-            with contextlib.suppress(FileNotFoundError):
-                target.unlink()
-        else:
-            if not target.parent.is_dir():
-                target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(entry["staged"], target)
-    fsync_dir(root)
-    journal.unlink()
+Kind = Literal["apply", "undo"]
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
+_STAGED = re.compile(r"^[0-9]{1,6}$")
 
 
-def replay_journal(journal: Path, staging: Path, root: Path) -> bool:
-    """Finish the renames of a journal left by an interrupted apply; True if there was one.
+@dataclass(frozen=True)
+class Entry:
+    """One file of a change: rename `staged` over `path`, or delete `path`."""
 
-    Staged files without a journal belong to an apply that never started touching
-    the tree: they are removed.
+    path: str
+    staged: str | None  # a plain name in the staging folder; None deletes
+
+
+@dataclass(frozen=True)
+class Journal:
+    """A promised change: which files, from where, and what it records when done."""
+
+    kind: Kind
+    undo_id: str
+    apply_id: str
+    entries: tuple[Entry, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"v": 2, "kind": self.kind, "undo_id": self.undo_id, "apply_id": self.apply_id,
+                "entries": [asdict(e) for e in self.entries]}
+
+
+class JournalInvalid(ValueError):
+    """A journal SAGE did not write as it reads now; it is set aside, never replayed."""
+
+
+def load(path: Path) -> Journal | None:
+    """The journal at `path`, or None; anything malformed raises `JournalInvalid`."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise JournalInvalid(f"unreadable ({exc})") from exc
+    try:
+        kind, undo_id, apply_id = data["kind"], data["undo_id"], data["apply_id"]
+        entries = tuple(Entry(str(e["path"]), e["staged"]) for e in data["entries"])
+    except (KeyError, TypeError) as exc:
+        raise JournalInvalid(f"missing {exc}") from exc
+    if kind not in ("apply", "undo") or not _ID.match(str(undo_id)) or not _ID.match(str(apply_id)):
+        raise JournalInvalid("bad kind or id")
+    for entry in entries:
+        if entry.staged is not None and not _STAGED.match(str(entry.staged)):
+            raise JournalInvalid(f"staged name {entry.staged!r} is not SAGE's")
+    return Journal(kind, str(undo_id), str(apply_id), entries)
+
+
+Targets = Mapping[str, tuple[int, str]]  # path → (descriptor of its folder, last name)
+
+
+@contextlib.contextmanager
+def open_targets(workspace: Workspace, paths: list[str]) -> Iterator[dict[str, tuple[int, str]]]:
+    """Hold the folder of every target open (made if missing), checked, for the renames.
+
+    Raises:
+        PathDenied: a target is not allowed, is a link or a special file, or its folder
+            cannot be written.
     """
-    completed = False
-    if journal.exists():
-        try:
-            entries = json.loads(journal.read_text(encoding="utf-8"))["entries"]
-        except (OSError, ValueError, KeyError):
-            entries = []
-        for entry in entries:
-            target = root / entry["path"]
-            staged = Path(entry["staged"]) if entry.get("staged") else None
-            if staged is not None and staged.exists():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(staged, target)
-            elif staged is None and target.exists() and entry.get("delete"):
-                target.unlink()
-        fsync_dir(root)
-        journal.unlink()
-        completed = True
-    if staging.exists():
-        shutil.rmtree(staging, ignore_errors=True)
-    return completed
+    with contextlib.ExitStack() as stack:
+        held: dict[str, tuple[int, str]] = {}
+        probed: set[int] = set()
+        for path in paths:
+            parent, name = stack.enter_context(workspace.folder(path, create=True))
+            with contextlib.suppress(FileNotFoundError):
+                info = os.stat(name, dir_fd=parent, follow_symlinks=False)
+                _check_target(path, info)
+            key = os.fstat(parent).st_ino
+            if key not in probed:
+                _probe(path, parent)
+                probed.add(key)
+            held[path] = (parent, name)
+        yield held
+
+
+def _check_target(path: str, info: os.stat_result) -> None:
+    import stat
+
+    if stat.S_ISLNK(info.st_mode):
+        raise PathDenied(f"{path} is a symbolic link; SAGE does not replace links with files.")
+    if not stat.S_ISREG(info.st_mode):
+        raise PathDenied(f"{path} is not a regular file, so SAGE does not change it.")
+
+
+def _probe(path: str, parent: int) -> None:
+    """Fail now, before anything is promised, if the folder cannot take a new file."""
+    name = f".sage-probe-{os.getpid()}"
+    try:
+        os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600,
+                         dir_fd=parent))
+        os.unlink(name, dir_fd=parent)
+    except OSError as exc:
+        where = path.rsplit("/", 1)[0] if "/" in path else "the workspace folder"
+        raise PathDenied(f"Cannot write in {where} ({(exc.strerror or str(exc)).lower()}); "
+                         "nothing was changed.") from exc
+
+
+def commit(journal_file: Path, journal: Journal, staging: int, targets: Targets,
+           finish: Callable[[Journal], None]) -> None:
+    """Write the journal, rename or delete every entry through the held folders, finish."""
+    write_json_atomic(journal_file, journal.to_json())
+    _fsync_path(journal_file.parent)
+    for entry in journal.entries:  # from here on, replay() completes the change
+        parent, name = targets[entry.path]
+        _apply_entry(entry, staging, parent, name)
+    for parent, _ in {fd: None for fd, _ in targets.values()}.items():
+        os.fsync(parent)
+    finish(journal)
+    journal_file.unlink()
+
+
+def replay(journal_file: Path, workspace: Workspace, sage: SageFolder,
+           finish: Callable[[Journal], None]) -> Journal | None:
+    """Finish an interrupted change from its journal; returns it, or None when there was none.
+
+    Raises:
+        JournalInvalid: the journal is not one SAGE wrote (it is moved aside, not run).
+        PathDenied: a target can no longer be reached safely (the journal stays).
+    """
+    try:
+        journal = load(journal_file)
+    except JournalInvalid:
+        os.replace(journal_file, journal_file.with_suffix(".invalid"))
+        raise
+    if journal is None:
+        return None
+    with sage.open("staging", journal.apply_id) as staging:
+        for entry in journal.entries:
+            with workspace.folder(entry.path, create=entry.staged is not None) as (parent, name):
+                _apply_entry(entry, staging, parent, name)
+                os.fsync(parent)
+    finish(journal)
+    journal_file.unlink()
+    return journal
+
+
+def _apply_entry(entry: Entry, staging: int, parent: int, name: str) -> None:
+    if entry.staged is None:
+        with contextlib.suppress(FileNotFoundError):
+            info = os.stat(name, dir_fd=parent, follow_symlinks=False)
+            _check_target(entry.path, info)
+            os.unlink(name, dir_fd=parent)
+        return
+    try:
+        os.rename(entry.staged, name, src_dir_fd=staging, dst_dir_fd=parent)
+    except FileNotFoundError:
+        return  # already renamed before an interruption
+
+
+def _fsync_path(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -24,6 +24,9 @@ from sage_tui.core.errors import SageError
 
 _FENCE = re.compile(r"^```[a-zA-Z]*\s*$")
 _REFUSED_MODES = {"120000": "symbolic link", "160000": "submodule"}
+_FILE_MODES = ("100644", "100755")
+_ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
+PROTECTED = (".git", ".sage")
 
 
 class PatchError(SageError):
@@ -48,7 +51,7 @@ class Hunk:
     def sha(self) -> str:
         """A content hash that identifies exactly what was decided on."""
         body = "\n".join((self.path, self.header, *self.lines))
-        return hashlib.sha256(body.encode()).hexdigest()[:16]
+        return hashlib.sha256(body.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
     @property
     def old_lines(self) -> list[str]:
@@ -72,21 +75,27 @@ class Hunk:
 
 @dataclass(frozen=True)
 class FilePatch:
-    """The change to one file."""
+    """The change to one file (with its mode change, if the diff has one)."""
 
     path: str
     is_new: bool
     is_deleted: bool
     hunks: tuple[Hunk, ...]
+    old_mode: str | None = None
+    new_mode: str | None = None
 
     def header(self) -> str:
-        source = "/dev/null" if self.is_new else f"a/{self.path}"
-        target = "/dev/null" if self.is_deleted else f"b/{self.path}"
-        lines = [f"diff --git a/{self.path} b/{self.path}"]
+        """The file's diff header, names quoted as git quotes them."""
+        a, b = quote_path(f"a/{self.path}"), quote_path(f"b/{self.path}")
+        lines = [f"diff --git {a} {b}"]
         if self.is_new:
-            lines.append("new file mode 100644")
-        if self.is_deleted:
-            lines.append("deleted file mode 100644")
+            lines.append(f"new file mode {self.new_mode or '100644'}")
+        elif self.is_deleted:
+            lines.append(f"deleted file mode {self.old_mode or '100644'}")
+        elif self.new_mode and self.old_mode and self.new_mode != self.old_mode:
+            lines += [f"old mode {self.old_mode}", f"new mode {self.new_mode}"]
+        source = "/dev/null" if self.is_new else a
+        target = "/dev/null" if self.is_deleted else b
         return "\n".join([*lines, f"--- {source}", f"+++ {target}"]) + "\n"
 
 
@@ -184,9 +193,54 @@ def split_hunk(hunk: Hunk) -> list[Hunk]:
     return parts
 
 
+def quote_path(path: str) -> str:
+    """A diff path as git writes it: C-quoted when it holds anything but plain printable ASCII."""
+    raw = path.encode("utf-8", "surrogateescape")
+    if all(32 < byte < 127 and byte not in (34, 92) for byte in raw):
+        return path
+    out = []
+    for byte in raw:
+        if byte in (34, 92):
+            out.append("\\" + chr(byte))
+        elif 32 <= byte < 127:
+            out.append(chr(byte))
+        else:
+            out.append(f"\\{byte:03o}")
+    return '"' + "".join(out) + '"'
+
+
+def unquote_path(raw: str) -> str:
+    """A C-quoted diff path (`"b/caf\\303\\251.txt"`) as the name it means; others as given.
+
+    Raises:
+        PatchError: the quoting is broken.
+    """
+    if not (len(raw) >= 2 and raw.startswith('"') and raw.endswith('"')):
+        return raw
+    body, out, i = raw[1:-1], bytearray(), 0
+    while i < len(body):
+        char = body[i]
+        if char != "\\":
+            out += char.encode("utf-8", "surrogateescape")
+            i += 1
+            continue
+        code = body[i + 1:i + 2]
+        if code in _ESCAPES:
+            out.append(_ESCAPES[code])
+            i += 2
+        elif len(body[i + 1:i + 4]) == 3 and all(c in "01234567" for c in body[i + 1:i + 4]):
+            out.append(int(body[i + 1:i + 4], 8) & 0xFF)
+            i += 4
+        else:
+            raise PatchError(f"The diff path {raw} has a broken escape; quote it as git does.")
+    return out.decode("utf-8", "surrogateescape")
+
+
 def _strip_fences(text: str) -> str:
-    lines = text.replace("\r\n", "\n").split("\n")
-    lines = [line for line in lines if not _FENCE.match(line)]
+    lines = text.split("\n")
+    if all(line.endswith("\r") for line in lines if line):  # the whole diff was saved as CRLF
+        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    lines = [line for line in lines if not _FENCE.match(line.rstrip("\r"))]
     start = next((i for i, line in enumerate(lines)
                   if line.startswith(("diff --git ", "--- "))), None)
     if start is None:
@@ -197,16 +251,42 @@ def _strip_fences(text: str) -> str:
 
 
 def _clean_path(raw: str) -> str:
-    path = raw[2:] if raw.startswith(("a/", "b/")) else raw
+    """The workspace-relative name a diff path means: unquoted, `./` and `//` folded."""
+    name = unquote_path(raw.strip())
+    if "\0" in name:
+        raise PatchError("A diff path contains a NUL byte.")
+    path = name[2:] if name.startswith(("a/", "b/")) else name
     if path.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", path):
         raise PatchError(f"The diff names an absolute path {raw!r}; use paths relative to the "
                          "workspace, such as 'a/src/app.py'.")
-    parts = path.split("/")
+    parts = [part for part in path.split("/") if part not in ("", ".")]
     if ".." in parts:
         raise PatchError(f"The diff path {raw!r} climbs out of the workspace with '..'.")
-    if any(part.lower() == ".git" for part in parts):
-        raise PatchError(f"The diff touches {raw!r} inside .git, which is never changed.")
-    return path
+    if not parts:
+        raise PatchError(f"The diff path {raw!r} names no file.")
+    for part in parts:
+        if part.lower() in PROTECTED:
+            owner = "git's" if part.lower() == ".git" else "SAGE's own"
+            raise PatchError(f"The diff touches {raw!r} inside {part.lower()}, {owner} folder, "
+                             "which patches never change.")
+    return "/".join(parts)
+
+
+def _modes(info: Iterable[str]) -> tuple[str | None, str | None]:
+    """(old mode, new mode) from a file's git header lines; refused modes raise."""
+    old = new = None
+    for line in (str(x).strip() for x in info):
+        key, _, mode = line.rpartition(" ")
+        if key in ("old mode", "deleted file mode"):
+            old = mode
+        elif key in ("new mode", "new file mode"):
+            new = mode
+        else:
+            continue
+        if mode not in _FILE_MODES:
+            raise PatchError(f"The diff sets the mode {mode} ({line}); SAGE changes regular "
+                             "files only (100644 or 100755).")
+    return old, new
 
 
 def parse_patch(text: str, patch_id: str | None = None, description: str = "") -> Patch:
@@ -227,7 +307,8 @@ def parse_patch(text: str, patch_id: str | None = None, description: str = "") -
     try:
         parsed = PatchSet(body)
     except UnidiffParseError as exc:
-        raise PatchError(f"The diff cannot be read: {exc}; check the @@ line counts against the "
+        detail = " ".join(str(exc).split())[:200]
+        raise PatchError(f"The diff cannot be read: {detail}; check the @@ line counts against the "
                          "lines that follow them.") from exc
     if not parsed:
         raise PatchError("The diff changes no file; it needs '--- a/path', '+++ b/path' and "
@@ -239,6 +320,10 @@ def parse_patch(text: str, patch_id: str | None = None, description: str = "") -
             raise PatchError("The diff renames a file; write it as a deletion and a new file.")
         raw = patched.target_file if not patched.is_removed_file else patched.source_file
         path = _clean_path(raw)
+        old_mode, new_mode = _modes(patched.patch_info or [])
+        if not patched and old_mode and new_mode:
+            raise PatchError(f"The diff only changes the mode of {path}; SAGE applies content "
+                             f"changes, so run `chmod` on it yourself.")
         if not patched:
             raise PatchError(f"The diff has no hunk for {path}; add '@@' hunks with the change.")
         hunks = []
@@ -251,11 +336,13 @@ def parse_patch(text: str, patch_id: str | None = None, description: str = "") -
             hunks.append(Hunk(f"h{number}", number, path, header, lines, hunk.source_start,
                               hunk.source_length, hunk.target_start, hunk.target_length))
         files.append(FilePatch(path, patched.is_added_file, patched.is_removed_file,
-                               tuple(hunks)))
+                               tuple(hunks), old_mode, new_mode))
     paths = [f.path for f in files]
     if len(set(paths)) != len(paths):
-        raise PatchError("The diff changes the same file twice; merge its hunks under one header.")
-    digest = hashlib.sha256(body.encode()).hexdigest()[:8]
+        twice = next(p for p in paths if paths.count(p) > 1)
+        raise PatchError(f"The diff changes {twice} twice (perhaps spelled two ways); merge its "
+                         "hunks under one header.")
+    digest = hashlib.sha256(body.encode("utf-8", "surrogateescape")).hexdigest()[:8]
     return Patch(patch_id or f"p-{digest}", tuple(files), description)
 
 

@@ -40,6 +40,7 @@ import yaml
 from sage_tui.core.errors import ConfigError
 
 VERDICTS = ("allow", "ask", "deny")
+STRICTNESS = {"allow": 0, "ask": 1, "deny": 2}
 PRESETS: dict[str, dict[str, str]] = {  # effect → verdict
     "read_only": {"read": "allow", "propose": "deny", "run": "deny"},
     "workspace_write": {"read": "allow", "propose": "allow", "run": "ask"},
@@ -58,9 +59,11 @@ class Rule:
     name: str = ""
 
     def matches(self, tool: str, target: str) -> bool:
+        """Whether the rule covers `tool` on `target` (paths in any letter case, so a rule
+        cannot be dodged on a case-insensitive file system)."""
         if not fnmatch.fnmatchcase(tool, self.tool):
             return False
-        return self.path is None or fnmatch.fnmatchcase(target, self.path)
+        return self.path is None or fnmatch.fnmatchcase(target.lower(), self.path.lower())
 
 
 def preset_verdict(preset: str, tool: str, effect: str) -> str:
@@ -93,6 +96,25 @@ class Policy:
             verdict = preset_verdict(self.preset, tool, effect)
             return verdict, f"preset {self.preset}: {tool} {verdict}"
         return self.default, f"{self.name}: default"
+
+    def decide_all(self, tool: str, effect: str, targets: list[str]) -> tuple[str, str, str]:
+        """Judge every target on its own: (the strictest verdict, its rule, the target it was).
+
+        One denied file denies a multi-file patch; one asked file asks.
+        """
+        worst = ("allow", "", targets[0] if targets else ".")
+        for target in targets or ["."]:
+            verdict, rule = self.decide(tool, effect, target)
+            if not worst[1] or STRICTNESS[verdict] > STRICTNESS[worst[0]]:
+                worst = (verdict, rule, target)
+        return worst
+
+    def hides(self, path: str) -> bool:
+        """Whether a read rule denies `path` (workspace-relative): it then never enters a prompt."""
+        for rule in self.rules:
+            if rule.matches("read_file", path):
+                return rule.verdict == "deny"
+        return self.preset is None and self.default == "deny"
 
     def allow_for_session(self, tool: str, target: str = "*") -> None:
         self.session_allowed.add((tool, target))

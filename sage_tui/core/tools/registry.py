@@ -3,7 +3,8 @@
 A tool describes itself: a name, a description, a JSON schema for its arguments,
 its **effect** (`read`, `propose` or `run`: what the policy's presets judge), the
 roles it is offered to, the events a call reports besides TOOL_CALL/TOOL_RESULT,
-a `target` function (what path rules match: a path or a command line) and a
+a `targets` function (what the policy judges: the workspace-relative paths a call
+really touches, normalised, or a command line) and a
 synchronous function that does the work in a worker thread. Failures the model can
 fix are raised as `ToolFailure(kind, message, suggestion)`.
 """
@@ -18,7 +19,7 @@ from typing import Any, Literal
 
 from sage_tui.core.log.events import Event, EventName
 from sage_tui.core.tools.schema import validate
-from sage_tui.core.workspace.workspace import Workspace
+from sage_tui.core.workspace.workspace import PathDenied, Workspace
 
 KINDS = ("timeout", "validation_error", "not_found", "permission_denied", "execution_error")
 Effect = Literal["read", "propose", "run"]
@@ -60,6 +61,17 @@ class ToolContext:
     def root(self) -> Path:
         return self.workspace.root
 
+    def normalized(self, path: str) -> str:
+        """`path` as the policy judges it: workspace-relative, `./`, `..` and `//` folded.
+
+        A path the workspace refuses is judged as written; the call then fails with the
+        workspace's reason.
+        """
+        try:
+            return self.workspace.normalize(path)
+        except PathDenied:
+            return path
+
 
 @dataclass(frozen=True)
 class Tool:
@@ -77,7 +89,8 @@ class Tool:
     parameters: Mapping[str, Any]
     run: Callable[[ToolContext, dict[str, Any]], ToolOutput]
     effect: Effect
-    target: Callable[[dict[str, Any]], str] = lambda args: str(args.get("path", "."))
+    targets: Callable[[ToolContext, dict[str, Any]], list[str]] = \
+        lambda ctx, args: [ctx.normalized(str(args.get("path", ".")))]
     timeout: float = 60.0
     roles: tuple[str, ...] = ("coder",)
     emits: tuple[EventName, ...] = ()

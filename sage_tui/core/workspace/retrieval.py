@@ -107,15 +107,15 @@ class IndexHealth:
 class RetrievalIndex:
     """An in-memory index of one workspace; `search` refreshes it first."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._workspace = Workspace([root])
+    def __init__(self, workspace: Workspace) -> None:
+        self.root = workspace.root
+        self._workspace = workspace  # its read rules keep hidden files out of the index
         self._files: dict[str, _File] = {}
         self._skipped: dict[str, tuple[int, int]] = {}
 
     def refresh(self) -> IndexHealth:
         """Bring the index up to date with the disk; report its health."""
-        listed = list_workspace_files(self.root)
+        listed = [n for n in list_workspace_files(self.root) if not self._workspace.hidden(n)]
         seen = set(listed)
         gone = [name for name in self._files if name not in seen]
         stale = len(gone)
@@ -124,10 +124,11 @@ class RetrievalIndex:
         for name in [n for n in self._skipped if n not in seen]:
             del self._skipped[name]
         for name in listed:
-            path = self.root / name
             try:
-                info = path.stat()
-            except OSError:  # listed by git but deleted from disk
+                info = self._workspace.lstat(name)
+            except OSError:
+                info = None
+            if info is None:  # listed by git but deleted from disk, or not reachable
                 if self._files.pop(name, None) is not None:
                     stale += 1
                 self._skipped.pop(name, None)

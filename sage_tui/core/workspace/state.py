@@ -1,59 +1,208 @@
-"""The workspace's `.sage/` folder: SAGE's per-project state, kept out of the user's commits.
+"""Where SAGE keeps its state: a trusted folder per workspace, and the workspace's `.sage/`.
 
-It is listed in `.git/info/exclude` (not `.gitignore`, which the user owns and commits).
+SAGE's trusted state (apply journal, undo records, audit log, patch lock, learned
+lessons) lives in `<state>/workspaces/<key>/`, keyed by the workspace's real path, so
+a repository cannot plant it. The workspace's own `.sage/` holds only what must
+share its filesystem (staging, for atomic renames) and files meant for people
+(`last_plan.json`). A repository controls that folder, so SAGE refuses a `.sage`
+that is a symbolic link, holds one, or has files tracked by git, and reaches into it
+only through directory descriptors that follow no link. It is listed in
+`.git/info/exclude` (not `.gitignore`, which the user owns and commits).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import re
 import stat
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from sage_tui.core.errors import SageError
+from sage_tui.core.workspace.workspace import PathDenied
+
 SAGE_DIR = ".sage"
 _EXCLUDE_LINE = "/.sage/"
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+class WorkspaceRefused(SageError):
+    """A folder SAGE will not work in as it stands; the message says why and what to do."""
+
+    exit_code = 2
+
+
+def _git(workspace: Path, *args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", str(workspace), *args], capture_output=True,
+                             text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
 
 
 def git_dir(workspace: Path) -> Path | None:
     """The repository's git folder (worktrees and submodules included), or None."""
-    try:
-        out = subprocess.run(["git", "-C", str(workspace), "rev-parse", "--git-common-dir"],
-                             capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
+    text = _git(workspace, "rev-parse", "--git-common-dir")
+    if text is None:
         return None
-    if out.returncode != 0:
-        return None
-    path = Path(out.stdout.strip())
+    path = Path(text)
     return path if path.is_absolute() else (workspace / path).resolve()
 
 
-def ensure_sage_dir(workspace: Path) -> Path:
-    """Create `<workspace>/.sage/` and make git ignore it locally; return its path."""
-    folder = workspace / SAGE_DIR
-    folder.mkdir(exist_ok=True)
-    git = git_dir(workspace)
-    if git is not None:
-        exclude = git / "info" / "exclude"
-        try:
-            current = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
-            if _EXCLUDE_LINE not in current.splitlines():
-                exclude.parent.mkdir(parents=True, exist_ok=True)
-                sep = "" if not current or current.endswith("\n") else "\n"
-                with exclude.open("a", encoding="utf-8") as handle:
-                    handle.write(f"{sep}# SAGE's per-project state\n{_EXCLUDE_LINE}\n")
-        except OSError:
-            pass  # read-only repository: .sage/ still works, git merely shows it
+def check_workspace(workspace: Path) -> Path:
+    """`workspace` if SAGE may work in it; a bare repository or a git folder is refused.
+
+    Raises:
+        WorkspaceRefused: naming the problem and the fix.
+    """
+    parts = {part.lower() for part in workspace.resolve().parts}
+    inside = _git(workspace, "rev-parse", "--is-inside-git-dir")
+    bare = _git(workspace, "rev-parse", "--is-bare-repository")
+    if ".git" in parts or inside == "true" or bare == "true":
+        raise WorkspaceRefused(
+            f"{workspace} is a git folder or a bare repository, not a working tree; patches "
+            "there would change hooks and config that git runs. Open SAGE in a checkout "
+            "(`git clone` or `git worktree add` one).")
+    return workspace
+
+
+def workspace_key(workspace: Path) -> str:
+    """A folder name for a workspace: its name and a hash of its real path."""
+    real = str(workspace.resolve())
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(real).name)[:40] or "root"
+    return f"{name}-{hashlib.sha256(real.encode('utf-8', 'surrogateescape')).hexdigest()[:16]}"
+
+
+def workspace_state(state_root: Path, workspace: Path) -> Path:
+    """SAGE's trusted folder for `workspace` under `state_root` (created, private)."""
+    folder = state_root / "workspaces" / workspace_key(workspace)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     return folder
+
+
+class SageFolder:
+    """The workspace's `.sage/`, checked before use and reached without following links."""
+
+    def __init__(self, workspace: Path) -> None:
+        self.workspace = workspace
+        self.path = workspace / SAGE_DIR
+
+    def check(self) -> None:
+        """Refuse a `.sage` that is a link or not a folder, holds a link, or is tracked by git.
+
+        Raises:
+            WorkspaceRefused: with the fix.
+        """
+        try:
+            info = os.lstat(self.path)
+        except FileNotFoundError:
+            return
+        if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+            kind = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a folder"
+            raise WorkspaceRefused(
+                f"{self.path} is {kind}; SAGE keeps its staging there and will not follow or "
+                f"replace it. Remove it (`rm {self.path}`) and run SAGE again.")
+        root = os.open(self.workspace, _DIR_FLAGS)
+        try:
+            fd = os.open(SAGE_DIR, _DIR_FLAGS, dir_fd=root)
+        except OSError as exc:
+            raise WorkspaceRefused(f"{self.path} cannot be opened safely ({exc.strerror}); "
+                                   f"remove it and run SAGE again.") from exc
+        finally:
+            os.close(root)
+        try:
+            for folder, dirs, files, here in os.fwalk(dir_fd=fd):
+                for name in [*dirs, *files]:
+                    where = os.path.join(folder, name)
+                    if stat.S_ISLNK(os.stat(name, dir_fd=here, follow_symlinks=False).st_mode):
+                        raise WorkspaceRefused(
+                            f"{self.path / where} is a symbolic link; SAGE's folder must hold "
+                            f"none. Remove {self.path} and run SAGE again.")
+        finally:
+            os.close(fd)
+        tracked = _git(self.workspace, "ls-files", "--", SAGE_DIR)
+        if tracked:
+            first = tracked.splitlines()[0]
+            raise WorkspaceRefused(
+                f"{first} is tracked by git, so the repository controls SAGE's folder; untrack "
+                f"it (`git rm -r --cached {SAGE_DIR}`, then commit) and run SAGE again.")
+
+    @contextlib.contextmanager
+    def open(self, *names: str) -> Iterator[int]:
+        """A descriptor of `.sage/<names...>`, each folder made if missing, no link followed."""
+        self.check()
+        fd = os.open(self.workspace, _DIR_FLAGS)
+        try:
+            for name in (SAGE_DIR, *names):
+                if "/" in name or name in ("", ".", ".."):
+                    raise ValueError(f"not a plain folder name: {name!r}")
+                try:
+                    with contextlib.suppress(FileExistsError):
+                        os.mkdir(name, 0o700, dir_fd=fd)
+                    step = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                except OSError as exc:
+                    raise PathDenied(
+                        f"Cannot write SAGE's staging folder {self.path} "
+                        f"({(exc.strerror or str(exc)).lower()}); the workspace must be "
+                        "writable to apply changes, and nothing was changed.") from exc
+                os.close(fd)
+                fd = step
+            yield fd
+        finally:
+            os.close(fd)
+        self._exclude()
+
+    def write(self, name: str, data: bytes) -> Path:
+        """Write a file meant for people (`last_plan.json`) into `.sage/`, atomically."""
+        with self.open() as fd:
+            temp = f".{name}.{os.getpid()}.sage-tmp"
+            handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644,
+                             dir_fd=fd)
+            try:
+                os.write(handle, data)
+                os.fsync(handle)
+            finally:
+                os.close(handle)
+            os.rename(temp, name, src_dir_fd=fd, dst_dir_fd=fd)
+        return self.path / name
+
+    def _exclude(self) -> None:
+        """List `.sage/` in `.git/info/exclude`, never writing through a link."""
+        git = git_dir(self.workspace)
+        if git is None:
+            return
+        with contextlib.suppress(OSError):
+            fd = os.open(git, _DIR_FLAGS)
+            try:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir("info", 0o755, dir_fd=fd)
+                info = os.open("info", _DIR_FLAGS, dir_fd=fd)
+            finally:
+                os.close(fd)
+            try:
+                handle = os.open("exclude", os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW,
+                                 0o644, dir_fd=info)
+            finally:
+                os.close(info)
+            with os.fdopen(handle, "r+b") as file:
+                current = file.read().decode("utf-8", "replace")
+                if _EXCLUDE_LINE not in current.splitlines():
+                    sep = "" if not current or current.endswith("\n") else "\n"
+                    file.write(f"{sep}# SAGE's staging and plan files\n{_EXCLUDE_LINE}\n".encode())
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Replace `path` with `data`: a temporary file beside it, fsync, its mode kept, rename.
 
-    A hard link to `path` is replaced, never written through.
+    For SAGE's own state folder, which no repository controls; files in the workspace
+    go through `Workspace` instead.
     """
     mode = None
     with contextlib.suppress(FileNotFoundError):
@@ -76,4 +225,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON durably: `atomic_write_bytes`, creating the folder first."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode())
+    try:
+        encoded = (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode()
+    except UnicodeEncodeError:  # a non-UTF-8 name or byte: JSON escapes round-trip it
+        encoded = (json.dumps(data, indent=2) + "\n").encode()
+    atomic_write_bytes(path, encoded)

@@ -14,7 +14,8 @@ def list_files(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
     folder = args.get("path", ".")
     real, prefix = folder_prefix(ctx, folder)
     pattern = args.get("pattern")
-    names = [n for n in list_workspace_files(ctx.root) if n.startswith(prefix)]
+    names = [n for n in list_workspace_files(ctx.root)
+             if n.startswith(prefix) and not ctx.workspace.hidden(n)]
     if pattern:
         names = [n for n in names if fnmatch.fnmatch(n, pattern)
                  or fnmatch.fnmatch(n.rsplit("/", 1)[-1], pattern)]

@@ -45,12 +45,12 @@ def propose_patch(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
         data={"patch_id": patch.patch_id})
 
 
-def _patch_target(args: dict[str, Any]) -> str:
-    """The files a proposed diff touches, as the policy sees them (deletions and bare paths too)."""
+def _patch_targets(ctx: ToolContext, args: dict[str, Any]) -> list[str]:
+    """Every file a proposed diff touches, normalised, each judged on its own."""
     try:
-        return ",".join(parse_patch(str(args.get("diff", ""))).paths) or "."
+        return [ctx.normalized(p) for p in parse_patch(str(args.get("diff", ""))).paths] or ["."]
     except PatchError:
-        return "."  # the call fails validation in propose_patch with the reason
+        return ["."]  # the call fails validation in propose_patch with the reason
 
 
 TOOL = Tool("propose_patch", "Propose a change as a unified diff. It is queued for review and "
@@ -58,4 +58,4 @@ TOOL = Tool("propose_patch", "Propose a change as a unified diff. It is queued f
             {"type": "object", "additionalProperties": False, "required": ["diff"],
              "properties": {"diff": {"type": "string", "minLength": 1},
                             "description": {"type": "string"}}}, propose_patch,
-            effect="propose", target=_patch_target)
+            effect="propose", targets=_patch_targets)

@@ -19,4 +19,5 @@ TOOL = Tool("run_command", "Run a command line in the workspace (subject to the 
             {"type": "object", "additionalProperties": False, "required": ["command"],
              "properties": {"command": {"type": "string", "minLength": 1},
                             "timeout": {"type": "number", "minimum": 1, "maximum": 3600}}},
-            run_command, effect="run", target=lambda a: str(a.get("command", "")), timeout=3700)
+            run_command, effect="run", targets=lambda ctx, a: [str(a.get("command", ""))],
+            timeout=3700)

@@ -67,6 +67,6 @@ def run_tests(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
 
 TOOL = Tool("run_tests", "Run the project's test command and report passed and failed counts.",
             {"type": "object", "additionalProperties": False, "properties": {}}, run_tests,
-            effect="run", target=lambda a: "tests", timeout=900,
+            effect="run", targets=lambda ctx, a: ["tests"], timeout=900,
             roles=(),  # not offered to a model: SAGE runs it after an approved change
             emits=(EventName.TEST_RUN,))
