@@ -154,7 +154,7 @@ def _parse(name: str, value: Any, source: str) -> Any:
             isinstance(k, str) and isinstance(v, str) for k, v in value.items()
         ):
             raise ConfigError(f"{source}: [keys] must map action ids to key names, "
-                              "such as approve_hunk = \"y\".")
+                              "such as \"review.approve\" = \"Y\".")
         return dict(value)
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{where} to {value!r}, but it must be a non-empty text.")

@@ -14,6 +14,7 @@ import pytest
 from sage_tui.config import Settings
 from sage_tui.core.llm.scripted import Scenario, ScriptedBackend
 from sage_tui.core.log.events import Event, EventName
+from sage_tui.core.tools import builtin as builtin_module
 from sage_tui.core.tools.builtin import BUILTINS, builtin_tools
 from sage_tui.core.tools.policy import PRESETS, load_policy
 from sage_tui.core.tools.registry import Tool, ToolOutput, ToolRegistry
@@ -82,7 +83,7 @@ def _load_tool_module(tmp_path: Path) -> Tool:
 
 
 def test_a_new_read_tool_is_offered_to_the_coder_and_allowed_without_a_policy_edit(
-        tmp_path: Path, sage_home: Path) -> None:
+        tmp_path: Path, sage_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     repo = git_repo(tmp_path / "repo", {"notes.txt": "one two three\n", "calc.py": "x = 1\n"})
     new_tool = _load_tool_module(tmp_path)
     scenario = Scenario.load({"rules": [
@@ -97,10 +98,11 @@ def test_a_new_read_tool_is_offered_to_the_coder_and_allowed_without_a_policy_ed
     ]})
     backend = ScriptedBackend(scenario)
     events: list[Event] = []
+    # The one line a newcomer adds: the module's TOOL in the registry list.
+    monkeypatch.setattr(builtin_module, "BUILTINS", (*BUILTINS, new_tool))
     session = build_session(repo, settings=Settings(mode="auto", force_local_model="m:7b"),
                             backend_for=lambda host: backend, sinks=(events.append,),
                             remember=False)
-    session.orchestrator.code.registry = ToolRegistry([*BUILTINS, new_tool])  # the registry line
     try:
         asyncio.run(session.orchestrator.run_turn("count the words in notes.txt"))
     finally:

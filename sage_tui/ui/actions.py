@@ -85,13 +85,13 @@ ACTIONS: tuple[Action, ...] = (
     Action("events.home", "events", "cursor_home", "First event", "home", show=False,
            palette=False),
     Action("events.end", "events", "cursor_end", "Last event", "end", show=False, palette=False),
-    Action("review.next", "review", "next_hunk", "Next hunk", "j", "Go to the next hunk"),
+    Action("review.next", "review", "next_hunk", "Next hunk", "j", "Go to the next hunk", show=False),
     Action("review.previous", "review", "previous_hunk", "Previous hunk", "k",
-           "Go to the previous hunk"),
+           "Go to the previous hunk", show=False),
     Action("review.approve", "review", "approve", "Approve", "y", "Approve this hunk"),
     Action("review.reject", "review", "reject", "Reject", "n", "Reject this hunk"),
     Action("review.approve_file", "review", "approve_file", "Approve file", "a",
-           "Approve the rest of this file"),
+           "Approve the rest of this file", show=False),
     Action("review.edit", "review", "edit", "Edit", "e",
            "Edit this hunk's new side, then approve it"),
     Action("review.comment", "review", "comment", "Comment", "c",
@@ -100,7 +100,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("review.undo", "review", "undo", "Undo", "u", "Undo the last decision"),
     Action("review.view", "review", "toggle_view", "Side/unified", "v",
            "Toggle side-by-side and unified"),
-    Action("review.files", "review", "toggle_files", "Files", "f", "Show or hide the file list"),
+    Action("review.files", "review", "toggle_files", "Files", "f", "Show or hide the file list", show=False),
     Action("review.apply", "review", "apply", "Apply approved", "enter",
            "Apply the approved hunks", priority=True),
     Action("review.back", "review", "back", "Back", "escape", "Leave without applying anything"),
@@ -121,18 +121,20 @@ ACTIONS: tuple[Action, ...] = (
     Action("edit.cancel", "edit", "cancel", "Cancel", "escape", "Drop the edit"),
     Action("comment.cancel", "comment", "cancel", "Cancel", "escape", "Drop the comment"),
     Action("detail.close", "detail", "close", "Close", "escape,enter,q", "Close the details"),
-    Action("help.close", "help", "close", "Close", "escape,q,question_mark,f1", "Close the help"),
+    Action("help.close", "help", "close", "Close", "escape,q", "Close the help"),
 )
 BY_ID: dict[str, Action] = {action.id: action for action in ACTIONS}
 
 KEY_NAMES = {"question_mark": "?", "slash": "/", "escape": "esc", "enter": "enter"}
 
 
-def bindings(owner: str) -> list[BindingType]:
-    """The bindings of one screen or widget, with ids so `[keys]` can remap them."""
+def bindings(owner: str, only: Iterable[str] | None = None) -> list[BindingType]:
+    """The bindings of one screen or widget (or just the ids in `only`), with ids so `[keys]`
+    can remap them."""
+    wanted = None if only is None else set(only)
     return [Binding(a.key, a.action, a.description, show=a.show, priority=a.priority, id=a.id,
                     tooltip=a.tooltip or a.description)
-            for a in ACTIONS if a.owner == owner]
+            for a in ACTIONS if a.owner == owner and (wanted is None or a.id in wanted)]
 
 
 def owned(owners: Iterable[str]) -> Iterator[Action]:

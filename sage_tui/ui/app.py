@@ -1,10 +1,9 @@
 """The SAGE workbench app: wiring only (bindings, screens, the turn worker, record dispatch).
 
-The app gets its session from a factory (shared with the CLI and the tests). The
-orchestrator runs in an async worker; its events and answer deltas arrive as
-messages; approvals are futures resolved by screens. Every record, live or
-replayed, goes to the panes through one path (`show_record`), and each pane shows
-the events it declares.
+The session comes from a factory (shared with the CLI and the tests); the orchestrator
+runs in an async worker; events and answer deltas arrive as messages; approvals are
+futures resolved by screens. Every record, live or replayed, reaches the panes through
+`show_record`, and each pane shows the events it declares.
 """
 
 from __future__ import annotations
@@ -70,12 +69,11 @@ class SageApp(App[None]):
 
     # -- start-up -----------------------------------------------------------------------
     def on_mount(self) -> None:
-        if self.wanted_theme:
-            if self.wanted_theme in self.available_themes:
-                self.theme = self.wanted_theme
-            else:
-                self.notify(f"Theme {self.wanted_theme!r} is unknown; using the default.",
-                            severity="warning")
+        if self.wanted_theme in self.available_themes:
+            self.theme = str(self.wanted_theme)
+        elif self.wanted_theme:
+            self.notify(f"Theme {self.wanted_theme!r} is unknown; using the default.",
+                        severity="warning")
         if self.keys:
             self.set_keymap(self.keys)
         self.call_after_refresh(self._start)
@@ -217,9 +215,11 @@ class SageApp(App[None]):
         if not self._turn_running:
             return
         if self._approval is not None:
+            from sage_tui.ui.screens.checkpoints import close_checkpoint
+
             future, screen = self._approval
             future.cancel()
-            screen.dismiss(None)
+            close_checkpoint(self, screen)
         self.workers.cancel_group(self, "turn")
 
     def action_cycle_mode(self) -> None:
@@ -232,9 +232,9 @@ class SageApp(App[None]):
         self.notify(f"Mode: {mode}", timeout=2)
 
     def action_help(self) -> None:
-        from sage_tui.ui.screens.help import HelpScreen
+        from sage_tui.ui.screens.help import toggle_help
 
-        self.push_screen(HelpScreen())
+        toggle_help(self)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 from textual.app import App, SystemCommand
+from textual.binding import BindingType
 from textual.screen import Screen
 
 from sage_tui.core.agent.approval import Decision
 from sage_tui.core.patch.engine import ApplyResult, PatchEngine
 from sage_tui.core.patch.model import Hunk, Patch
-from sage_tui.ui.actions import Keys, palette
+from sage_tui.ui.actions import Keys, bindings, palette
 from sage_tui.ui.screens.diff_review import DiffReviewScreen
 
 
@@ -19,6 +20,7 @@ class ReviewApp(App[None]):
     """Shows one patch; Enter applies the approved hunks, Escape leaves without applying."""
 
     TITLE = "SAGE review"
+    BINDINGS: ClassVar[list[BindingType]] = bindings("app", only=("app.help", "app.quit"))
 
     def __init__(self, patch: Patch, engine: PatchEngine, keys: dict[str, str] | None = None
                  ) -> None:
@@ -38,6 +40,11 @@ class ReviewApp(App[None]):
             self.set_keymap(self.keys)
         self.push_screen(DiffReviewScreen(self.patch, self._audit,
                                           title=f"Review {self.patch.patch_id}"), self._done)
+
+    def action_help(self) -> None:
+        from sage_tui.ui.screens.help import toggle_help
+
+        toggle_help(self)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

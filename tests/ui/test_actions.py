@@ -15,7 +15,7 @@ from sage_tui.ui.screens.help import HelpScreen, keys_markdown
 from sage_tui.ui.screens.modals import PlanModal
 from sage_tui.ui.widgets.prompt import PromptInput
 from tests.ui.harness import make_app, workspace
-from tests.ui.test_workbench_pilot import SIZE, send, until
+from tests.ui.test_workbench_pilot import SIZE, send, texts, until
 
 pytestmark = pytest.mark.anyio
 
@@ -75,9 +75,13 @@ async def test_a_remap_shows_in_the_footer_and_the_reviewer_help_line(tmp_path: 
         screen = app.screen
         help_line = str(screen.query_one("#review-help", Static).render())
         assert help_line.startswith("Y approve · n reject")
-        footer_keys = {(k.action, k.key_display)  # type: ignore[attr-defined]
-                       for k in screen.query_one(Footer).query("FooterKey")}
-        assert ("approve", "Y") in footer_keys and ("approve", "y") not in footer_keys
+        shown = {(k.action, k.key_display): k.region  # type: ignore[attr-defined]
+                 for k in screen.query_one(Footer).query("FooterKey")}
+        assert ("approve", "Y") in shown and ("approve", "y") not in shown
+        width = app.size.width
+        assert 0 < shown[("approve", "Y")].right <= width  # drawn on screen, not cut off
+        line = screen.query_one("#review-help", Static)
+        assert len(help_line) <= line.region.width and help_line.endswith("? help")
         await pilot.press("y")  # the old key no longer approves
         assert screen.review.approved == []
         await pilot.press("Y")
@@ -86,7 +90,6 @@ async def test_a_remap_shows_in_the_footer_and_the_reviewer_help_line(tmp_path: 
 
 async def test_the_demo_welcome_names_the_keys_in_force(tmp_path: Path) -> None:
     from sage_tui.commands.ui import DEMO_INTRO
-    from tests.ui.test_workbench_pilot import texts
 
     app = make_app(workspace(tmp_path / "repo"), intro=DEMO_INTRO.format(path="demo"))
     app.keys = {"app.help": "f5", "review.approve": "Y"}
@@ -113,13 +116,37 @@ async def test_help_lists_every_action_with_its_id_and_the_remapped_key(tmp_path
     assert "| `Y` | Approve this hunk | `review.approve` |" in text
 
 
-def test_every_binding_comes_from_the_registry_with_an_id() -> None:
+def test_no_screen_or_widget_declares_a_binding_outside_the_registry() -> None:
+    import re
+
+    import sage_tui.ui
+
+    ui = Path(sage_tui.ui.__file__).parent
+    declared = [str(p.relative_to(ui)) for p in ui.rglob("*.py")
+                if re.search(r"\bBinding\(", p.read_text(encoding="utf-8"))]
+    assert declared == ["actions.py"]
+    assert len(list(ui.rglob("*.py"))) > 15
     for owner in OWNERS:
-        for binding in bindings(owner):
-            assert binding.id in BY_ID  # type: ignore[union-attr]
+        assert all(b.id in BY_ID for b in bindings(owner))  # type: ignore[union-attr]
     assert {a.owner for a in ACTIONS} == set(OWNERS)
     assert Keys({"app.quit": "ctrl+x"}).format("{app.quit} quits, {nope.x} stays") == \
         "ctrl+x quits, {nope.x} stays"
+
+
+async def test_stop_with_a_comment_box_over_the_reviewer_closes_both(tmp_path: Path) -> None:
+    from sage_tui.ui.screens.modals import CommentModal
+
+    root = workspace(tmp_path / "repo")
+    app = make_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await _reviewer_open(app, pilot)
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, CommentModal), "the comment box")
+        await pilot.press("ctrl+c")
+        await app.workers.wait_for_complete()
+        await until(pilot, lambda: len(app.screen_stack) == 1, "the workbench alone")
+        assert "Stopped" in texts(app)
+    assert "return len(text)" in (root / "textstats.py").read_text()
 
 
 async def test_the_mode_key_does_nothing_through_a_checkpoint_modal(tmp_path: Path) -> None:

@@ -227,7 +227,8 @@ class CodeFlow:
                                          "message": exc.message})
             return {"exit_code": 1, "output": exc.message, "passed": 0, "failed": 1}
         for event in output.events:
-            self.sink(event)
+            if event.name in tool.emits:  # as the tool loop does: only declared events
+                self.sink(event)
         return {**output.data, "output": output.content[-6000:]}
 
     async def _review(self, task: str, applied: list[tuple[Patch, ApplyResult]],

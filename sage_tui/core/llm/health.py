@@ -6,11 +6,12 @@ banner at start. Both get the same sentence for the same trouble.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sage_tui.core.llm.errors import LLMError
+from sage_tui.core.llm.errors import LLMError, ModelFailed, ModelNotFound, ModelTimeout, ProtocolError
 from sage_tui.core.llm.routing import ModelRouter
 from sage_tui.core.llm.types import ChatBackend
 from sage_tui.core.log.events import ROLES
@@ -41,14 +42,22 @@ def lacks(missing: Sequence[str]) -> str:
             + " && ".join(f"`ollama pull {m}`" for m in missing))
 
 
-async def check_server(backend: ChatBackend, host: str, wanted: Iterable[str]) -> ServerHealth:
+async def check_server(backend: ChatBackend, host: str, wanted: Iterable[str],
+                       timeout: float = 5.0) -> ServerHealth:
     """Ask the server at `host` for its models and compare them with `wanted`.
 
-    Never raises for server trouble: an unreachable or odd server is a `fail` with
-    the sentence the model client would give.
+    Never raises for server trouble: an unreachable, silent or odd server is a `fail`
+    with one sentence about the server (not about a model call).
     """
+    not_ollama = (f"The server at {host} does not answer like Ollama; check that OLLAMA_HOST "
+                  "points at an Ollama server.")
     try:
-        models = await backend.list_models()
+        models = await asyncio.wait_for(backend.list_models(), timeout)
+    except (TimeoutError, ModelTimeout):
+        return ServerHealth("fail", f"Ollama at {host} did not answer within {timeout:g} s; check "
+                                    "that it is running and not stuck, or set OLLAMA_HOST.")
+    except (ModelNotFound, ProtocolError, ModelFailed):
+        return ServerHealth("fail", not_ollama)
     except LLMError as exc:
         return ServerHealth("fail", str(exc))
     names = sorted(model.name for model in models)

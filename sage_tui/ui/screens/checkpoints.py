@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual.app import App
 from textual.screen import Screen
 
 from sage_tui.core.agent.approval import ApprovalRequest
@@ -21,3 +22,10 @@ def checkpoint_screen(request: ApprovalRequest) -> Screen[Any]:
 
     assert request.patch is not None
     return DiffReviewScreen(request.patch, request.on_hunk)
+
+
+def close_checkpoint(app: App[Any], screen: Screen[Any]) -> None:
+    """Close a checkpoint's screen, and any box opened over it (a comment, an edit) first."""
+    while app.screen is not screen and len(app.screen_stack) > 2:
+        app.pop_screen()
+    screen.dismiss(None)

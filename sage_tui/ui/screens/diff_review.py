@@ -25,9 +25,9 @@ from sage_tui.ui.widgets.diff_view import DiffView
 
 OnHunk = Callable[[Hunk, str, str | None], None]
 HELP_LINE = (("review.approve", "approve"), ("review.reject", "reject"),
-             ("review.approve_file", "file"), ("review.edit", "edit"), ("review.comment", "comment"),
-             ("review.split", "split"), ("review.undo", "undo"), ("review.view", "view"),
-             ("review.apply", "apply"), ("review.back", "back"), ("app.help", "help"))
+             ("review.approve_file", "file"), ("review.next", "next"), ("review.previous", "prev"),
+             ("review.edit", "edit"), ("review.comment", "comment"), ("review.split", "split"),
+             ("review.undo", "undo"), ("review.files", "files"), ("app.help", "help"))
 
 
 class DiffReviewScreen(Screen[Decision]):

@@ -6,9 +6,9 @@ config.toml shows here as it does in the footer.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
@@ -37,7 +37,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("SAGE keys (every one is also in the command palette, ctrl+p)",
+            yield Label("SAGE keys (ctrl+p lists the actions that work where you are)",
                         classes="title")
             with VerticalScroll():
                 yield Markdown(keys_markdown(keys_of(self.app)))
@@ -46,3 +46,11 @@ class HelpScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def toggle_help(app: App[Any]) -> None:
+    """Open help, or close it when it is open: the help key closes it, remapped or not."""
+    if isinstance(app.screen, HelpScreen):
+        app.screen.dismiss(None)
+    else:
+        app.push_screen(HelpScreen())

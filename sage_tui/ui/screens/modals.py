@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Markdown, Static, TextArea
+from textual.widgets import Button, Footer, Input, Label, Markdown, Static, TextArea
 
 from sage_tui.core.agent.approval import ApprovalRequest, Decision
 from sage_tui.core.patch.model import Hunk
@@ -56,6 +56,7 @@ class PlanModal(ModalScreen[Decision]):
                 yield Button(f"Reject ({keys.key('plan.reject')})", id="reject", variant="error")
                 yield Button(f"Edit ({keys.key('plan.edit')})", id="edit")
                 yield Button(f"Tell it… ({keys.key('plan.respond')})", id="respond", variant="primary")
+        yield Footer()  # this checkpoint's keys, not the workbench's underneath
 
     def on_mount(self) -> None:
         self.query_one("#plan-edit").display = False
@@ -121,6 +122,7 @@ class ToolAskModal(ModalScreen[Decision]):
                 yield Button(f"Allow for this session ({keys.key('tool.session')})",
                              id="session", variant="primary")
                 yield Button(f"Deny ({keys.key('tool.deny')})", id="deny", variant="error")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#once", Button).focus()
@@ -188,7 +190,8 @@ class CommentModal(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self.heading, classes="title")
-            yield Input(placeholder="What should the model know? Enter sends, escape cancels")
+            yield Input(placeholder="What should the model know? Enter sends, "
+                        f"{keys_of(self.app).key('comment.cancel')} cancels")
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
