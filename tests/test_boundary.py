@@ -37,7 +37,8 @@ def tree(folder: Path) -> dict[str, str]:
 
 def sage(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "sage_tui", *args], capture_output=True,
-                          text=True, timeout=120, cwd=cwd, stdin=subprocess.DEVNULL)
+                          text=True, errors="replace", timeout=120, cwd=cwd,
+                          stdin=subprocess.DEVNULL)
 
 
 @pytest.fixture
@@ -274,3 +275,202 @@ def test_a_read_only_workspace_can_still_be_checked(world: tuple[Path, Path],
     assert applied.stderr.count("\n") == 1, applied.stderr
     assert (repo / "app.py").read_text() == "x = 1\n"
     shutil.rmtree(repo / ".sage", ignore_errors=True)
+
+
+def test_a_patch_cannot_make_gits_scratch_apply_run_a_command(world: tuple[Path, Path],
+                                                               tmp_path: Path) -> None:
+    repo, _ = world
+    marker = tmp_path / "PWNED"
+    planted = {  # a fake git folder and attributes, as files of the repository
+        ".no-git/HEAD": "ref: refs/heads/main\n",
+        ".no-git/config": ("[core]\n\trepositoryformatversion = 0\n[filter \"x\"]\n"
+                           f"\tclean = \"sh -c 'id > {marker}'; cat\"\n"
+                           f"\tsmudge = \"sh -c 'id > {marker}'; cat\"\n"),
+        "no-git/config": f"[filter \"x\"]\n\tclean = \"sh -c 'id > {marker}'; cat\"\n",
+        ".no-git/objects/k": "k\n",  # a patched file is copied: these make the folders real
+        ".no-git/refs/k": "k\n",
+        ".gitattributes": "* filter=x\n",
+        "tree/.gitattributes": "* filter=x\n",
+    }
+    for name, text in planted.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text)
+    commit(repo)
+    diff = "".join(f"--- a/{name}\n+++ b/{name}\n@@ -1 +1 @@\n-{text.splitlines()[0]}\n"
+                   f"+{text.splitlines()[0]} \n" for name, text in planted.items())
+    diff += "--- a/app.py\n+++ b/app.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n"
+    patch_file = tmp_path / "evil.diff"
+    patch_file.write_text(diff)
+    env_home = {"HOME": str(tmp_path)}
+    (tmp_path / ".gitconfig").write_text("[core]\n\tautocrlf = true\n")  # the user's own setting
+    for args in (("apply", str(patch_file), "--check"), ("apply", str(patch_file))):
+        out = subprocess.run([sys.executable, "-m", "sage_tui", *args, "--workspace", str(repo)],
+                             capture_output=True, text=True, timeout=60,
+                             env={**os.environ, **env_home, "GIT_DIR": str(repo / ".no-git")})
+        assert out.returncode == 0, out.stderr
+    assert not marker.exists()  # no filter, hook or fsmonitor ran
+    assert (repo / "app.py").read_bytes() == b"x = 2\n"  # autocrlf did not touch the bytes
+
+
+def test_recovery_keeps_an_edit_made_after_the_crash(world: tuple[Path, Path]) -> None:
+    from sage_tui.core.patch import engine as engine_module
+
+    repo, _ = world
+    engine = patch_engine(repo)
+    patch = parse_patch("--- a/app.py\n+++ b/app.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n"
+                        "--- a/README.md\n+++ /dev/null\n@@ -1 +0,0 @@\n-# repo\n")
+
+    class Crash(BaseException):
+        pass
+
+    def finish(*args: object) -> None:
+        raise Crash()
+
+    real_rename = os.rename
+    renamed = []
+
+    def rename(src: str, dst: str, **kw: int) -> None:
+        if renamed:
+            raise Crash()  # dies after the first file
+        renamed.append(dst)
+        real_rename(src, dst, **kw)
+
+    with pytest.MonkeyPatch.context() as patched, pytest.raises(Crash):
+        patched.setattr(os, "rename", rename)
+        patched.setattr(engine_module.PatchEngine, "_finish", finish)
+        engine.apply(patch)
+    (repo / "README.md").write_text("# my edit after the crash\n")  # the person keeps working
+    again = patch_engine(repo)
+    assert "kept your later edits to README.md" in again.recovery_note()
+    assert (repo / "README.md").read_text() == "# my edit after the crash\n"
+    assert (repo / "app.py").read_text() == "x = 2\n"
+
+
+def test_a_file_saved_while_the_patch_is_applied_is_not_overwritten(
+        world: tuple[Path, Path]) -> None:
+    from sage_tui.core.patch import engine as engine_module
+
+    repo, _ = world
+    engine = patch_engine(repo)
+    real_scratch = engine_module.PatchEngine._scratch_apply
+
+    def slow_git(self: PatchEngine, *args: object, **kw: object) -> object:
+        result = real_scratch(self, *args, **kw)  # type: ignore[arg-type]
+        (repo / "app.py").write_text("x = 1  # saved by the editor meanwhile\n")
+        return result
+
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(engine_module.PatchEngine, "_scratch_apply", slow_git)
+        result = engine.apply(parse_patch("--- a/app.py\n+++ b/app.py\n@@ -1 +1 @@\n-x = 1\n"
+                                          "+x = 2\n"))
+    assert not result.ok and "changed while the patch was being applied" in result.reason
+    assert (repo / "app.py").read_text() == "x = 1  # saved by the editor meanwhile\n"
+
+
+def test_two_applies_in_one_second_are_two_undo_records(world: tuple[Path, Path]) -> None:
+    repo, _ = world
+    engine = patch_engine(repo)
+    one = parse_patch("--- a/app.py\n+++ b/app.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n")
+    two = parse_patch("--- a/app.py\n+++ b/app.py\n@@ -1 +1 @@\n-x = 2\n+x = 1\n")
+    for patch in (one, two, one):  # A, B, A again, within a second
+        assert engine.apply(patch).ok
+    for expected in ("x = 1\n", "x = 2\n", "x = 1\n"):
+        engine.undo()
+        assert (repo / "app.py").read_text() == expected
+
+
+def test_a_change_across_file_systems_is_refused_before_anything_moves(
+        world: tuple[Path, Path]) -> None:
+    from sage_tui.core.patch import journal as journal_module
+
+    repo, _ = world
+    engine = patch_engine(repo)
+    real_fstat = os.fstat
+    sub = real_fstat(os.open(repo / "sub", os.O_RDONLY)).st_ino
+
+    def fstat(fd: int) -> os.stat_result:  # `sub` is a mount of another file system
+        info = real_fstat(fd)
+        if info.st_ino != sub:
+            return info
+        fields = list(info)
+        fields[2] = info.st_dev + 1
+        return os.stat_result(fields)
+
+    before = tree(repo)
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(journal_module.os, "fstat", fstat)
+        result = engine.apply(parse_patch(
+            "--- a/app.py\n+++ b/app.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n"
+            "--- a/sub/b.txt\n+++ b/sub/b.txt\n@@ -1 +1 @@\n-b\n+B\n"))
+    assert not result.ok and "another file system" in result.reason
+    assert tree(repo) == before and not engine.journal.exists()
+
+
+def test_a_deep_planted_sage_is_refused_in_one_sentence(world: tuple[Path, Path]) -> None:
+    repo, _ = world
+    deep = repo / ".sage"
+    for _ in range(40):
+        deep = deep / "a"
+    deep.mkdir(parents=True)
+    out = sage("undo", "--check", "--workspace", str(repo), cwd=repo)
+    assert out.returncode == 2 and "unexpected" not in out.stderr
+    assert out.stderr.count("\n") == 1 and "remove it" in out.stderr
+
+
+def test_sage_never_runs_the_repositorys_fsmonitor(world: tuple[Path, Path],
+                                                   tmp_path: Path) -> None:
+    repo, _ = world
+    marker = tmp_path / "FSMONITOR-RAN"
+    subprocess.run(["git", "-C", str(repo), "config", "core.fsmonitor",
+                    f"sh -c 'touch {marker}'; true"], check=True)
+    (repo / ".sage").mkdir()  # so the tracked-files check runs git too
+    patch_file = tmp_path / "p.diff"
+    patch_file.write_text("--- a/app.py\n+++ b/app.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n")
+    out = sage("apply", str(patch_file), "--workspace", str(repo), cwd=repo)
+    assert out.returncode == 0, out.stderr
+    assert not marker.exists()
+
+
+def test_a_planted_gitdir_file_cannot_make_sage_write_outside(tmp_path: Path) -> None:
+    sibling = git_repo(tmp_path / "sibling", {"s.txt": "s\n"})
+    exclude = sibling / ".git" / "info" / "exclude"
+    before = exclude.read_bytes() if exclude.exists() else b""
+    repo = tmp_path / "repo"
+    shutil.copytree(sibling, repo)
+    shutil.rmtree(repo / ".git")
+    (repo / ".git").write_text(f"gitdir: {sibling / '.git'}\n")  # the repository's own .git file
+    engine = patch_engine(repo)
+    assert engine.apply(parse_patch("--- a/s.txt\n+++ b/s.txt\n@@ -1 +1 @@\n-s\n+t\n")).ok
+    assert (exclude.read_bytes() if exclude.exists() else b"") == before
+
+
+def test_a_git_diff_of_crlf_latin1_quoted_names_and_a_mode_change_applies_and_undoes(
+        tmp_path: Path) -> None:
+    repo = git_repo(tmp_path / "enc", {"x": "x\n"})
+    originals = {"crlf.txt": b"one\r\ntwo\r\nthree\r\n", "latin.txt": b"caf\xe9 latin\nline2\n",
+                 "caf\u00e9.txt": b"x\n", "run.sh": b"echo hi\n"}
+    for name, data in originals.items():
+        (repo / name).write_bytes(data)
+    commit(repo, "files")
+    (repo / "crlf.txt").write_bytes(b"one\r\nTWO\r\nthree\r\n")
+    (repo / "latin.txt").write_bytes(b"caf\xe9 LATIN\nline2\n")
+    (repo / "caf\u00e9.txt").write_bytes(b"y\n")
+    (repo / "run.sh").write_bytes(b"echo bye\n")
+    (repo / "run.sh").chmod(0o755)
+    diff = subprocess.run(["git", "-C", str(repo), "diff"], capture_output=True, check=True).stdout
+    assert b'"a/caf\\303\\251.txt"' in diff and b"new mode 100755" in diff and b"\r\n" in diff
+    subprocess.run(["git", "-C", str(repo), "checkout", "--", "."], check=True)
+    (repo / "run.sh").chmod(0o644)
+    patch_file = tmp_path / "enc.diff"
+    patch_file.write_bytes(diff)
+    out = sage("apply", str(patch_file), "--workspace", str(repo), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert (repo / "crlf.txt").read_bytes() == b"one\r\nTWO\r\nthree\r\n"
+    assert (repo / "latin.txt").read_bytes() == b"caf\xe9 LATIN\nline2\n"
+    assert (repo / "caf\u00e9.txt").read_bytes() == b"y\n" and not (repo / '"b').exists()
+    assert (repo / "run.sh").stat().st_mode & 0o777 == 0o755
+    out = sage("undo", "--workspace", str(repo), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    for name, data in originals.items():
+        assert (repo / name).read_bytes() == data
+    assert (repo / "run.sh").stat().st_mode & 0o777 == 0o644

@@ -208,3 +208,15 @@ def test_audit_and_git_exclusion(repo: Path) -> None:
     status = subprocess.run(["git", "-C", str(repo), "status", "--porcelain"],
                             capture_output=True, text=True).stdout
     assert ".sage" not in status and "a.py" in status
+
+
+def test_a_hunk_that_almost_fits_is_never_called_100_percent_alike(repo: Path) -> None:
+    lines = [f"value_{i} = {i}" for i in range(300)]
+    (repo / "big.py").write_text("\n".join(lines) + "\n")
+    old = list(lines[100:260])
+    old[80] = "value_x = 'not in the file'"
+    diff = ("--- a/big.py\n+++ b/big.py\n@@ -101,160 +101,1 @@\n"
+            + "".join(f"-{line}\n" for line in old) + "+replaced = True\n")
+    result = patch_engine(repo).check(parse_patch(diff))
+    assert not result.ok
+    assert "(99% alike) starts at line 101" in result.reason

@@ -113,3 +113,10 @@ def test_a_run_tests_deny_stops_the_test_run_after_an_apply(tmp_path: Path) -> N
     assert denied and denied[0]["verdict"] == "deny"
     reviewer = [r for r in backend.requests if r.role == "reviewer"]
     assert "tests were not run" in str(reviewer[-1].messages).lower()
+
+
+def test_a_hidden_file_is_not_even_suggested_by_name(tmp_path: Path) -> None:
+    events, backend, _ = run_turn(tmp_path, [call("read_file", path="key.txt")])
+    [error] = [e.data for e in events if e.name == EventName.TOOL_ERROR]
+    assert error["kind"] == "not_found"
+    assert "secrets" not in error["suggestion"] and "secrets/key.txt" not in prompts(backend)

@@ -76,6 +76,7 @@ def run_apply(source: str, *, workspace: Path | None, hunks: str | None, check: 
                          max_mb=settings.session_log_max_mb) as log:
         engine = patch_engine(ws, {"session_id": log.session_id, "trace_id": log.trace_id,
                                    "who": "sage apply"})
+        _say_recovered(engine.recovery_note())
         log.emit(EventName.SESSION_STARTED, {"workspace": str(ws), "mode": "silent",
                                              "profile": None, "version": _version(),
                                              "command": "apply"}, turn=0)
@@ -118,6 +119,7 @@ def run_undo(*, workspace: Path | None, check: bool, as_json: bool) -> int:
                          max_mb=settings.session_log_max_mb) as log:
         engine = patch_engine(ws, {"session_id": log.session_id, "trace_id": log.trace_id,
                                    "who": "sage undo"})
+        _say_recovered(engine.recovery_note())
         undo_id, manifest = engine.undo(check_only=check)
         files = [f["path"] for f in manifest["files"]]
         if not check:
@@ -133,6 +135,12 @@ def run_undo(*, workspace: Path | None, check: bool, as_json: bool) -> int:
     verb = "would restore" if check else "restored"
     click.echo(f"Patch {manifest['patch_id']}: {verb} {', '.join(files)}.")
     return 0
+
+
+def _say_recovered(note: str) -> None:
+    """Recovery changed files before this command: say so, never silently."""
+    if note:
+        click.echo(f"Note: {note}", err=True)
 
 
 def _version() -> str:

@@ -27,6 +27,7 @@ from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.context import Packet, PromptParts
 from sage_tui.core.llm.types import Message
 from sage_tui.core.log.events import Event, EventName, Sink
+from sage_tui.core.workspace.gitcmd import git_argv, git_env
 from sage_tui.core.workspace.retrieval import RetrievalIndex
 from sage_tui.core.workspace.state import write_json_atomic
 from sage_tui.core.workspace.workspace import Workspace
@@ -233,8 +234,8 @@ class Experts:
 async def _git(workspace: Path, *args: str) -> str | None:
     try:
         proc = await asyncio.create_subprocess_exec(
-            "git", "-C", str(workspace), *args, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL)
+            *git_argv(*args, workspace=workspace), stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL, env=git_env())
         out, _ = await asyncio.wait_for(proc.communicate(), timeout=15)
     except (TimeoutError, OSError):
         return None

@@ -26,6 +26,7 @@ import contextlib
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -42,6 +43,7 @@ from sage_tui.core.patch.audit import AuditTrail
 from sage_tui.core.patch.check import diagnose
 from sage_tui.core.patch.journal import Entry, Journal
 from sage_tui.core.patch.model import Patch, reverse_diff
+from sage_tui.core.workspace.gitcmd import git_argv, git_env
 from sage_tui.core.workspace.state import SageFolder, check_workspace, write_json_atomic
 from sage_tui.core.workspace.workspace import PathDenied, Workspace
 
@@ -152,6 +154,7 @@ class PatchEngine:
         self.undo_dir = self.state / "undo"
         self.trail = AuditTrail(self.state / "audit.jsonl", self.audit_context)
         self.recovered: Journal | None = None
+        self.kept: list[str] = []  # files recovery left alone because somebody edited them
         if self.journal.exists():
             self.recover()
 
@@ -185,15 +188,26 @@ class PatchEngine:
         self._clean_staging()
         if done is None:
             return False
-        self.recovered = done
-        self.audit("recovered", kind=done.kind, undo_id=done.undo_id,
-                   files=[e.path for e in done.entries])
+        self.recovered, self.kept = done
+        self.audit("recovered", kind=done[0].kind, undo_id=done[0].undo_id,
+                   files=[e.path for e in done[0].entries], kept_as_edited=done[1])
         return True
+
+    def recovery_note(self) -> str:
+        """One sentence about what recovery finished before this command, or ""."""
+        if self.recovered is None:
+            return ""
+        what = "apply" if self.recovered.kind == "apply" else "undo"
+        note = (f"Finished an interrupted {what} of {len(self.recovered.entries)} file(s) "
+                f"(undo record {self.recovered.undo_id}) before this command")
+        if self.kept:
+            note += f"; kept your later edits to {', '.join(self.kept)}"
+        return note + "."
 
     def _clean_staging(self) -> None:
         if not (self.workspace.root / ".sage" / "staging").is_dir():
             return
-        with self.sage.open("staging") as fd:
+        with contextlib.suppress(OSError), self.sage.open("staging") as fd:
             for name in os.listdir(fd):
                 with contextlib.suppress(OSError):
                     _remove_tree(fd, name)
@@ -250,28 +264,31 @@ class PatchEngine:
                        reverse: bool = False) -> tuple[dict[str, Outcome] | None, str]:
         """Run git apply on a copy in the state folder; (each file's outcome, or None; error)."""
         scratch = Path(tempfile.mkdtemp(prefix="scratch-", dir=self.state))
+        tree = scratch / "tree"  # the files; git's folder and home sit beside it, out of reach
         try:
+            tree.mkdir()
             for path, data in contents.items():
                 if data is not None:
-                    target = scratch / path
+                    target = tree / path
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(data)
                     mode = self._mode(path)
                     if mode is not None:
                         os.chmod(target, mode)
-            args = ["git", "apply", "--recount", "--unidiff-zero", "--whitespace=nowarn"]
-            if reverse:
-                args.append("--reverse")
-            # No repository here: git apply then works on plain files relative to the copy.
-            env = {**os.environ, "GIT_DIR": str(scratch / ".no-git"),
-                   "GIT_CEILING_DIRECTORIES": str(scratch.parent)}
+            args = git_argv("apply", "--recount", "--unidiff-zero", "--whitespace=nowarn",
+                            *(["--reverse"] if reverse else []))
+            # No repository and no configuration: git apply works on plain files, and nothing
+            # the patch brings (a fake git folder, attributes, config) can run a command.
+            env = git_env(isolated_home=scratch, extra={
+                "GIT_DIR": str(scratch / "no-git"), "GIT_CEILING_DIRECTORIES": str(scratch),
+                "GIT_ATTR_NOSYSTEM": "1"})
             proc = subprocess.run(args, input=diff.encode("utf-8", "surrogateescape"),
-                                  cwd=scratch, capture_output=True, timeout=GIT_TIMEOUT, env=env)
+                                  cwd=tree, capture_output=True, timeout=GIT_TIMEOUT, env=env)
             if proc.returncode != 0:
                 return None, proc.stderr.decode("utf-8", "replace").strip() or "git apply failed"
             outcomes = {}
             for path in contents:
-                result = scratch / path
+                result = tree / path
                 if result.is_file():
                     outcomes[path] = Outcome(result.read_bytes(), result.stat().st_mode & 0o777)
                 else:
@@ -279,6 +296,8 @@ class PatchEngine:
             return outcomes, ""
         except subprocess.TimeoutExpired:
             return None, f"git apply took longer than {GIT_TIMEOUT} s"
+        except OSError as exc:  # a name too long for the copy, a full disk
+            return None, f"the change cannot be tried on a copy ({exc.strerror or exc})"
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
@@ -320,12 +339,13 @@ class PatchEngine:
             if outcomes is None:
                 failures = {h: error for h in chosen}
         if not failures and outcomes is not None:
-            undo_id = f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{patch.patch_id}"
+            undo_id = (f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{patch.patch_id}-"
+                       f"{secrets.token_hex(3)}")  # unique: two applies in a second stay two
             manifest = {"patch_id": patch.patch_id, "diff": diff, "reverse": reverse_diff(diff),
                         "files": [{"path": p, "before": _sha(contents[p]),
                                    "after": _sha(outcomes[p].data)} for p in paths]}
             try:
-                self._change("apply", undo_id, outcomes, manifest)
+                self._change("apply", undo_id, contents, outcomes, manifest)
             except PathDenied as exc:
                 failures = {h: str(exc) for h in chosen}
         if failures:
@@ -338,23 +358,34 @@ class PatchEngine:
         return ApplyResult(True, patch.patch_id, paths,
                            self._results(patch, chosen, "applied", {}), undo_id=undo_id)
 
-    def _change(self, kind: journals.Kind, undo_id: str, outcomes: Mapping[str, Outcome],
-                manifest: dict[str, Any] | None = None) -> None:
-        """Stage the outcomes, hold the targets' folders, then journal, rename and finish."""
-        apply_id = f"{os.getpid()}-{time.monotonic_ns()}"
+    def _change(self, kind: journals.Kind, undo_id: str, contents: Mapping[str, bytes | None],
+                outcomes: Mapping[str, Outcome], manifest: dict[str, Any] | None = None) -> None:
+        """Stage the outcomes, hold the targets' folders, then journal, rename and finish.
+
+        Raises:
+            PathDenied: anything that stops the change before its journal is written; the
+                tree is as it was.
+        """
+        apply_id = f"{os.getpid()}-{secrets.token_hex(8)}"
         entries = []
-        with self.sage.open("staging", apply_id) as staging:
+        before = {path: _sha(contents.get(path)) for path in outcomes}
+        with self.sage.open("staging", apply_id, fresh=True) as staging:
             try:
-                for number, (path, outcome) in enumerate(outcomes.items()):
-                    if outcome.data is None:
-                        entries.append(Entry(path, None))
-                        continue
-                    _stage(staging, str(number), outcome)
-                    entries.append(Entry(path, str(number)))
-                os.fsync(staging)
-                if manifest is not None:
-                    write_json_atomic(self.undo_dir / undo_id / "manifest.json", manifest)
-                with journals.open_targets(self.workspace, list(outcomes)) as targets:
+                try:
+                    for number, (path, outcome) in enumerate(outcomes.items()):
+                        staged = None if outcome.data is None else str(number)
+                        if staged is not None:
+                            _stage(staging, staged, outcome)
+                        entries.append(Entry(path, staged, before[path], _sha(outcome.data)))
+                    os.fsync(staging)
+                    if manifest is not None:
+                        write_json_atomic(self.undo_dir / undo_id / "manifest.json", manifest)
+                except OSError as exc:
+                    if isinstance(exc, PathDenied):
+                        raise
+                    raise PathDenied(f"Cannot stage the change ({exc.strerror or exc}); nothing "
+                                     "was changed.") from exc
+                with journals.open_targets(self.workspace, before, staging) as targets:
                     journals.commit(self.journal, Journal(kind, undo_id, apply_id, tuple(entries)),
                                     staging, targets, self._finish)
             except Exception:  # (a dying process leaves the journal for the next start)
@@ -423,7 +454,7 @@ class PatchEngine:
             raise UndoError(f"Cannot undo patch {manifest['patch_id']}: the reverse patch does "
                             f"not apply ({error}).")
         try:
-            self._change("undo", undo_id, outcomes)
+            self._change("undo", undo_id, contents, outcomes)
         except PathDenied as exc:
             raise UndoError(f"Cannot undo patch {manifest['patch_id']}: {exc}") from exc
         self.audit("reverted", patch_id=manifest["patch_id"], undo_id=undo_id)

@@ -15,6 +15,7 @@ link.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -37,6 +38,8 @@ class Entry:
 
     path: str
     staged: str | None  # a plain name in the staging folder; None deletes
+    before: str | None = None  # sha256 of the file before (None: it did not exist)
+    after: str | None = None  # sha256 after (None: deleted)
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,8 @@ def load(path: Path) -> Journal | None:
         raise JournalInvalid(f"unreadable ({exc})") from exc
     try:
         kind, undo_id, apply_id = data["kind"], data["undo_id"], data["apply_id"]
-        entries = tuple(Entry(str(e["path"]), e["staged"]) for e in data["entries"])
+        entries = tuple(Entry(str(e["path"]), e["staged"], e.get("before"), e.get("after"))
+                        for e in data["entries"])
     except (KeyError, TypeError) as exc:
         raise JournalInvalid(f"missing {exc}") from exc
     if kind not in ("apply", "undo") or not _ID.match(str(undo_id)) or not _ID.match(str(apply_id)):
@@ -82,27 +86,50 @@ Targets = Mapping[str, tuple[int, str]]  # path → (descriptor of its folder, l
 
 
 @contextlib.contextmanager
-def open_targets(workspace: Workspace, paths: list[str]) -> Iterator[dict[str, tuple[int, str]]]:
+def open_targets(workspace: Workspace, expected: Mapping[str, str | None], staging: int
+                 ) -> Iterator[dict[str, tuple[int, str]]]:
     """Hold the folder of every target open (made if missing), checked, for the renames.
 
+    Each target must still hold what was read (`expected`: path → sha256, None for
+    absent), be a regular file, and sit on the staging folder's file system.
+
     Raises:
-        PathDenied: a target is not allowed, is a link or a special file, or its folder
-            cannot be written.
+        PathDenied: a target is not allowed, changed since it was read, is a link or a
+            special file, or its folder cannot be written or renamed into atomically.
     """
+    device = os.fstat(staging).st_dev
     with contextlib.ExitStack() as stack:
         held: dict[str, tuple[int, str]] = {}
         probed: set[int] = set()
-        for path in paths:
+        for path, before in expected.items():
             parent, name = stack.enter_context(workspace.folder(path, create=True))
-            with contextlib.suppress(FileNotFoundError):
-                info = os.stat(name, dir_fd=parent, follow_symlinks=False)
-                _check_target(path, info)
-            key = os.fstat(parent).st_ino
-            if key not in probed:
+            if current_hash(path, parent, name) != before:
+                raise PathDenied(f"{path} changed while the patch was being applied; nothing was "
+                                 "changed, so review it again.")
+            info = os.fstat(parent)
+            if info.st_dev != device:
+                raise PathDenied(f"{path} is on another file system than the workspace's .sage/ "
+                                 "folder, so SAGE cannot change it atomically; nothing was changed.")
+            if info.st_ino not in probed:
                 _probe(path, parent)
-                probed.add(key)
+                probed.add(info.st_ino)
             held[path] = (parent, name)
         yield held
+
+
+def current_hash(path: str, parent: int, name: str) -> str | None:
+    """sha256 of the regular file `name` in `parent` (None when absent); links are refused."""
+    try:
+        info = os.stat(name, dir_fd=parent, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    _check_target(path, info)
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=parent)
+    digest = hashlib.sha256()
+    with os.fdopen(fd, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _check_target(path: str, info: os.stat_result) -> None:
@@ -142,8 +169,14 @@ def commit(journal_file: Path, journal: Journal, staging: int, targets: Targets,
 
 
 def replay(journal_file: Path, workspace: Workspace, sage: SageFolder,
-           finish: Callable[[Journal], None]) -> Journal | None:
-    """Finish an interrupted change from its journal; returns it, or None when there was none.
+           finish: Callable[[Journal], None]) -> tuple[Journal, list[str]] | None:
+    """Finish an interrupted change from its journal.
+
+    A file is changed only if it still holds what the journal found before; one already
+    changed is skipped; one somebody edited since is kept as it is (and named).
+
+    Returns:
+        The journal and the paths kept as edited, or None when there was no journal.
 
     Raises:
         JournalInvalid: the journal is not one SAGE wrote (it is moved aside, not run).
@@ -156,14 +189,21 @@ def replay(journal_file: Path, workspace: Workspace, sage: SageFolder,
         raise
     if journal is None:
         return None
+    kept: list[str] = []
     with sage.open("staging", journal.apply_id) as staging:
         for entry in journal.entries:
             with workspace.folder(entry.path, create=entry.staged is not None) as (parent, name):
+                now = current_hash(entry.path, parent, name)
+                if now == entry.after:
+                    continue  # renamed before the interruption
+                if now != entry.before:
+                    kept.append(entry.path)  # edited since: the person's bytes win
+                    continue
                 _apply_entry(entry, staging, parent, name)
                 os.fsync(parent)
     finish(journal)
     journal_file.unlink()
-    return journal
+    return journal, kept
 
 
 def _apply_entry(entry: Entry, staging: int, parent: int, name: str) -> None:

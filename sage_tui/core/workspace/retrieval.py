@@ -18,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from sage_tui.core.workspace.gitcmd import git_argv, git_env
 from sage_tui.core.workspace.workspace import Workspace
 
 MAX_FILE_BYTES = 512 * 1024
@@ -55,8 +56,8 @@ def list_workspace_files(root: Path) -> list[str]:
     """The workspace's files, relative, `.gitignore` respected (git) or common junk skipped."""
     try:
         out = subprocess.run(
-            ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others",
-             "--exclude-standard"], capture_output=True, timeout=30)
+            git_argv("ls-files", "-z", "--cached", "--others", "--exclude-standard",
+                     workspace=root), capture_output=True, timeout=30, env=git_env())
     except (OSError, subprocess.TimeoutExpired):
         out = None
     if out is not None and out.returncode == 0:

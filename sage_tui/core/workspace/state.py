@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import stat
 import subprocess
 import tempfile
@@ -25,11 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from sage_tui.core.errors import SageError
+from sage_tui.core.workspace.gitcmd import git_argv, git_env
 from sage_tui.core.workspace.workspace import PathDenied
 
 SAGE_DIR = ".sage"
 _EXCLUDE_LINE = "/.sage/"
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+MAX_DEPTH, MAX_ENTRIES = 8, 5000  # SAGE keeps staging/<id>/<n> there: far less than this
 
 
 class WorkspaceRefused(SageError):
@@ -40,8 +43,8 @@ class WorkspaceRefused(SageError):
 
 def _git(workspace: Path, *args: str) -> str | None:
     try:
-        out = subprocess.run(["git", "-C", str(workspace), *args], capture_output=True,
-                             text=True, timeout=10)
+        out = subprocess.run(git_argv(*args, workspace=workspace), capture_output=True,
+                             text=True, timeout=10, env=git_env())
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() if out.returncode == 0 else None
@@ -109,34 +112,58 @@ class SageFolder:
             raise WorkspaceRefused(
                 f"{self.path} is {kind}; SAGE keeps its staging there and will not follow or "
                 f"replace it. Remove it (`rm {self.path}`) and run SAGE again.")
-        root = os.open(self.workspace, _DIR_FLAGS)
-        try:
-            fd = os.open(SAGE_DIR, _DIR_FLAGS, dir_fd=root)
-        except OSError as exc:
-            raise WorkspaceRefused(f"{self.path} cannot be opened safely ({exc.strerror}); "
-                                   f"remove it and run SAGE again.") from exc
-        finally:
-            os.close(root)
-        try:
-            for folder, dirs, files, here in os.fwalk(dir_fd=fd):
-                for name in [*dirs, *files]:
-                    where = os.path.join(folder, name)
-                    if stat.S_ISLNK(os.stat(name, dir_fd=here, follow_symlinks=False).st_mode):
-                        raise WorkspaceRefused(
-                            f"{self.path / where} is a symbolic link; SAGE's folder must hold "
-                            f"none. Remove {self.path} and run SAGE again.")
-        finally:
-            os.close(fd)
         tracked = _git(self.workspace, "ls-files", "--", SAGE_DIR)
         if tracked:
             first = tracked.splitlines()[0]
             raise WorkspaceRefused(
                 f"{first} is tracked by git, so the repository controls SAGE's folder; untrack "
                 f"it (`git rm -r --cached {SAGE_DIR}`, then commit) and run SAGE again.")
+        try:
+            self._scan()
+        except OSError as exc:
+            raise WorkspaceRefused(f"{self.path} cannot be checked ({exc.strerror or exc}); "
+                                   f"remove it (SAGE makes it again) and run SAGE again.") from exc
+
+    def _scan(self) -> None:
+        """Walk `.sage` (bounded, without following links) and refuse any link in it."""
+        root = os.open(self.workspace, _DIR_FLAGS)
+        try:
+            first = os.open(SAGE_DIR, _DIR_FLAGS, dir_fd=root)
+        finally:
+            os.close(root)
+        pending = [(first, self.path, 0)]
+        seen = 0
+        try:
+            while pending:
+                fd, where, depth = pending.pop()
+                try:
+                    for name in os.listdir(fd):
+                        seen += 1
+                        if depth > MAX_DEPTH or seen > MAX_ENTRIES:
+                            raise WorkspaceRefused(
+                                f"{self.path} holds more than SAGE ever puts there; remove it "
+                                "(SAGE makes it again) and run SAGE again.")
+                        mode = os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode
+                        if stat.S_ISLNK(mode):
+                            raise WorkspaceRefused(
+                                f"{where / name} is a symbolic link; SAGE's folder must hold none. "
+                                f"Remove {self.path} and run SAGE again.")
+                        if stat.S_ISDIR(mode):
+                            pending.append((os.open(name, _DIR_FLAGS, dir_fd=fd), where / name,
+                                            depth + 1))
+                finally:
+                    os.close(fd)
+        finally:
+            for fd, _, _ in pending:
+                os.close(fd)
 
     @contextlib.contextmanager
-    def open(self, *names: str) -> Iterator[int]:
-        """A descriptor of `.sage/<names...>`, each folder made if missing, no link followed."""
+    def open(self, *names: str, fresh: bool = False) -> Iterator[int]:
+        """A descriptor of `.sage/<names...>`, each folder made if missing, no link followed.
+
+        With `fresh`, the last folder must be new: one that already exists (planted) is
+        refused.
+        """
         self.check()
         fd = os.open(self.workspace, _DIR_FLAGS)
         try:
@@ -144,8 +171,11 @@ class SageFolder:
                 if "/" in name or name in ("", ".", ".."):
                     raise ValueError(f"not a plain folder name: {name!r}")
                 try:
-                    with contextlib.suppress(FileExistsError):
+                    try:
                         os.mkdir(name, 0o700, dir_fd=fd)
+                    except FileExistsError:
+                        if fresh and name == names[-1]:
+                            raise
                     step = os.open(name, _DIR_FLAGS, dir_fd=fd)
                 except OSError as exc:
                     raise PathDenied(
@@ -162,8 +192,8 @@ class SageFolder:
     def write(self, name: str, data: bytes) -> Path:
         """Write a file meant for people (`last_plan.json`) into `.sage/`, atomically."""
         with self.open() as fd:
-            temp = f".{name}.{os.getpid()}.sage-tmp"
-            handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644,
+            temp = f".{name}.{secrets.token_hex(6)}.sage-tmp"
+            handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644,
                              dir_fd=fd)
             try:
                 os.write(handle, data)
@@ -174,9 +204,13 @@ class SageFolder:
         return self.path / name
 
     def _exclude(self) -> None:
-        """List `.sage/` in `.git/info/exclude`, never writing through a link."""
-        git = git_dir(self.workspace)
-        if git is None:
+        """List `.sage/` in `.git/info/exclude`, never writing through a link or outside.
+
+        Only the workspace's own `.git` folder is written: a `.git` file (a worktree, or a
+        planted `gitdir:` line) could name any folder.
+        """
+        git = self.workspace / ".git"
+        if git_dir(self.workspace) != git.resolve() or git.is_symlink() or not git.is_dir():
             return
         with contextlib.suppress(OSError):
             fd = os.open(git, _DIR_FLAGS)
@@ -191,6 +225,9 @@ class SageFolder:
                                  0o644, dir_fd=info)
             finally:
                 os.close(info)
+            if os.fstat(handle).st_nlink != 1:  # a hard link would write elsewhere too
+                os.close(handle)
+                return
             with os.fdopen(handle, "r+b") as file:
                 current = file.read().decode("utf-8", "replace")
                 if _EXCLUDE_LINE not in current.splitlines():

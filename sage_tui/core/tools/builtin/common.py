@@ -21,7 +21,7 @@ PATH = {"type": "string", "minLength": 1, "description": "relative to the worksp
 
 
 def not_found(ctx: ToolContext, path: str) -> ToolFailure:
-    names = list_workspace_files(ctx.root)
+    names = [n for n in list_workspace_files(ctx.root) if not ctx.workspace.hidden(n)]
     close = difflib.get_close_matches(path, names, n=3, cutoff=0.5)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     return ToolFailure("not_found", f"{path} does not exist in the workspace.",
