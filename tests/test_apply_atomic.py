@@ -162,11 +162,11 @@ def test_a_crash_while_staging_leaves_everything_before(
     real_stage = engine_module._stage
     staged = []
 
-    def stage(*args: object) -> None:
+    def stage(*args: object) -> int:
         if len(staged) == staged_before_crash:
             raise Crash()
         staged.append(args)
-        real_stage(*args)  # type: ignore[arg-type]
+        return real_stage(*args)  # type: ignore[arg-type]
 
     with pytest.MonkeyPatch.context() as patched, pytest.raises(Crash):
         patched.setattr(engine_module, "_stage", stage)

@@ -32,6 +32,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -263,7 +264,7 @@ class PatchEngine:
     def _scratch_apply(self, diff: str, contents: Mapping[str, bytes | None],
                        reverse: bool = False) -> tuple[dict[str, Outcome] | None, str]:
         """Run git apply on a copy in the state folder; (each file's outcome, or None; error)."""
-        scratch = Path(tempfile.mkdtemp(prefix="scratch-", dir=self.state))
+        scratch = Path(tempfile.mkdtemp(prefix="sage-scratch-", dir=_scratch_root(self.state)))
         tree = scratch / "tree"  # the files; git's folder and home sit beside it, out of reach
         try:
             tree.mkdir()
@@ -372,11 +373,15 @@ class PatchEngine:
         with self.sage.open("staging", apply_id, fresh=True) as staging:
             try:
                 try:
-                    for number, (path, outcome) in enumerate(outcomes.items()):
-                        staged = None if outcome.data is None else str(number)
-                        if staged is not None:
-                            _stage(staging, staged, outcome)
-                        entries.append(Entry(path, staged, before[path], _sha(outcome.data)))
+                    opened: list[int] = []
+                    try:
+                        for number, (path, outcome) in enumerate(outcomes.items()):
+                            staged = None if outcome.data is None else str(number)
+                            if staged is not None:
+                                opened.append(_stage(staging, staged, outcome))
+                            entries.append(Entry(path, staged, before[path], _sha(outcome.data)))
+                    finally:
+                        _sync_all(opened)
                     os.fsync(staging)
                     if manifest is not None:
                         write_json_atomic(self.undo_dir / undo_id / "manifest.json", manifest)
@@ -461,8 +466,15 @@ class PatchEngine:
         return undo_id, manifest
 
 
-def _stage(staging: int, name: str, outcome: Outcome) -> None:
-    """Write one staged file in SAGE's staging folder, durable before the journal names it."""
+def _scratch_root(state: Path) -> Path:
+    """Where git tries a change: memory (`/dev/shm`, a private folder in it) when there is
+    one, else the state folder. It never needs the workspace's file system."""
+    shm = Path("/dev/shm")
+    return shm if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK) else state
+
+
+def _stage(staging: int, name: str, outcome: Outcome) -> int:
+    """Write one staged file in SAGE's staging folder; returns it open, for `_sync_all`."""
     assert outcome.data is not None
     fd = os.open(name, _NEW, 0o600, dir_fd=staging)
     try:
@@ -470,9 +482,26 @@ def _stage(staging: int, name: str, outcome: Outcome) -> None:
         while view:
             view = view[os.write(fd, view):]
         os.fchmod(fd, outcome.mode if outcome.mode is not None else 0o644)
-        getattr(os, "fdatasync", os.fsync)(fd)
-    finally:
+    except BaseException:
         os.close(fd)
+        raise
+    return fd
+
+
+def _sync_all(fds: list[int]) -> None:
+    """Make staged files durable before the journal names them, several at a time (the disk
+    serves parallel flushes faster than one after another)."""
+    sync = getattr(os, "fdatasync", os.fsync)
+    try:
+        if len(fds) > 2:
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                list(pool.map(sync, fds))
+        else:
+            for fd in fds:
+                sync(fd)
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def _remove_tree(parent: int, name: str) -> None:

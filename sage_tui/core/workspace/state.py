@@ -96,6 +96,8 @@ class SageFolder:
     def __init__(self, workspace: Path) -> None:
         self.workspace = workspace
         self.path = workspace / SAGE_DIR
+        self._checked = False
+        self._excluded = False
 
     def check(self) -> None:
         """Refuse a `.sage` that is a link or not a folder, holds a link, or is tracked by git.
@@ -123,6 +125,7 @@ class SageFolder:
         except OSError as exc:
             raise WorkspaceRefused(f"{self.path} cannot be checked ({exc.strerror or exc}); "
                                    f"remove it (SAGE makes it again) and run SAGE again.") from exc
+        self._checked = True
 
     def _scan(self) -> None:
         """Walk `.sage` (bounded, without following links) and refuse any link in it."""
@@ -162,9 +165,12 @@ class SageFolder:
         """A descriptor of `.sage/<names...>`, each folder made if missing, no link followed.
 
         With `fresh`, the last folder must be new: one that already exists (planted) is
-        refused.
+        refused. The first open checks the folder (`check`); every open walks without
+        following a link, so a link swapped in later is refused by the walk itself.
         """
-        self.check()
+        if not self._checked:
+            self.check()
+            self._checked = True
         fd = os.open(self.workspace, _DIR_FLAGS)
         try:
             for name in (SAGE_DIR, *names):
@@ -187,7 +193,9 @@ class SageFolder:
             yield fd
         finally:
             os.close(fd)
-        self._exclude()
+        if not self._excluded:
+            self._excluded = True
+            self._exclude()
 
     def write(self, name: str, data: bytes) -> Path:
         """Write a file meant for people (`last_plan.json`) into `.sage/`, atomically."""

@@ -197,8 +197,7 @@ class Workspace:
             IsADirectoryError: it is a folder.
             PathDenied: anything else that is not allowed, with the reason.
         """
-        rel = self.normalize(path)
-        if honour_hidden and self.hidden(rel):
+        if honour_hidden and self.hidden(rel := self.normalize(path)):
             raise PathDenied(f"The tool policy hides {rel}; it is not read.")
         with self.folder(path) as (parent, name):
             try:
