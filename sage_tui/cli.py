@@ -203,7 +203,9 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("Aborted.", err=True)
         raise SystemExit(130) from None
     except SageError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        from sage_tui.core.log.safetext import plain
+
+        click.echo(f"Error: {plain(str(exc))}", err=True)
         raise SystemExit(exc.exit_code) from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None
@@ -213,6 +215,8 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if os.environ.get("SAGE_DEBUG"):
             raise
-        click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (set SAGE_DEBUG=1 to see "
+        from sage_tui.core.log.safetext import plain
+
+        click.echo(f"Error: unexpected {type(exc).__name__}: {plain(str(exc))} (set SAGE_DEBUG=1 to see "
                    "where, and please report it).", err=True)
         raise SystemExit(1) from None

@@ -78,6 +78,7 @@ class Settings:
     trace_id: str | None = None
     ollama_host: str = DEFAULT_OLLAMA_HOST
     model_timeout: float = 120.0
+    turn_timeout: float = 600.0
     theme: str = "textual-dark"
     test_command: str | None = None
     keys: Mapping[str, str] = field(default_factory=dict)
@@ -96,10 +97,12 @@ _ENV: dict[str, str] = {
     "trace_id": "SAGE_TRACE_ID",
     "ollama_host": "OLLAMA_HOST",
     "model_timeout": "SAGE_MODEL_TIMEOUT",
+    "turn_timeout": "SAGE_TURN_TIMEOUT",
 }
 _FILE_KEYS = (
     "mode", "model_profile", "force_local_model", "max_prompt_chars_total", "tool_policy",
-    "session_log_max_mb", "ollama_host", "model_timeout", "theme", "test_command", "keys",
+    "session_log_max_mb", "ollama_host", "model_timeout", "turn_timeout", "theme",
+    "test_command", "keys",
 )
 KNOWN_ENV = (*_ENV.values(), "SAGE_HOME", "SAGE_DEBUG")
 
@@ -126,14 +129,15 @@ def _parse(name: str, value: Any, source: str) -> Any:
         return number
     if name == "session_log_max_mb":
         return parse_max_mb(value, where)
-    if name == "model_timeout":
+    if name in ("model_timeout", "turn_timeout"):
         try:
             seconds = float(value)
         except (TypeError, ValueError):
             seconds = float("nan")
-        if isinstance(value, bool) or not 0 < seconds <= 3600:
+        most, example = (3600, 120) if name == "model_timeout" else (86400, 600)
+        if isinstance(value, bool) or not 0 < seconds <= most:
             raise ConfigError(f"{where} to {value!r}, but it must be a number of seconds between "
-                              "0 and 3600; try 120.")
+                              f"0 and {most}; try {example}.")
         return seconds
     if name == "tool_policy":
         text = str(value)

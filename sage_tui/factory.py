@@ -13,6 +13,7 @@ from typing import Any
 
 from sage_tui.config import Settings, load_models, load_settings
 from sage_tui.core.agent.approval import Approver, ModeApprover
+from sage_tui.core.agent.checkpoints import Checkpoints
 from sage_tui.core.agent.codeflow import CodeFlow
 from sage_tui.core.agent.experts import Experts, MemoryStore
 from sage_tui.core.agent.orchestrator import Orchestrator
@@ -111,8 +112,9 @@ def build_session(workspace: Path, *, settings: Settings | None = None,
     engine = PatchEngine(confined, state, audit_context={
         "session_id": log.session_id, "trace_id": log.trace_id})
     tools = ToolContext(engine.workspace, test_command=settings.test_command)
-    code = CodeFlow(llm, sink, builtin_tools(), policy, engine, memory, tools,
-                    approver=approver or ModeApprover(), mode=settings.mode)
+    checkpoints = Checkpoints(sink, approver or ModeApprover(), settings.mode)
+    code = CodeFlow(llm, sink, builtin_tools(), policy, engine, memory, tools, checkpoints)
     orchestrator = Orchestrator(workspace, llm, experts, sink, mode=settings.mode, profile=profile,
-                                backend_label=label, remember=remember, code=code)
+                                backend_label=label, remember=remember, code=code,
+                                turn_timeout=settings.turn_timeout)
     return Session(settings, models, log, llm, orchestrator)

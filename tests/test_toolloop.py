@@ -10,6 +10,7 @@ import pytest
 
 from sage_tui.config import Settings, default_models
 from sage_tui.core.agent.approval import ApprovalRequest, Decision
+from sage_tui.core.agent.checkpoints import Checkpoints
 from sage_tui.core.agent.toolloop import ToolLoop, _text_call
 from sage_tui.core.errors import ConfigError
 from sage_tui.core.llm.client import LLMClient
@@ -39,16 +40,17 @@ class Scripted:
 
 
 def loop_for(root: Path, rules: list[dict[str, Any]], policy: str = "workspace_write",
-             approver: Scripted | None = None, models: list[Any] | None = None
-             ) -> tuple[ToolLoop, list[Event], ScriptedBackend]:
+             approver: Scripted | None = None, models: list[Any] | None = None,
+             mode: str = "research") -> tuple[ToolLoop, list[Event], ScriptedBackend]:
     events: list[Event] = []
     backend = ScriptedBackend(Scenario.load({"rules": rules, **({"models": models} if models
                                                                 else {})}))
     settings = Settings(force_local_model="m:7b")
     llm = LLMClient(model_router(default_models(), settings), lambda host: backend, events.append,
                     max_prompt_chars=60_000)
-    loop = ToolLoop(llm, builtin_tools(), load_policy(policy), approver or Scripted(),
-                    events.append, ToolContext(Workspace([root])), mode="research")
+    loop = ToolLoop(llm, builtin_tools(), load_policy(policy),
+                    Checkpoints(events.append, approver or Scripted(), mode), events.append,
+                    ToolContext(Workspace([root])))
     return loop, events, backend
 
 
@@ -170,7 +172,8 @@ def test_policy_ask_waits_for_a_person_and_session_allow_sticks(repo: Path) -> N
     assert verdicts == ["ask", "allow"]
     reached = [e.data for e in events if e.name == "HUMAN_CHECKPOINT_REACHED"]
     assert reached == [{"checkpoint": "tool", "mode": "research", "blocking": True,
-                        "skipped": False, "tool": "run_command", "target": "git status"}]
+                        "skipped": False, "title": "Allow run_command on git status?",
+                        "tool": "run_command", "target": "git status"}]
 
 
 def test_read_only_denies_patches(repo: Path) -> None:

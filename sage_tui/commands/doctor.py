@@ -7,6 +7,7 @@ from dataclasses import asdict
 
 import click
 
+from sage_tui.core.log.safetext import plain
 from sage_tui.setup.doctor import Check, run_checks, session_dir
 
 MARKS = {"ok": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "red")}
@@ -14,9 +15,9 @@ MARKS = {"ok": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "red")
 
 def _show(check: Check) -> None:
     mark, colour = MARKS[check.status]
-    click.echo(f"  {click.style(mark, fg=colour, bold=True)} {check.name:<10} {check.message}")
+    click.echo(f"  {click.style(mark, fg=colour, bold=True)} {check.name:<10} {plain(check.message)}")
     for line in check.details:
-        click.echo(f"      {click.style(line, dim=True)}")
+        click.echo(f"      {click.style(plain(line), dim=True)}")
 
 
 def run_doctor(as_json: bool = False) -> int:

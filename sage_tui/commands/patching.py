@@ -11,6 +11,7 @@ import click
 from sage_tui.config import load_settings
 from sage_tui.core.errors import UsageError
 from sage_tui.core.log.events import EventName
+from sage_tui.core.log.safetext import plain
 from sage_tui.core.log.sessionlog import SessionLog
 from sage_tui.core.patch.engine import ApplyResult
 from sage_tui.core.patch.model import Patch, parse_patch
@@ -62,7 +63,7 @@ def _print(result: ApplyResult) -> None:
     for hunk in result.hunks:
         status = click.style(f"{hunk.status:<8}", fg=STATUS_COLOUR.get(hunk.status))
         reason = f"  {hunk.reason}" if hunk.reason and hunk.status == "failed" else ""
-        click.echo(f"{hunk.index:>3} {status} {hunk.path}{reason}")
+        click.echo(f"{hunk.index:>3} {status} {plain(hunk.path)}{plain(reason)}")
 
 
 def run_apply(source: str, *, workspace: Path | None, hunks: str | None, check: bool,
@@ -105,9 +106,9 @@ def run_apply(source: str, *, workspace: Path | None, hunks: str | None, check: 
         _print(result)
         if result.ok:
             verb = "would apply" if check else "applied"
-            click.echo(f"{len(chosen)} hunk(s) {verb} to {', '.join(result.files)}.")
+            click.echo(f"{len(chosen)} hunk(s) {verb} to {plain(', '.join(result.files))}.")
         else:
-            click.echo(f"Error: nothing was changed: {result.reason}", err=True)
+            click.echo(f"Error: nothing was changed: {plain(result.reason)}", err=True)
     return 0 if result.ok else 1
 
 
@@ -131,9 +132,9 @@ def run_undo(*, workspace: Path | None, check: bool, as_json: bool) -> int:
         return 0
     for line in manifest["reverse"].split("\n"):
         colour = "green" if line.startswith("+") else "red" if line.startswith("-") else None
-        click.echo(click.style(line, fg=colour), err=False)
+        click.echo(click.style(plain(line), fg=colour), err=False)
     verb = "would restore" if check else "restored"
-    click.echo(f"Patch {manifest['patch_id']}: {verb} {', '.join(files)}.")
+    click.echo(f"Patch {manifest['patch_id']}: {verb} {plain(', '.join(files))}.")
     return 0
 
 

@@ -15,7 +15,10 @@ import sys
 import click
 
 from sage_tui.core.agent.approval import ApprovalRequest, Decision
+from sage_tui.core.log.safetext import plain
 from sage_tui.core.patch.model import Hunk, HunkReview
+
+NO_ONE = "no one at the terminal"  # not a person's decision: nothing is learned from it
 
 HUNK_HELP = """y - approve this hunk      n - reject it (you may give a reason)
 e - edit its new side      c - comment (sent to the model), decide later
@@ -55,10 +58,10 @@ class TerminalApprover:
     async def _plan(self, request: ApprovalRequest) -> Decision:
         click.echo(click.style("\nPlan:", bold=True), err=True)
         for number, step in enumerate(request.steps, start=1):
-            click.echo(f"  {number}. {step}", err=True)
+            click.echo(f"  {number}. {plain(step)}", err=True)
         answer = await self._ask("Enter to continue, r to reject, or type a correction: ")
         if answer is None:
-            return Decision("reject", "no one was at the terminal to approve the plan")
+            return Decision("reject", "no one was at the terminal to approve the plan", by=NO_ONE)
         if answer.strip().lower() in ("r", "reject", "n", "no"):
             reason = await self._ask("Reason (Enter to skip): ")
             return Decision("reject", reason or None)
@@ -68,11 +71,11 @@ class TerminalApprover:
 
     async def _tool(self, request: ApprovalRequest) -> Decision:
         click.echo(click.style(f"\n{request.tool} wants to run on: ", bold=True)
-                   + f"{request.target}", err=True)
+                   + plain(str(request.target)), err=True)
         while True:
             answer = await self._ask("Allow [o]nce, for the [s]ession, or [d]eny? ")
             if answer is None:
-                return Decision("reject", "no one was at the terminal to allow it")
+                return Decision("reject", "no one was at the terminal to allow it", by=NO_ONE)
             choice = answer.strip().lower()[:1]
             if choice == "o":
                 return Decision("approve")
@@ -95,7 +98,7 @@ class TerminalApprover:
             if answer is None:
                 self._reject_rest(review, request, index, "no one was at the terminal")
                 return Decision("reject", "no one was at the terminal to review the patch",
-                                review=review)
+                                review=review, by=NO_ONE)
             choice = answer.strip().lower()[:1]
             if choice == "y":
                 request.record(review, hunk, "approve", None)
@@ -123,11 +126,11 @@ class TerminalApprover:
         return Decision("approve", review=review)
 
     def _show(self, hunk: Hunk, number: int, total: int) -> None:
-        click.echo(click.style(f"\n{hunk.path}", bold=True) + f"  (hunk {number} of {total}, "
+        click.echo(click.style(f"\n{plain(hunk.path)}", bold=True) + f"  (hunk {number} of {total}, "
                    f"+{hunk.added} -{hunk.removed})", err=True)
-        click.echo(_colour(hunk.header), err=True)
+        click.echo(_colour(plain(hunk.header)), err=True)
         for line in hunk.lines:
-            click.echo(_colour(line), err=True)
+            click.echo(_colour(plain(line)), err=True)
 
     def _reject_rest(self, review: HunkReview, request: ApprovalRequest, start: int,
                      why: str) -> None:

@@ -14,6 +14,7 @@ from sage_tui.config import load_settings
 from sage_tui.core.agent.orchestrator import TurnResult
 from sage_tui.core.errors import UsageError
 from sage_tui.core.log.events import Event, EventName
+from sage_tui.core.log.safetext import plain
 from sage_tui.core.log.tracefmt import summary
 from sage_tui.factory import BackendFactory, Session, build_session
 
@@ -59,7 +60,7 @@ async def _run(session: Session, task: str, as_json: bool) -> int:
     def delta(text: str) -> None:
         streamed.append(text)
         if not as_json:
-            sys.stdout.write(text)
+            sys.stdout.write(plain(text))  # the model's text, never its control sequences
             sys.stdout.flush()
 
     orchestrator.start()
@@ -86,7 +87,7 @@ async def _run(session: Session, task: str, as_json: bool) -> int:
             "session_id": session.log.session_id, "tokens": session.llm.ledger.totals(),
         }, ensure_ascii=False))
     elif result.error is not None:
-        click.echo(f"Error: {result.error}", err=True)
+        click.echo(f"Error: {plain(str(result.error))}", err=True)
     elif result.status == "rejected" and not streamed:
-        click.echo(result.answer, err=True)
+        click.echo(plain(result.answer), err=True)
     return 0 if result.status == "ok" else 1

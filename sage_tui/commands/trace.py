@@ -13,6 +13,7 @@ import click
 
 from sage_tui.core.errors import UsageError
 from sage_tui.core.log.events import EVENT_NAMES
+from sage_tui.core.log.safetext import plain
 from sage_tui.core.log.sessionlog import TornTailWarning
 from sage_tui.core.log.sessions import Resolved, SessionSummary, follow, list_sessions, resolve
 from sage_tui.core.log.tracefmt import CATEGORIES, local_datetime, local_time, summary
@@ -59,9 +60,9 @@ def print_sessions(sessions: list[SessionSummary]) -> None:
 
 
 def _line(record: dict[str, Any], show_session: bool) -> str:
-    event = str(record.get("event", "?"))
+    event = plain(str(record.get("event", "?")))
     colour = COLOURS.get(CATEGORIES.get(event, ""))
-    session = f"{str(record.get('session_id', '?'))[-6:]} " if show_session else ""
+    session = f"{plain(str(record.get('session_id', '?')))[-6:]} " if show_session else ""
     return (f"{local_time(record.get('ts'))} {session}t{record.get('turn', '?'):<3} "
             + click.style(f"{event:<24}", fg=colour) + " " + summary(record))
 

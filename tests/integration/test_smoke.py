@@ -12,6 +12,7 @@ from typing import Any
 
 from sage_tui.config import Settings, default_models
 from sage_tui.core.agent.approval import ModeApprover
+from sage_tui.core.agent.checkpoints import Checkpoints
 from sage_tui.core.agent.router import MessageRouter
 from sage_tui.core.agent.toolloop import ToolLoop
 from sage_tui.core.llm.client import LLMClient
@@ -75,8 +76,9 @@ def test_a_tool_round_trip_or_the_text_fallback(host: str, tmp_path: Path) -> No
     (tmp_path / "notes.txt").write_text("The answer is 42.\n")
     events: list[Event] = []
     llm, backend = client(host, events)
-    loop = ToolLoop(llm, builtin_tools(), load_policy("read_only"), ModeApprover(),
-                    events.append, ToolContext(Workspace([tmp_path])), mode="auto", max_steps=3)
+    loop = ToolLoop(llm, builtin_tools(), load_policy("read_only"),
+                    Checkpoints(events.append, ModeApprover(), "auto"), events.append,
+                    ToolContext(Workspace([tmp_path])), max_steps=3)
 
     async def go() -> Any:
         try:

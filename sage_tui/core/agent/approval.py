@@ -49,6 +49,7 @@ class Decision:
     comment: str | None = None
     steps: list[str] | None = None
     review: HunkReview | None = None
+    by: str | None = None  # who decided; the checkpoint service fills in "person" or the mode
 
 
 class Approver(Protocol):

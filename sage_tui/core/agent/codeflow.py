@@ -13,10 +13,11 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from sage_tui.core.agent.approval import ApprovalRequest, Approver, Decision, ModeApprover
+from sage_tui.core.agent.approval import ApprovalRequest
+from sage_tui.core.agent.checkpoints import PERSON, Checkpoints
 from sage_tui.core.agent.experts import MemoryStore
 from sage_tui.core.agent.prompts import CODER_SYSTEM, PLANNER_SYSTEM, REVIEWER_SYSTEM
 from sage_tui.core.agent.toolloop import ToolLoop
@@ -56,25 +57,24 @@ class CodeFlow:
     engine: PatchEngine
     memory: MemoryStore
     tool_context: ToolContext
-    approver: Approver = field(default_factory=ModeApprover)
-    mode: str = "research"
+    checkpoints: Checkpoints
     tests_skipped: str = ""  # why the policy kept the last test run from running
+
+    @property
+    def mode(self) -> str:
+        """The mode the checkpoints act in (the orchestrator switches it)."""
+        return self.checkpoints.mode
+
+    @mode.setter
+    def mode(self, mode: str) -> None:
+        self.checkpoints.mode = mode
 
     def _emit(self, name: EventName, data: dict[str, Any]) -> None:
         self.sink(Event(name, data))
 
-    async def checkpoint(self, request: ApprovalRequest) -> Decision:
-        """Announce a checkpoint, get its decision (a person's or the mode's), record it."""
-        blocking = self.mode == "research"
-        self._emit(EventName.HUMAN_CHECKPOINT_REACHED, {
-            "checkpoint": request.checkpoint, "mode": self.mode, "blocking": blocking,
-            "skipped": not blocking, "title": request.title})
-        approver: Approver = self.approver if blocking else ModeApprover()
-        decision = await approver.decide(request)
-        self._emit(EventName.CHECKPOINT_RESOLVED, {
-            "checkpoint": request.checkpoint, "decision": decision.decision,
-            "comment": decision.comment, "by": "person" if blocking else f"{self.mode} mode"})
-        return decision
+    def _loop(self) -> ToolLoop:
+        return ToolLoop(self.llm, self.registry, self.policy, self.checkpoints, self.sink,
+                        self.tool_context)
 
     async def run(self, task: str, packets: list[Packet], summary: str,
                   transcript: list[Message], on_delta: Callable[[str], None] | None
@@ -89,7 +89,7 @@ class CodeFlow:
                 (json.dumps(plan, ensure_ascii=False, indent=2) + "\n").encode())
             plan_path = str(plan_file.relative_to(self.engine.workspace.root))
         self._emit(EventName.PLAN_CREATED, {"steps": steps, "path": plan_path})
-        decision = await self.checkpoint(ApprovalRequest("plan", "Approve the plan?", steps=steps))
+        decision = await self.checkpoints.ask(ApprovalRequest("plan", "Approve the plan?", steps=steps))
         if decision.decision == "reject":
             why = f": {decision.comment}" if decision.comment else ""
             return FlowOutcome("rejected", f"Stopped: the plan was rejected{why}.", "plan rejected")
@@ -108,10 +108,7 @@ class CodeFlow:
             brief = _brief(task, steps, notes, round_number)
             parts = PromptParts(CODER_SYSTEM, brief, list(packets), summary, list(transcript))
             self.tool_context.proposed.clear()
-            loop = ToolLoop(self.llm, self.registry, self.policy,
-                            self.approver if self.mode == "research" else ModeApprover(),
-                            self.sink, self.tool_context, self.mode)
-            result = await loop.run("coder", parts, self.registry.offered("coder"))
+            result = await self._loop().run("coder", parts, self.registry.offered("coder"))
             notes = []
             patches = list(self.tool_context.proposed)
             if result.status != "ok":
@@ -179,9 +176,9 @@ class CodeFlow:
                                                  "path": hunk.path})
             self.engine.audit("hunk_decision", patch_id=patch.patch_id, hunk_id=hunk.hunk_id,
                               hunk_sha=hunk.sha, decision=decision, comment=comment,
-                              who="person" if self.mode == "research" else f"{self.mode} mode")
+                              who=PERSON if self.checkpoints.blocking else f"{self.mode} mode")
 
-        decision = await self.checkpoint(ApprovalRequest(
+        decision = await self.checkpoints.ask(ApprovalRequest(
             "patch", f"Review patch {patch.patch_id}", patch=patch, on_hunk=on_hunk))
         review = decision.review
         if review is not None:
@@ -189,8 +186,8 @@ class CodeFlow:
             if feedback:
                 notes.append(f"The user reviewed patch {patch.patch_id}:\n{feedback}\nAddress "
                              "their comments with a new propose_patch.")
-            for hunk_id in review.rejected:
-                said = "; ".join(review.comments.get(hunk_id, []))
+            for hunk_id in review.rejected if decision.by == PERSON else ():
+                said = "; ".join(review.comments.get(hunk_id, []))  # lessons: people only
                 if said:
                     hunk = review.patch.hunk(hunk_id)
                     await asyncio.to_thread(self.memory.add_lesson,
@@ -210,11 +207,8 @@ class CodeFlow:
     async def _tests(self) -> dict[str, Any] | None:
         """Run the project's tests after an apply, if the policy allows it (None: not run)."""
         tool = self.registry.get("run_tests")
-        loop = ToolLoop(self.llm, self.registry, self.policy,
-                        self.approver if self.mode == "research" else ModeApprover(),
-                        self.sink, self.tool_context, self.mode)
         try:
-            await loop.judge(tool.name, tool.effect, tool.targets(self.tool_context, {}))
+            await self._loop().judge(tool.name, tool.effect, tool.targets(self.tool_context, {}))
         except ToolFailure as exc:
             self.tests_skipped = exc.message
             return None

@@ -64,6 +64,7 @@ class Orchestrator:
     backend_label: str = "ollama"
     remember: bool = True
     code: CodeFlow | None = None
+    turn_timeout: float = 600.0  # wall-clock seconds one turn may take (SAGE_TURN_TIMEOUT)
     turn: int = 0
     transcript: list[Message] = field(default_factory=list)
     _background: set[asyncio.Task[None]] = field(default_factory=set)
@@ -85,6 +86,18 @@ class Orchestrator:
         """Handle one user message; stream the answer's text to `on_delta`."""
         self.turn += 1
         self._emit(EventName.USER_MESSAGE, {"text": text, "role": "user"}, turn=self.turn)
+        try:
+            async with asyncio.timeout(self.turn_timeout):
+                return await self._turn(text, on_delta)
+        except TimeoutError:
+            error = SageError(f"The turn took longer than {self.turn_timeout:g} s and was "
+                              "stopped; ask for less at once, or raise SAGE_TURN_TIMEOUT "
+                              "(turn_timeout in config.toml).")
+            self._emit(EventName.ERROR, {"where": "turn", "kind": "turn_timeout",
+                                         "message": str(error)})
+            return TurnResult("failed", error=error)
+
+    async def _turn(self, text: str, on_delta: Callable[[str], None] | None) -> TurnResult:
         route = await self.router.route(self.transcript, text)
         self._emit(EventName.ROUTE_DECISION, route.event())
         if route.fast_path is not None:

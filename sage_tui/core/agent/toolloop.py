@@ -18,7 +18,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sage_tui.core.agent.approval import ApprovalRequest, Approver
+from sage_tui.core.agent.approval import ApprovalRequest
+from sage_tui.core.agent.checkpoints import Checkpoints
 from sage_tui.core.agent.prompts import TEXT_TOOLS
 from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.context import PromptParts
@@ -58,15 +59,14 @@ class ToolLoop:
     """Runs one role's conversation with tools until it answers."""
 
     def __init__(self, llm: LLMClient, registry: ToolRegistry, policy: Policy,
-                 approver: Approver, sink: Sink, context: ToolContext, mode: str = "research",
+                 checkpoints: Checkpoints, sink: Sink, context: ToolContext,
                  max_steps: int = MAX_STEPS) -> None:
         self.llm = llm
         self.registry = registry
         self.policy = policy
-        self.approver = approver
+        self.checkpoints = checkpoints
         self.sink = sink
         self.context = context
-        self.mode = mode
         self.max_steps = max_steps
         self.text_mode = False
         self._calls = 0
@@ -172,12 +172,14 @@ class ToolLoop:
         return output.content, None
 
     async def judge(self, tool: str, effect: str, targets: list[str]) -> None:
-        """The policy's verdict on a call, each target judged; `ask` is a tool checkpoint.
+        """The policy's verdict on a call, each target judged, as the mode acts on it; `ask`
+        is a tool checkpoint.
 
         Raises:
-            ToolFailure: `permission_denied`, naming the target and the rule.
+            ToolFailure: `permission_denied`, naming the target and the rule (or the person).
         """
         verdict, rule, decisive = self.policy.decide_all(tool, effect, targets)
+        verdict, rule = self.checkpoints.verdict(verdict, rule, effect)
         target = ",".join(targets)
         self._emit(EventName.POLICY_DECISION, {"tool": tool, "target": target,
                                                "verdict": verdict, "rule": rule})
@@ -187,23 +189,15 @@ class ToolLoop:
             raise ToolFailure("permission_denied", f"The tool policy denies {tool} on {decisive} "
                               f"({rule}).", "Do without it, or ask the user to change "
                               "SAGE_TOOL_POLICY.")
-        blocking = self.mode == "research"  # auto and silent: logged, answered by the mode
-        self._emit(EventName.HUMAN_CHECKPOINT_REACHED, {"checkpoint": "tool", "mode": self.mode,
-                                                        "blocking": blocking,
-                                                        "skipped": not blocking,
-                                                        "tool": tool, "target": target})
-        decision = await self.approver.decide(ApprovalRequest(
-            "tool", f"Allow {tool} on {target}?", tool=tool, target=target))
-        self._emit(EventName.CHECKPOINT_RESOLVED, {"checkpoint": "tool",
-                                                   "decision": decision.decision,
-                                                   "comment": decision.comment})
+        decision = await self.checkpoints.ask(
+            ApprovalRequest("tool", f"Allow {tool} on {target}?", tool=tool, target=target),
+            tool=tool, target=target)
         if decision.decision == "approve_session":
             self.policy.allow_for_session(tool, target)
         elif decision.decision != "approve":
             why = f": {decision.comment}" if decision.comment else ""
             raise ToolFailure("permission_denied", f"The user denied {tool} on {target}{why}.",
                               "Do without it, or explain why it is needed.")
-
 
 def _key(call: ToolCall) -> str:
     return call.name + json.dumps(call.arguments, sort_keys=True, default=str)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sage_tui.core.llm.context import BuiltPrompt, PromptParts, build_prompt
-from sage_tui.core.llm.errors import LLMError, ModelNotFound
+from sage_tui.core.llm.errors import LLMError, ModelNotFound, ReplyTooLong
 from sage_tui.core.llm.routing import ModelChoice, ModelRouter
 from sage_tui.core.llm.tokens import TokenCounter, UsageLedger
 from sage_tui.core.llm.types import ChatBackend, ChatRequest, ToolCall
@@ -37,6 +37,8 @@ class CallResult:
     source: str
     done_reason: str | None
 
+MAX_REPLY_CHARS = 400_000  # about 100,000 tokens: far past any answer a turn needs
+
 
 class LLMClient:
     """Routes, clamps, calls and accounts; the only way the core talks to models."""
@@ -44,7 +46,8 @@ class LLMClient:
     def __init__(self, router: ModelRouter, backend_for: Callable[[str], ChatBackend],
                  sink: Sink, *, max_prompt_chars: int, counter: TokenCounter | None = None,
                  ledger: UsageLedger | None = None,
-                 read_timeout: float = DEFAULT_READ_TIMEOUT) -> None:
+                 read_timeout: float = DEFAULT_READ_TIMEOUT,
+                 max_reply_chars: int = MAX_REPLY_CHARS) -> None:
         self.router = router
         self.backend_for = backend_for
         self.sink = sink
@@ -52,6 +55,7 @@ class LLMClient:
         self.counter = counter or TokenCounter()
         self.ledger = ledger or UsageLedger()
         self.read_timeout = read_timeout
+        self.max_reply_chars = max_reply_chars  # a reply past this ends the call (ReplyTooLong)
         self.unavailable: set[tuple[str, str]] = set()
         self._call_ids = itertools.count(1)
 
@@ -107,9 +111,13 @@ class LLMClient:
         content: list[str] = []
         calls: list[ToolCall] = []
         final = None
+        size = 0
         try:
             async for chunk in backend.chat(request):
                 if chunk.content:
+                    size += len(chunk.content)
+                    if size > self.max_reply_chars:
+                        raise ReplyTooLong(choice.model, self.max_reply_chars)
                     content.append(chunk.content)
                     if on_delta is not None:
                         on_delta(chunk.content)

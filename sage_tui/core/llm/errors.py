@@ -71,3 +71,13 @@ class ToolsUnsupported(LLMError):
         self.model = model
         super().__init__(f"The model {model} does not support tool calls; SAGE asks it for "
                          "JSON tool calls in plain text instead.")
+
+
+class ReplyTooLong(LLMError):
+    kind = "reply_too_long"
+
+    def __init__(self, model: str, limit: int) -> None:
+        self.model = model
+        super().__init__(f"The reply from {model} passed {limit:,} characters and was cut off; "
+                         "ask for a shorter answer (a model that repeats itself may need a lower "
+                         "temperature or a stop word in models.yaml).")

@@ -10,6 +10,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from sage_tui.core.log.safetext import plain
+
 MAX_SUMMARY = 160
 
 # Colour groups for renderers: what kind of fact an event is.
@@ -119,7 +121,7 @@ _FORMATS: dict[str, Callable[[Mapping[str, Any]], str]] = {
 
 
 def summary(record: Mapping[str, Any]) -> str:
-    """A one-line description of a record's payload (never raises)."""
+    """A one-line description of a record's payload, safe for a terminal (never raises)."""
     data = record.get("data")
     if not isinstance(data, Mapping):
         data = {}
@@ -128,7 +130,7 @@ def summary(record: Mapping[str, Any]) -> str:
         text = formatter(data) if formatter else _generic(data)
     except Exception:  # a hand-edited or future payload: show it rather than fail
         text = _generic(data)
-    return _one_line(text, MAX_SUMMARY)
+    return _one_line(plain(text), MAX_SUMMARY)
 
 
 def _generic(data: Mapping[str, Any]) -> str:

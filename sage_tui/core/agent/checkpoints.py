@@ -1,0 +1,58 @@
+"""The checkpoint service: the one place that decides "ask a person, or let the mode decide".
+
+Every checkpoint (the plan, a patch, a tool call the policy asks about) goes through
+`Checkpoints.ask`, which announces it (HUMAN_CHECKPOINT_REACHED), gets the decision from
+the person's approver in research mode or from the mode otherwise, and records it
+(CHECKPOINT_RESOLVED) with who decided. One payload shape for every checkpoint.
+
+Modes act by effect (`verdict`): auto and silent approve plans and patches (reviewable,
+logged, undoable) but never turn a policy's `ask` on a `run` effect into allow: that
+becomes `deny`, with the reason in POLICY_DECISION and in what the model hears.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sage_tui.core.agent.approval import ApprovalRequest, Approver, Decision, ModeApprover
+from sage_tui.core.log.events import Event, EventName, Sink
+
+PERSON = "person"
+
+
+@dataclass
+class Checkpoints:
+    """Asks the person (research mode) or lets the mode answer (auto, silent)."""
+
+    sink: Sink
+    approver: Approver
+    mode: str = "research"
+
+    @property
+    def blocking(self) -> bool:
+        """Whether checkpoints stop for a person now."""
+        return self.mode == "research"
+
+    def verdict(self, verdict: str, rule: str, effect: str) -> tuple[str, str]:
+        """The policy's verdict as this mode acts on it: `ask` on `run` is `deny` unless a
+        person answers."""
+        if verdict == "ask" and effect == "run" and not self.blocking:
+            return "deny", (f"{rule}; {self.mode} mode never runs a command the policy only "
+                            "asks about")
+        return verdict, rule
+
+    async def ask(self, request: ApprovalRequest, **details: Any) -> Decision:
+        """Announce a checkpoint, get its decision (a person's or the mode's), record it."""
+        blocking = self.blocking
+        self.sink(Event(EventName.HUMAN_CHECKPOINT_REACHED, {
+            "checkpoint": request.checkpoint, "mode": self.mode, "blocking": blocking,
+            "skipped": not blocking, "title": request.title, **details}))
+        approver: Approver = self.approver if blocking else ModeApprover()
+        decision = await approver.decide(request)
+        if decision.by is None:
+            decision.by = PERSON if blocking else f"{self.mode} mode"
+        self.sink(Event(EventName.CHECKPOINT_RESOLVED, {
+            "checkpoint": request.checkpoint, "decision": decision.decision,
+            "comment": decision.comment, "by": decision.by}))
+        return decision

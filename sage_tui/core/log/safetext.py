@@ -1,0 +1,28 @@
+"""Text from a model, a file or a log, made safe to print on a terminal.
+
+A model's answer, a file name or a logged string can carry terminal control
+sequences: `ESC]52` writes the clipboard, `ESC[2J` clears the screen, a bare carriage
+return overwrites what is shown. `plain` removes every control character and
+sequence (C0 except newline and tab, DEL, C1, and whole ESC sequences), so only SAGE's
+own styling, added after, reaches the terminal. JSON output needs none of this: JSON
+escapes control characters itself.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SEQUENCE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves, screen clears
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: titles, clipboard (52), hyperlinks
+    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"  # DCS, SOS, PM, APC
+    r"|\x1b[ -/]*[0-~]?"  # any other escape
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"  # lone controls (CR, BEL, backspace, C1 such as CSI)
+)
+
+
+def plain(text: str) -> str:
+    """`text` without terminal control sequences; newlines and tabs stay."""
+    if text.isprintable():
+        return text
+    return _SEQUENCE.sub("", text)

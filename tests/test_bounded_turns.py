@@ -1,0 +1,55 @@
+"""A turn is bounded: a reply that keeps dripping ends at the turn's deadline, a reply that
+never ends is cut at its size cap; both with one sentence and an ERROR event."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from sage_tui.core.log.sessionlog import read_session
+from tests.conftest import git_repo
+from tests.helpers import sessions_dir
+
+ROUTER = {"when": {"role": "router"}, "reply": {"json": {
+    "kind": "qa", "reasoningText": "a question", "experts": []}}}
+
+
+def sage_run(repo: Path, host: str, **env: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    start = time.monotonic()
+    out = subprocess.run([sys.executable, "-m", "sage_tui", "run", "tell me", "--mode", "auto",
+                          "--workspace", str(repo)], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "OLLAMA_HOST": f"http://{host}",
+                              "SAGE_SESSION_ID": "bounded", **env})
+    return out, time.monotonic() - start
+
+
+def test_a_reply_that_keeps_dripping_ends_at_the_turn_deadline(tmp_path: Path,
+                                                               fake_ollama: Any) -> None:
+    repo = git_repo(tmp_path / "repo", {"a.txt": "a\n"})
+    server = fake_ollama({"rules": [ROUTER, {"when": {"role": "coder"}, "reply": {
+        "content": "drip " * 400, "chunks": 400, "delay_ms": 100}}]})  # 40 s of dripping
+    out, took = sage_run(repo, server.host, SAGE_TURN_TIMEOUT="3", SAGE_MODEL_TIMEOUT="30")
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines()[-1] == (
+        "Error: The turn took longer than 3 s and was stopped; ask for less at once, or raise "
+        "SAGE_TURN_TIMEOUT (turn_timeout in config.toml).")
+    assert took < 20  # the deadline, not the reply, ended it
+    errors = [r["data"] for r in read_session("bounded", sessions_dir()) if r["event"] == "ERROR"]
+    assert errors and errors[-1]["kind"] == "turn_timeout"
+
+
+def test_a_reply_past_the_size_cap_is_cut_off_in_one_sentence(tmp_path: Path,
+                                                              fake_ollama: Any) -> None:
+    repo = git_repo(tmp_path / "repo", {"a.txt": "a\n"})
+    server = fake_ollama({"rules": [ROUTER, {"when": {"role": "coder"}, "reply": {
+        "content": "x" * 450_000, "chunks": 90}}]})
+    out, _ = sage_run(repo, server.host)
+    assert out.returncode == 1
+    assert "passed 400,000 characters and was cut off" in out.stderr
+    assert len(out.stdout) <= 400_001
+    errors = [r["data"] for r in read_session("bounded", sessions_dir()) if r["event"] == "ERROR"]
+    assert errors and errors[-1]["kind"] == "reply_too_long"
