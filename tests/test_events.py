@@ -23,7 +23,7 @@ DESIGN_EVENTS = {
     "EXPERT_PACKET", "MODEL_ROUTING_DECISION", "CONTEXT_CLAMPED", "TOKEN_USAGE", "TOOL_CALL",
     "TOOL_RESULT", "TOOL_ERROR", "POLICY_DECISION", "PLAN_CREATED", "HUMAN_CHECKPOINT_REACHED",
     "CHECKPOINT_RESOLVED", "PATCH_PROPOSED", "HUNK_DECISION", "PATCH_APPLIED", "PATCH_FAILED",
-    "PATCH_REVERTED", "TEST_RUN", "ERROR",
+    "PATCH_REVERTED", "TEST_RUN", "ERROR", "MODE_CHANGED",
 }
 
 SAMPLES: dict[str, dict[str, Any]] = {
@@ -65,6 +65,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "PATCH_REVERTED": {"patch_id": "p1", "files": ["a.py"], "hunks": []},
     "TEST_RUN": {"command": "pytest -q", "exit_code": 1, "passed": 10, "failed": 2, "ms": 812},
     "ERROR": {"where": "router", "kind": "timeout", "message": "the router took too long"},
+    "MODE_CHANGED": {"from": "research", "to": "auto", "by": "person"},
 }
 
 

@@ -49,6 +49,7 @@ OWNERS: dict[str, str] = {
     "tool": "Tool checkpoint",
     "edit": "Hunk editor",
     "comment": "Comment",
+    "confirm": "Question",
     "detail": "Event details",
     "help": "Help",
 }
@@ -102,7 +103,7 @@ ACTIONS: tuple[Action, ...] = (
            "Toggle side-by-side and unified"),
     Action("review.files", "review", "toggle_files", "Files", "f", "Show or hide the file list", show=False),
     Action("review.apply", "review", "apply", "Apply approved", "enter",
-           "Apply the approved hunks", priority=True),
+           "Apply the approved hunks"),  # never priority: it must not overtake y/n typed before
     Action("review.back", "review", "back", "Back", "escape", "Leave without applying anything"),
     Action("plan.approve", "plan", "approve", "Approve", "a", "Approve the plan"),
     Action("plan.reject", "plan", "reject", "Reject", "r", "Reject the plan"),
@@ -120,6 +121,8 @@ ACTIONS: tuple[Action, ...] = (
            "Keep the edit and approve the hunk", priority=True),
     Action("edit.cancel", "edit", "cancel", "Cancel", "escape", "Drop the edit"),
     Action("comment.cancel", "comment", "cancel", "Cancel", "escape", "Drop the comment"),
+    Action("confirm.yes", "confirm", "yes", "Yes", "y", "Answer yes"),
+    Action("confirm.no", "confirm", "no", "No", "n,escape", "Answer no (the safe answer)"),
     Action("detail.close", "detail", "close", "Close", "escape,enter,q", "Close the details"),
     Action("help.close", "help", "close", "Close", "escape,q", "Close the help"),
 )

@@ -140,15 +140,17 @@ class SageApp(App[None]):
     @work(exclusive=True, group="turn", exit_on_error=False)
     async def run_turn(self, text: str) -> None:
         assert self.session is not None
+        result, error = None, None
         try:
             result = await self.session.orchestrator.run_turn(text, on_delta=self.bridge.delta)
         except asyncio.CancelledError:
-            self.post_message(TurnFinished(text, None, "cancelled"))
+            error = "cancelled"
             raise
         except Exception as exc:  # never let a bug kill the workbench
-            self.post_message(TurnFinished(text, None, f"{type(exc).__name__}: {exc}"))
-            return
-        self.post_message(TurnFinished(text, result))
+            error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.bridge.flush()  # the last streamed text lands before the turn ends
+            self.post_message(TurnFinished(text, result, error))
 
     async def on_turn_finished(self, message: TurnFinished) -> None:
         self._turn_running = False
@@ -169,7 +171,6 @@ class SageApp(App[None]):
     async def on_answer_delta(self, message: AnswerDelta) -> None:
         await self.workbench.query_one(Conversation).write_answer(message.text)
 
-    # -- records ------------------------------------------------------------------------
     async def on_core_event_posted(self, message: CoreEventPosted) -> None:
         event = message.event
         await self.show_record({"ts": now_iso(),
@@ -189,7 +190,6 @@ class SageApp(App[None]):
         shown = await play(self.replay_records, self.show_record, self.replay_speed)
         self.workbench.query_one(Conversation).add_note(f"End of the recording ({shown} events).")
 
-    # -- approvals ----------------------------------------------------------------------
     def on_approval_requested(self, message: ApprovalRequested) -> None:
         from sage_tui.ui.screens.checkpoints import checkpoint_screen
 

@@ -142,7 +142,7 @@ async def test_tool_ask_modal_allows_for_the_session(tmp_path: Path) -> None:
         await pilot.press("a")
         await until(pilot, lambda: isinstance(app.screen, ToolAskModal), "the tool modal")
         assert app.screen.request.target == "git status --short"
-        await pilot.press("s")
+        await pilot.press("tab", "s")  # out of the reason field first: typing never allows
         await app.workers.wait_for_complete()
     records = list(read_session("ui-test-session", sessions_dir()))
     tool = [r["data"] for r in records if r["event"] == "CHECKPOINT_RESOLVED"][1]

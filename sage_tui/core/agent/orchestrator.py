@@ -190,8 +190,11 @@ class Orchestrator:
         self._emit(EventName.SESSION_ENDED, {"status": status, "turns": self.turn,
                                              "tokens": self.llm.ledger.totals()})
 
-    def set_mode(self, mode: Mode) -> None:
-        """Switch the mode; the code flow's checkpoints follow it from the next one."""
+    def set_mode(self, mode: Mode, by: str = "person") -> None:
+        """Switch the mode (a MODE_CHANGED event); the checkpoints follow it from the next one."""
+        if mode == self.mode:
+            return
+        self._emit(EventName.MODE_CHANGED, {"from": self.mode, "to": mode, "by": by})
         self.mode = mode
         if self.code is not None:
             self.code.mode = mode

@@ -43,6 +43,7 @@ class EventName(StrEnum):
     PATCH_REVERTED = "PATCH_REVERTED"
     TEST_RUN = "TEST_RUN"
     ERROR = "ERROR"
+    MODE_CHANGED = "MODE_CHANGED"
 
 
 Mode = Literal["research", "auto", "silent"]
@@ -222,6 +223,9 @@ class ErrorPayload(TypedDict):
     message: str
 
 
+ModeChange = TypedDict("ModeChange", {"from": Mode, "to": Mode, "by": str})
+
+
 PAYLOADS: dict[EventName, type] = {
     EventName.SESSION_STARTED: SessionStarted,
     EventName.SESSION_ENDED: SessionEnded,
@@ -246,6 +250,7 @@ PAYLOADS: dict[EventName, type] = {
     EventName.PATCH_REVERTED: PatchOutcome,
     EventName.TEST_RUN: TestRun,
     EventName.ERROR: ErrorPayload,
+    EventName.MODE_CHANGED: ModeChange,
 }
 
 REQUIRED_FIELDS: dict[EventName, frozenset[str]] = {
@@ -257,6 +262,7 @@ REQUIRED_FIELDS: dict[EventName, frozenset[str]] = {
 # tree, or the end of a session must survive a power cut, not just a crash.
 COMMIT_EVENTS: frozenset[str] = frozenset({
     EventName.CHECKPOINT_RESOLVED,
+    EventName.MODE_CHANGED,
     EventName.HUNK_DECISION,
     EventName.PATCH_APPLIED,
     EventName.PATCH_FAILED,

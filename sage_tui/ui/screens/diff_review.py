@@ -7,6 +7,7 @@ Every exit resolves the screen's result: Enter applies the approved hunks
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -20,10 +21,26 @@ from textual.widgets.option_list import Option
 from sage_tui.core.agent.approval import Decision
 from sage_tui.core.patch.model import Hunk, HunkReview, Patch
 from sage_tui.ui.actions import bindings, keys_of
-from sage_tui.ui.screens.modals import CommentModal, EditHunkModal
+from sage_tui.ui.screens.modals import CommentModal, ConfirmModal, EditHunkModal
 from sage_tui.ui.widgets.diff_view import DiffView
 
 OnHunk = Callable[[Hunk, str, str | None], None]
+Action = Callable[["DiffReviewScreen"], None]
+
+
+def _when_ready(action: Action) -> Action:
+    """Run the action now, or, while the screen is still being drawn, as soon as it is: a
+    key pressed as the reviewer opens is a decision, never dropped, and keys run in the order
+    typed."""
+
+    @functools.wraps(action)
+    def run(screen: DiffReviewScreen) -> None:
+        if screen.early is not None:
+            screen.early.append(action)
+        else:
+            action(screen)
+
+    return run
 HELP_LINE = (("review.approve", "approve"), ("review.reject", "reject"),
              ("review.approve_file", "file"), ("review.next", "next"), ("review.previous", "prev"),
              ("review.edit", "edit"), ("review.comment", "comment"), ("review.split", "split"),
@@ -48,6 +65,7 @@ class DiffReviewScreen(Screen[Decision]):
         self.on_hunk = on_hunk
         self.heading = title or f"Review patch {patch.patch_id}"
         self.index = 0
+        self.early: list[Action] | None = []  # keys typed before the screen was drawn
 
     def compose(self) -> ComposeResult:
         yield Static(id="review-title")
@@ -61,6 +79,10 @@ class DiffReviewScreen(Screen[Decision]):
     def on_mount(self) -> None:
         self._refresh()
         self.query_one(DiffView).focus()
+        early, self.early = self.early or [], None
+        for action in early:
+            if self.is_attached and self.app.screen is self:  # not after an early apply/back
+                action(self)
 
     # -- state --------------------------------------------------------------------------
     @property
@@ -110,22 +132,27 @@ class DiffReviewScreen(Screen[Decision]):
                         "the last decision.", timeout=4)
 
     # -- actions ------------------------------------------------------------------------
+    @_when_ready
     def action_next_hunk(self) -> None:
         self.index = min(self.index + 1, len(self.hunks) - 1)
         self._refresh()
 
+    @_when_ready
     def action_previous_hunk(self) -> None:
         self.index = max(self.index - 1, 0)
         self._refresh()
 
+    @_when_ready
     def action_approve(self) -> None:
         self._record(self.review.decide(self.hunk.hunk_id, "approve"), "approve")
         self._advance()
 
+    @_when_ready
     def action_reject(self) -> None:
         self._record(self.review.decide(self.hunk.hunk_id, "reject"), "reject")
         self._advance()
 
+    @_when_ready
     def action_approve_file(self) -> None:
         path = self.hunk.path
         for hunk in self.hunks:
@@ -133,6 +160,7 @@ class DiffReviewScreen(Screen[Decision]):
                 self._record(self.review.decide(hunk.hunk_id, "approve"), "approve")
         self._advance()
 
+    @_when_ready
     def action_edit(self) -> None:
         hunk = self.hunk
 
@@ -144,6 +172,7 @@ class DiffReviewScreen(Screen[Decision]):
 
         self.app.push_screen(EditHunkModal(hunk), done)
 
+    @_when_ready
     def action_comment(self) -> None:
         hunk = self.hunk
 
@@ -155,12 +184,14 @@ class DiffReviewScreen(Screen[Decision]):
 
         self.app.push_screen(CommentModal(f"Comment on hunk {self.index + 1} ({hunk.path})"), done)
 
+    @_when_ready
     def action_split(self) -> None:
         parts = self.review.split(self.hunk.hunk_id)
         if len(parts) == 1:
             self.notify("This hunk has one change; it cannot be split further.", timeout=3)
         self._refresh()
 
+    @_when_ready
     def action_undo(self) -> None:
         hunk_id = self.review.undo()
         if hunk_id is None:
@@ -172,15 +203,29 @@ class DiffReviewScreen(Screen[Decision]):
             self._record(self.review.patch.hunk(hunk_id), "undo")
         self._refresh()
 
+    @_when_ready
     def action_toggle_view(self) -> None:
         self.query_one(DiffView).toggle_unified()
 
+    @_when_ready
     def action_toggle_files(self) -> None:
         self.query_one("#review-files").toggle_class("hidden")
 
+    @_when_ready
     def action_apply(self) -> None:
-        self.dismiss(Decision("approve", review=self.review))
+        if self.review.approved:
+            self.dismiss(Decision("approve", review=self.review))
+            return
 
+        def answered(apply_nothing: bool | None) -> None:
+            if apply_nothing:
+                self.dismiss(Decision("approve", "no hunk was approved", review=self.review))
+
+        self.app.push_screen(ConfirmModal("No hunk is approved, so nothing would be applied.",
+                                          "Apply nothing and leave", "Go back and decide"),
+                             answered)
+
+    @_when_ready
     def action_back(self) -> None:
         self.dismiss(Decision("reject", "the review was closed without applying",
                               review=self.review))

@@ -115,7 +115,7 @@ class ToolAskModal(ModalScreen[Decision]):
             yield Label("Tool checkpoint: the policy asks you", classes="title")
             yield Static(f"[b]{self.request.tool}[/b] wants to run on:", markup=True)
             yield Static(str(self.request.target), markup=False, id="tool-target")
-            yield Input(placeholder="Optional: what it should do instead (sent with Deny)",
+            yield Input(placeholder="Say what to do instead, Enter denies; Tab for the buttons",
                         id="tool-reason")
             with Horizontal(classes="buttons"):
                 yield Button(f"Allow once ({keys.key('tool.once')})", id="once", variant="success")
@@ -125,7 +125,7 @@ class ToolAskModal(ModalScreen[Decision]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#once", Button).focus()
+        self.query_one("#tool-reason", Input).focus()  # typing goes here, never to a shortcut
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         {"once": self.action_once, "session": self.action_session,
@@ -226,3 +226,37 @@ class EventDetailModal(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+class ConfirmModal(ModalScreen[bool]):
+    """A yes/no question; "no" is focused, and Escape answers no."""
+
+    ACTION_OWNERS: ClassVar[tuple[str, ...]] = ("confirm",)
+    BINDINGS: ClassVar[list[BindingType]] = bindings("confirm")
+    DEFAULT_CSS = MODAL_CSS.format(name="ConfirmModal")
+
+    def __init__(self, question: str, yes: str, no: str) -> None:
+        super().__init__()
+        self.question, self.yes, self.no = question, yes, no
+
+    def compose(self) -> ComposeResult:
+        keys = keys_of(self.app)
+        with Vertical():
+            yield Label(self.question, classes="title", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button(f"{self.yes} ({keys.key('confirm.yes')})", id="yes",
+                             variant="warning")
+                yield Button(f"{self.no} ({keys.key('confirm.no')})", id="no", variant="primary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_yes(self) -> None:
+        self.dismiss(True)
+
+    def action_no(self) -> None:
+        self.dismiss(False)

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from textual.widgets._markdown import MarkdownStream
 
 
+SHOWN_CHARS = 60_000
+
+
 class Conversation(VerticalScroll):
     """A scrolling transcript. Answers stream in through `Markdown.get_stream`."""
 
@@ -36,6 +39,7 @@ class Conversation(VerticalScroll):
         super().__init__(id=id)
         self._stream: MarkdownStream | None = None
         self._answer: Markdown | None = None
+        self._shown = 0  # characters of the current answer on screen
 
     def record_handlers(self) -> Mapping[EventName, Handler]:
         """What the conversation shows of the log: messages, routes, tools, tests, errors."""
@@ -73,7 +77,17 @@ class Conversation(VerticalScroll):
         self.scroll_end(animate=False)
 
     async def write_answer(self, fragment: str, label: str = "sage") -> None:
-        """Append streamed text to the current answer, starting one if needed."""
+        """Append streamed text to the current answer, starting one if needed.
+
+        An answer is shown up to `SHOWN_CHARS`; the rest is left to the session log, so a
+        huge reply never slows the screen.
+        """
+        if self._shown >= SHOWN_CHARS:
+            return
+        if self._shown + len(fragment) >= SHOWN_CHARS:
+            fragment = fragment[:SHOWN_CHARS - self._shown] + (
+                "\n\n*(The rest of this answer is not shown here; `sage trace` has all of it.)*")
+        self._shown += len(fragment)
         if self._stream is None:
             from textual.widgets import Markdown  # the parser loads with the first answer
 
@@ -91,6 +105,7 @@ class Conversation(VerticalScroll):
             await self._stream.stop()
         self._stream = None
         self._answer = None
+        self._shown = 0
 
 
 def _detail(data: dict[str, Any]) -> str:

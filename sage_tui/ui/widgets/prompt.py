@@ -9,7 +9,7 @@ from textual.binding import BindingType
 from textual.message import Message
 from textual.widgets import TextArea
 
-from sage_tui.ui.actions import bindings
+from sage_tui.ui.actions import bindings, keys_of
 
 
 class PromptInput(TextArea):
@@ -35,6 +35,11 @@ class PromptInput(TextArea):
         self._draft = ""
 
     async def _on_key(self, event: events.Key) -> None:
+        if event.key in keys_of(self.app).keys("prompt.newline").split(","):
+            event.prevent_default()  # here, not through the binding: in order with typed text
+            event.stop()
+            self.insert("\n")
+            return
         if event.key == "enter":
             event.prevent_default()
             event.stop()
