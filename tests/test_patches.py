@@ -10,7 +10,8 @@ import pytest
 
 from sage_tui.core.patch.check import diagnose, read_text_or_none
 from sage_tui.core.patch.engine import UndoError
-from sage_tui.core.patch.model import HunkReview, PatchError, parse_patch
+from sage_tui.core.patch.model import PatchError, parse_patch
+from sage_tui.core.patch.review import HunkReview
 from sage_tui.factory import patch_engine
 from tests.conftest import git_repo
 from tests.helpers import state_of

@@ -13,8 +13,8 @@ from sage_tui.core.errors import UsageError
 from sage_tui.core.log.events import EventName
 from sage_tui.core.log.safetext import plain
 from sage_tui.core.log.sessionlog import SessionLog
-from sage_tui.core.patch.engine import ApplyResult
 from sage_tui.core.patch.model import Patch, parse_patch
+from sage_tui.core.patch.result import ApplyResult
 from sage_tui.core.workspace.state import SageFolder, check_workspace
 from sage_tui.factory import patch_engine
 from sage_tui.paths import sage_paths

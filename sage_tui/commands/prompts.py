@@ -16,7 +16,8 @@ import click
 
 from sage_tui.core.agent.approval import ApprovalRequest, Decision
 from sage_tui.core.log.safetext import plain
-from sage_tui.core.patch.model import Hunk, HunkReview
+from sage_tui.core.patch.model import Hunk
+from sage_tui.core.patch.review import HunkReview
 
 NO_ONE = "no one at the terminal"  # not a person's decision: nothing is learned from it
 

@@ -59,7 +59,7 @@ class ScriptedApprover:
             return Decision({"allow": "approve", "session": "approve_session"}.get(word,
                                                                                   "reject"),
                             comment)
-        from sage_tui.core.patch.model import HunkReview
+        from sage_tui.core.patch.review import HunkReview
 
         assert request.patch is not None
         review = HunkReview(request.patch)

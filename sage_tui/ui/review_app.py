@@ -10,8 +10,9 @@ from textual.binding import BindingType
 from textual.screen import Screen
 
 from sage_tui.core.agent.approval import Decision
-from sage_tui.core.patch.engine import ApplyResult, PatchEngine
+from sage_tui.core.patch.engine import PatchEngine
 from sage_tui.core.patch.model import Hunk, Patch
+from sage_tui.core.patch.result import ApplyResult
 from sage_tui.ui.actions import Keys, bindings, palette
 from sage_tui.ui.screens.diff_review import DiffReviewScreen
 

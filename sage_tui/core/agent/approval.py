@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from sage_tui.core.patch.model import Hunk, HunkReview, Patch
+    from sage_tui.core.patch.model import Hunk, Patch
+from sage_tui.core.patch.review import HunkReview
 
 
 @dataclass
@@ -64,7 +65,7 @@ class ModeApprover:
 
     async def decide(self, request: ApprovalRequest) -> Decision:
         if request.checkpoint == "patch" and request.patch is not None:
-            from sage_tui.core.patch.model import HunkReview
+            from sage_tui.core.patch.review import HunkReview
 
             review = HunkReview(request.patch)
             for hunk in request.patch.hunks:

@@ -25,8 +25,9 @@ from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.context import Packet, PromptParts
 from sage_tui.core.llm.types import Message
 from sage_tui.core.log.events import Event, EventName, Sink
-from sage_tui.core.patch.engine import ApplyResult, PatchEngine
+from sage_tui.core.patch.engine import PatchEngine
 from sage_tui.core.patch.model import Hunk, Patch
+from sage_tui.core.patch.result import ApplyResult
 from sage_tui.core.tools.policy import Policy
 from sage_tui.core.tools.registry import ToolContext, ToolFailure, ToolRegistry
 

@@ -27,29 +27,27 @@ import hashlib
 import json
 import os
 import secrets
-import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sage_tui.core.errors import SageError
-from sage_tui.core.log.events import EventName
 from sage_tui.core.patch import journal as journals
 from sage_tui.core.patch.audit import AuditTrail
 from sage_tui.core.patch.check import diagnose
 from sage_tui.core.patch.journal import Entry, Journal
-from sage_tui.core.patch.model import Patch, reverse_diff
-from sage_tui.core.workspace.gitcmd import git_argv, git_env
+from sage_tui.core.patch.model import Patch
+from sage_tui.core.patch.result import ApplyResult, HunkResult
+from sage_tui.core.patch.review import reverse_diff
+from sage_tui.core.patch.staging import Outcome, try_on_copy
+from sage_tui.core.patch.staging import remove_tree as _remove_tree
+from sage_tui.core.patch.staging import scratch_root as _scratch_root
+from sage_tui.core.patch.staging import stage as _stage
+from sage_tui.core.patch.staging import sync_all as _sync_all
 from sage_tui.core.workspace.state import SageFolder, check_workspace, write_json_atomic
 from sage_tui.core.workspace.workspace import PathDenied, Workspace
-
-GIT_TIMEOUT = 120
-_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
 class UndoError(SageError):
@@ -84,48 +82,6 @@ def _patch_lock(state: Path, wait: float = 10.0) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
-
-
-@dataclass(frozen=True)
-class HunkResult:
-    hunk_id: str
-    index: int
-    path: str
-    status: str  # "applied", "ok" (checked), "skipped", "failed"
-    reason: str = ""
-
-
-@dataclass
-class ApplyResult:
-    """What happened to each hunk, and overall."""
-
-    ok: bool
-    patch_id: str
-    files: list[str]
-    hunks: list[HunkResult]
-    reason: str = ""
-    checked_only: bool = False
-    undo_id: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "hunks": [asdict(h) for h in self.hunks]}
-
-    def event(self) -> tuple[EventName, dict[str, Any]]:
-        """The PATCH_APPLIED or PATCH_FAILED event that reports this result."""
-        data = {"patch_id": self.patch_id, "files": self.files,
-                "hunks": [{"hunk_id": h.hunk_id, "status": h.status, "reason": h.reason}
-                          for h in self.hunks]}
-        if self.ok:
-            return EventName.PATCH_APPLIED, {**data, "undo_id": self.undo_id}
-        return EventName.PATCH_FAILED, {**data, "reason": self.reason}
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """A file after a change: its bytes (None: deleted) and permission bits."""
-
-    data: bytes | None
-    mode: int | None
 
 
 def _sha(data: bytes | None) -> str | None:
@@ -263,44 +219,9 @@ class PatchEngine:
     # -- git on a scratch copy ------------------------------------------------------
     def _scratch_apply(self, diff: str, contents: Mapping[str, bytes | None],
                        reverse: bool = False) -> tuple[dict[str, Outcome] | None, str]:
-        """Run git apply on a copy in the state folder; (each file's outcome, or None; error)."""
-        scratch = Path(tempfile.mkdtemp(prefix="sage-scratch-", dir=_scratch_root(self.state)))
-        tree = scratch / "tree"  # the files; git's folder and home sit beside it, out of reach
-        try:
-            tree.mkdir()
-            for path, data in contents.items():
-                if data is not None:
-                    target = tree / path
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(data)
-                    mode = self._mode(path)
-                    if mode is not None:
-                        os.chmod(target, mode)
-            args = git_argv("apply", "--recount", "--unidiff-zero", "--whitespace=nowarn",
-                            *(["--reverse"] if reverse else []))
-            # No repository and no configuration: git apply works on plain files, and nothing
-            # the patch brings (a fake git folder, attributes, config) can run a command.
-            env = git_env(isolated_home=scratch, extra={
-                "GIT_DIR": str(scratch / "no-git"), "GIT_CEILING_DIRECTORIES": str(scratch),
-                "GIT_ATTR_NOSYSTEM": "1"})
-            proc = subprocess.run(args, input=diff.encode("utf-8", "surrogateescape"),
-                                  cwd=tree, capture_output=True, timeout=GIT_TIMEOUT, env=env)
-            if proc.returncode != 0:
-                return None, proc.stderr.decode("utf-8", "replace").strip() or "git apply failed"
-            outcomes = {}
-            for path in contents:
-                result = tree / path
-                if result.is_file():
-                    outcomes[path] = Outcome(result.read_bytes(), result.stat().st_mode & 0o777)
-                else:
-                    outcomes[path] = Outcome(None, None)
-            return outcomes, ""
-        except subprocess.TimeoutExpired:
-            return None, f"git apply took longer than {GIT_TIMEOUT} s"
-        except OSError as exc:  # a name too long for the copy, a full disk
-            return None, f"the change cannot be tried on a copy ({exc.strerror or exc})"
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+        """Run git apply on a private copy; (each file's outcome, or None; git's error)."""
+        modes = {path: self._mode(path) for path, data in contents.items() if data is not None}
+        return try_on_copy(diff, contents, modes, _scratch_root(self.state), reverse)
 
     def _mode(self, path: str) -> int | None:
         info = self.workspace.lstat(path)
@@ -464,60 +385,4 @@ class PatchEngine:
             raise UndoError(f"Cannot undo patch {manifest['patch_id']}: {exc}") from exc
         self.audit("reverted", patch_id=manifest["patch_id"], undo_id=undo_id)
         return undo_id, manifest
-
-
-def _scratch_root(state: Path) -> Path:
-    """Where git tries a change: memory (`/dev/shm`, a private folder in it) when there is
-    one, else the state folder. It never needs the workspace's file system."""
-    shm = Path("/dev/shm")
-    return shm if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK) else state
-
-
-def _stage(staging: int, name: str, outcome: Outcome) -> int:
-    """Write one staged file in SAGE's staging folder; returns it open, for `_sync_all`."""
-    assert outcome.data is not None
-    fd = os.open(name, _NEW, 0o600, dir_fd=staging)
-    try:
-        view = memoryview(outcome.data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fchmod(fd, outcome.mode if outcome.mode is not None else 0o644)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def _sync_all(fds: list[int]) -> None:
-    """Make staged files durable before the journal names them, several at a time (the disk
-    serves parallel flushes faster than one after another)."""
-    sync = getattr(os, "fdatasync", os.fsync)
-    try:
-        if len(fds) > 2:
-            with ThreadPoolExecutor(max_workers=8) as pool:
-                list(pool.map(sync, fds))
-        else:
-            for fd in fds:
-                sync(fd)
-    finally:
-        for fd in fds:
-            os.close(fd)
-
-
-def _remove_tree(parent: int, name: str) -> None:
-    """Remove a staging folder (or file) below `parent` without following links."""
-    try:
-        fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
-    except NotADirectoryError:
-        os.unlink(name, dir_fd=parent)
-        return
-    except OSError:
-        os.unlink(name, dir_fd=parent)  # a link: remove the link itself
-        return
-    try:
-        for child in os.listdir(fd):
-            _remove_tree(fd, child)
-    finally:
-        os.close(fd)
-    os.rmdir(name, dir_fd=parent)
 

@@ -19,7 +19,8 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from sage_tui.core.agent.approval import Decision
-from sage_tui.core.patch.model import Hunk, HunkReview, Patch
+from sage_tui.core.patch.model import Hunk, Patch
+from sage_tui.core.patch.review import HunkReview
 from sage_tui.ui.actions import bindings, keys_of
 from sage_tui.ui.screens.modals import CommentModal, ConfirmModal, EditHunkModal
 from sage_tui.ui.widgets.diff_view import DiffView
