@@ -243,3 +243,14 @@ def test_workbench_outside_a_git_repository_says_what_to_do(tmp_path: Path) -> N
     assert out.returncode == 2
     assert out.stderr == (f"Error: {tmp_path.resolve()} is not inside a git repository; cd into "
                           "one, pass --workspace, or try `sage demo`.\n")
+
+
+@pytest.mark.parametrize("command", [[], ["demo"]])
+def test_the_workbench_refuses_a_pipe_in_one_sentence(tmp_path: Path, command: list[str]) -> None:
+    from tests.conftest import git_repo
+
+    repo = git_repo(tmp_path / "repo", {"a.txt": "a\n"})
+    out = subprocess.run([sys.executable, "-m", "sage_tui", *command], capture_output=True,
+                         text=True, timeout=60, cwd=repo, stdin=subprocess.DEVNULL)
+    assert out.returncode == 2 and out.stdout == ""  # no escape codes drawn into a file
+    assert out.stderr.count("\n") == 1 and "sage run" in out.stderr and "terminal" in out.stderr

@@ -40,12 +40,20 @@ def _workspace(path: Path | None) -> Path:
     return check_workspace(root)
 
 
+def _need_terminal(command: str) -> None:
+    """The workbench draws on a terminal and reads keys from it; refuse anything else."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError(f"`{command}` opens the workbench and needs a terminal on standard "
+                         "input and output; for scripts and pipes use `sage run \"TASK\"`.")
+
+
 def run_workbench(workspace: Path | None, mode: str | None) -> int:
     """`sage`: the workbench on a git repository, with Ollama."""
     from sage_tui.factory import build_session
     from sage_tui.ui.app import SageApp
 
-    root = _workspace(workspace)
+    root = _workspace(workspace)  # the folder first: the more useful sentence
+    _need_terminal("sage")
     settings = load_settings()
     if mode is not None:
         settings = replace(settings, mode=mode)  # type: ignore[arg-type]
@@ -95,6 +103,7 @@ def build_demo(bridge: object, root: Path, settings: Settings) -> object:
 
 def run_demo(keep: bool) -> int:
     """`sage demo`: the workbench on a scratch project, played by the demo model."""
+    _need_terminal("sage demo")
     from sage_tui.ui.app import SageApp
 
     base = Path(tempfile.mkdtemp(prefix="sage-demo-"))

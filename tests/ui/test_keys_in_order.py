@@ -115,3 +115,22 @@ async def test_a_mode_change_is_recorded_with_who_made_it(tmp_path: Path) -> Non
         await pilot.press("shift+tab", "shift+tab")
     assert events("MODE_CHANGED") == [{"from": "research", "to": "auto", "by": "person"},
                                       {"from": "auto", "to": "silent", "by": "person"}]
+
+
+async def test_text_typed_during_a_failing_turn_is_kept_beside_the_failed_message(
+        tmp_path: Path) -> None:
+    scenario = {"rules": [
+        {"when": {"role": "router"}, "reply": {"json": {"kind": "qa", "reasoningText": "q",
+                                                        "experts": []}}},
+        {"when": {"role": "coder"}, "fault": "stream_error", "after_chunks": 4,  # fails late
+         "reply": {"content": "a partial answer", "chunks": 4, "delay_ms": 150}},
+    ]}
+    app = make_app(workspace(tmp_path / "repo"), scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.session is not None, "the session")
+        await send(pilot, "first question")
+        prompt = app.workbench.query_one(PromptInput)
+        await burst(pilot, *"next", "space", *"one")  # typed while the turn runs and fails
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert prompt.text == "first question\nnext one"

@@ -78,6 +78,8 @@ class PromptInput(TextArea):
         self.insert("\n")
 
     def restore(self, text: str) -> None:
-        """Put a message back (after a failed turn) so nothing typed is lost."""
-        self.text = text
+        """Put a message back (after a failed turn) so nothing typed is lost: into the empty
+        input, or, when you have typed since, in front of what you typed."""
+        typed = self.text
+        self.text = text if not typed.strip() or typed == text else f"{text}\n{typed}"
         self.move_cursor(self.document.end)
