@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from sage_tui.ui.screens.diff_review import DiffReviewScreen
 from sage_tui.ui.screens.modals import EventDetailModal, PlanModal, ToolAskModal
@@ -93,6 +94,8 @@ def test_tool_ask_modal(snap_compare: Any, tmp_path: Path) -> None:
         await until(pilot, lambda: isinstance(pilot.app.screen, PlanModal), "the plan modal")
         await pilot.press("a")
         await until(pilot, lambda: isinstance(pilot.app.screen, ToolAskModal), "the tool modal")
+        for field in pilot.app.screen.query(Input):  # focus starts in the reason field now:
+            field.cursor_blink = False  # a blinking cursor would make the picture flicker
         await pilot.pause(0.3)
 
     assert snap_compare(app_for(tmp_path, TOOL), terminal_size=(140, 45), run_before=run_before)
