@@ -24,8 +24,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from sage_tui.core.log.logfiles import fsync_dir
 from sage_tui.core.workspace.state import SageFolder, write_json_atomic
-from sage_tui.core.workspace.workspace import PathDenied, Workspace
+from sage_tui.core.workspace.workspace import PathDenied, Workspace, check_kind
 
 Kind = Literal["apply", "undo"]
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
@@ -123,22 +124,13 @@ def current_hash(path: str, parent: int, name: str) -> str | None:
         info = os.stat(name, dir_fd=parent, follow_symlinks=False)
     except FileNotFoundError:
         return None
-    _check_target(path, info)
+    check_kind(path, info, write=True)
     fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=parent)
     digest = hashlib.sha256()
     with os.fdopen(fd, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _check_target(path: str, info: os.stat_result) -> None:
-    import stat
-
-    if stat.S_ISLNK(info.st_mode):
-        raise PathDenied(f"{path} is a symbolic link; SAGE does not replace links with files.")
-    if not stat.S_ISREG(info.st_mode):
-        raise PathDenied(f"{path} is not a regular file, so SAGE does not change it.")
 
 
 def _probe(path: str, parent: int) -> None:
@@ -158,7 +150,7 @@ def commit(journal_file: Path, journal: Journal, staging: int, targets: Targets,
            finish: Callable[[Journal], None]) -> None:
     """Write the journal, rename or delete every entry through the held folders, finish."""
     write_json_atomic(journal_file, journal.to_json())
-    _fsync_path(journal_file.parent)
+    fsync_dir(journal_file.parent)
     for entry in journal.entries:  # from here on, replay() completes the change
         parent, name = targets[entry.path]
         _apply_entry(entry, staging, parent, name)
@@ -210,18 +202,10 @@ def _apply_entry(entry: Entry, staging: int, parent: int, name: str) -> None:
     if entry.staged is None:
         with contextlib.suppress(FileNotFoundError):
             info = os.stat(name, dir_fd=parent, follow_symlinks=False)
-            _check_target(entry.path, info)
+            check_kind(entry.path, info, write=True)
             os.unlink(name, dir_fd=parent)
         return
     try:
         os.rename(entry.staged, name, src_dir_fd=staging, dst_dir_fd=parent)
     except FileNotFoundError:
         return  # already renamed before an interruption
-
-
-def _fsync_path(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

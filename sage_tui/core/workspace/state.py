@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import re
-import secrets
 import stat
 import subprocess
 import tempfile
@@ -27,7 +26,7 @@ from typing import Any
 
 from sage_tui.core.errors import SageError
 from sage_tui.core.workspace.gitcmd import git_argv, git_env
-from sage_tui.core.workspace.workspace import PathDenied
+from sage_tui.core.workspace.workspace import PathDenied, write_temp
 
 SAGE_DIR = ".sage"
 _EXCLUDE_LINE = "/.sage/"
@@ -200,15 +199,7 @@ class SageFolder:
     def write(self, name: str, data: bytes) -> Path:
         """Write a file meant for people (`last_plan.json`) into `.sage/`, atomically."""
         with self.open() as fd:
-            temp = f".{name}.{secrets.token_hex(6)}.sage-tmp"
-            handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644,
-                             dir_fd=fd)
-            try:
-                os.write(handle, data)
-                os.fsync(handle)
-            finally:
-                os.close(handle)
-            os.rename(temp, name, src_dir_fd=fd, dst_dir_fd=fd)
+            os.rename(write_temp(fd, name, data, 0o644), name, src_dir_fd=fd, dst_dir_fd=fd)
         return self.path / name
 
     def _exclude(self) -> None:

@@ -131,7 +131,7 @@ class Workspace:
             info = None
         if info is None:
             return root / rel
-        _check_kind(path, info, write)
+        check_kind(path, info, write)
         return root / rel
 
     # -- the walk -------------------------------------------------------------------
@@ -210,7 +210,7 @@ class Workspace:
             info = os.fstat(handle.fileno())
             if stat.S_ISDIR(info.st_mode):
                 raise IsADirectoryError(errno.EISDIR, "is a folder", path)
-            _check_kind(path, info, write=False)
+            check_kind(path, info, write=False)
             return handle.read() if limit is None else handle.read(limit)
 
     def write_bytes(self, path: str, data: bytes, mode: int | None = None) -> Path:
@@ -223,9 +223,9 @@ class Workspace:
         with self.folder(path, create=True) as (parent, name):
             info = _lstat(parent, name)
             if info is not None:
-                _check_kind(path, info, write=True)
+                check_kind(path, info, write=True)
             keep = stat.S_IMODE(info.st_mode) if info is not None else None
-            temp = _write_temp(parent, name, data, mode if mode is not None else keep)
+            temp = write_temp(parent, name, data, mode if mode is not None else keep)
             try:
                 os.rename(temp, name, src_dir_fd=parent, dst_dir_fd=parent)
             except BaseException:
@@ -250,7 +250,7 @@ def _lstat(parent: int, name: str) -> os.stat_result | None:
         return None
 
 
-def _write_temp(parent: int, name: str, data: bytes, mode: int | None) -> str:
+def write_temp(parent: int, name: str, data: bytes, mode: int | None) -> str:
     """A new file beside `name` holding `data`, fsynced; returns its name."""
     temp = f".{name[:200]}.{secrets.token_hex(4)}.sage-tmp"
     fd = os.open(temp, _NEW_FLAGS, 0o666 if mode is None else 0o600, dir_fd=parent)
@@ -270,7 +270,8 @@ def _write_temp(parent: int, name: str, data: bytes, mode: int | None) -> str:
     return temp
 
 
-def _check_kind(path: str, info: os.stat_result, write: bool) -> None:
+def check_kind(path: str, info: os.stat_result, write: bool) -> None:
+    """Refuse a link or a special file (and, for a write, a folder), with the reason."""
     if stat.S_ISLNK(info.st_mode):
         raise PathDenied(f"{path} is a symbolic link; SAGE neither follows nor replaces links.")
     if stat.S_ISDIR(info.st_mode):
