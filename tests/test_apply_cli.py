@@ -43,9 +43,13 @@ def test_check_then_apply_some_hunks_then_undo(repo: Path) -> None:
     assert [(h["index"], h["status"]) for h in result["hunks"]] == [(1, "skipped"), (2, "applied")]
     assert (repo / "a.txt").read_text() == FILES["a.txt"]
     assert (repo / "b.txt").read_text() == "alpha\nBETA\n"
-    events = [r["event"] for r in read_session("apply-cli", sessions_dir())]
-    assert events[-5:] == ["PATCH_PROPOSED", "HUNK_DECISION", "HUNK_DECISION", "PATCH_APPLIED",
-                           "SESSION_ENDED"]
+    records = list(read_session("apply-cli", sessions_dir()))
+    events = [r["event"] for r in records]
+    assert events[-7:] == ["PATCH_PROPOSED", "HUMAN_CHECKPOINT_REACHED", "HUNK_DECISION",
+                           "HUNK_DECISION", "CHECKPOINT_RESOLVED", "PATCH_APPLIED",
+                           "SESSION_ENDED"]  # the checkpoint service, as in the workbench
+    resolved = records[-3]["data"]
+    assert resolved["by"] == "person" and resolved["patch_id"] == records[-7]["data"]["patch_id"]
     preview = sage("undo", "--check", "-w", str(repo))
     assert preview.returncode == 0 and "-BETA" in preview.stdout and "+beta" in preview.stdout
     assert (repo / "b.txt").read_text() == "alpha\nBETA\n"

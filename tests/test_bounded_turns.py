@@ -53,3 +53,40 @@ def test_a_reply_past_the_size_cap_is_cut_off_in_one_sentence(tmp_path: Path,
     assert len(out.stdout) <= 400_001
     errors = [r["data"] for r in read_session("bounded", sessions_dir()) if r["event"] == "ERROR"]
     assert errors and errors[-1]["kind"] == "reply_too_long"
+
+
+def test_a_persons_time_at_a_checkpoint_does_not_count_against_the_turn(tmp_path: Path) -> None:
+    """The deadline bounds the machine, not the person: a slow review is not a timeout."""
+    import asyncio
+
+    from sage_tui.config import Settings
+    from sage_tui.core.agent.approval import ApprovalRequest, Decision, ModeApprover
+    from sage_tui.core.llm.scripted import Scenario, ScriptedBackend
+    from sage_tui.factory import build_session
+
+    class SlowPerson:  # at each checkpoint, longer than the whole turn may take
+        async def decide(self, request: ApprovalRequest) -> Decision:
+            await asyncio.sleep(1.0)
+            return await ModeApprover().decide(request)
+
+    repo = git_repo(tmp_path / "repo", {"a.txt": "one\n"})
+    backend = ScriptedBackend(Scenario.load({"rules": [
+        {"when": {"role": "router"}, "reply": {"json": {"kind": "code", "reasoningText": "x",
+                                                        "experts": []}}},
+        {"when": {"role": "planner"}, "reply": {"json": {"steps": ["change a.txt"]}}},
+        {"when": {"role": "coder"}, "times": 1, "reply": {"tool_calls": [
+            {"name": "propose_patch", "arguments": {
+                "diff": "--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-one\n+ONE\n"}}]}},
+        {"when": {"role": "coder"}, "reply": "changed"},
+        {"when": {"role": "reviewer"}, "reply": "a.txt now shouts"},
+    ]}))
+    session = build_session(repo, settings=Settings(mode="research", force_local_model="m:7b",
+                                                    turn_timeout=0.6),
+                            backend_for=lambda host: backend, approver=SlowPerson(),
+                            remember=False)
+    try:
+        result = asyncio.run(session.orchestrator.run_turn("shout"))
+    finally:
+        session.close_log()
+    assert result.status == "ok", result.error
+    assert (repo / "a.txt").read_text() == "ONE\n"

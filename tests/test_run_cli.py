@@ -154,3 +154,20 @@ def test_empty_task_and_missing_workspace_are_usage_errors(tmp_path: Path, dead_
     assert out.returncode == 2 and "The task is empty" in out.stderr
     out = run(tmp_path / "nope", "hi", host=dead_host)
     assert out.returncode == 2 and "is not a folder; give an existing folder" in out.stderr
+
+
+def test_a_coder_answer_without_a_patch_reaches_stdout_named_once(repo: Path,
+                                                                  fake_ollama: Start) -> None:
+    server = fake_ollama({"rules": [
+        {"when": {"role": "router"}, "reply": {"json": {"kind": "code", "reasoningText": "x",
+                                                        "experts": []}}},
+        {"when": {"role": "planner"}, "reply": {"json": {"steps": ["read cli.py"]}}},
+        {"when": {"role": "coder"}, "times": 1, "reply": {"tool_calls": [
+            {"name": "read_file", "arguments": {}}]}},  # no path: a validation error
+        {"when": {"role": "coder"}, "reply": {"content": "main() already starts the server."}},
+    ]})
+    out = run(repo, "make main start the server", "--mode", "auto", host=server.host)
+    assert out.stdout.strip() == "main() already starts the server."
+    assert "read_file: read_file" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith(
+        "Error: The task did not complete: read_file: ")

@@ -116,7 +116,7 @@ def test_a_new_read_tool_is_offered_to_the_coder_and_allowed_without_a_policy_ed
     [result] = [e.data for e in events if e.name == EventName.TOOL_RESULT]
     assert result["ok"] is True
     tool_reply = [m for m in coder[1].messages if m.get("role") == "tool"]
-    assert tool_reply[-1]["content"] == "3 words"
+    assert tool_reply[-1]["content"] == '<untrusted source="tool word_count">\n3 words\n</untrusted>'
 
 
 def test_a_role_cannot_call_a_tool_it_was_not_offered(tmp_path: Path) -> None:

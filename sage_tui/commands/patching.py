@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -9,6 +10,9 @@ from pathlib import Path
 import click
 
 from sage_tui.config import load_settings
+from sage_tui.core.agent.approval import ChosenHunks
+from sage_tui.core.agent.checkpoints import Checkpoints
+from sage_tui.core.agent.patchgate import PatchGate
 from sage_tui.core.errors import UsageError
 from sage_tui.core.log.events import EventName
 from sage_tui.core.log.safetext import plain
@@ -78,25 +82,15 @@ def run_apply(source: str, *, workspace: Path | None, hunks: str | None, check: 
         engine = patch_engine(ws, {"session_id": log.session_id, "trace_id": log.trace_id,
                                    "who": "sage apply"})
         _say_recovered(engine.recovery_note())
-        log.emit(EventName.SESSION_STARTED, {"workspace": str(ws), "mode": "silent",
+        log.emit(EventName.SESSION_STARTED, {"workspace": str(ws), "mode": "research",
                                              "profile": None, "version": _version(),
                                              "command": "apply"}, turn=0)
-        log.emit(EventName.PATCH_PROPOSED, {"patch_id": patch.patch_id, "files": patch.paths,
-                                            "hunks": len(patch.hunks), "source": source})
         if check:
             result = engine.check(patch, chosen)
-        else:
-            for hunk in patch.hunks:
-                decision = "approve" if hunk.hunk_id in chosen else "reject"
-                log.emit(EventName.HUNK_DECISION, {"patch_id": patch.patch_id,
-                                                   "hunk_id": hunk.hunk_id,
-                                                   "hunk_sha": hunk.sha, "decision": decision,
-                                                   "comment": "chosen with --hunks" if hunks
-                                                   else None})
-                engine.audit("hunk_decision", patch_id=patch.patch_id, hunk_id=hunk.hunk_id,
-                             hunk_sha=hunk.sha, decision=decision, comment=None)
-            result = engine.apply(patch, chosen)
-            log.emit(*result.event())
+        else:  # the command line is the person's decision, recorded as any checkpoint's is
+            approver = ChosenHunks(chosen, "chosen with --hunks" if hunks else None)
+            gate = PatchGate(Checkpoints(log.sink, approver), engine, log.sink)
+            result = asyncio.run(_decide_and_apply(gate, patch, source))
         log.emit(EventName.SESSION_ENDED, {"status": "ok" if result.ok else "failed",
                                            "turns": 0, "tokens": {"prompt_tokens": 0,
                                                                   "completion_tokens": 0}})
@@ -110,6 +104,13 @@ def run_apply(source: str, *, workspace: Path | None, hunks: str | None, check: 
         else:
             click.echo(f"Error: nothing was changed: {plain(result.reason)}", err=True)
     return 0 if result.ok else 1
+
+
+async def _decide_and_apply(gate: PatchGate, patch: Patch, source: str) -> ApplyResult:
+    gate.propose(patch, source=source)
+    decision = await gate.decide(patch)
+    assert decision.review is not None
+    return await gate.apply(decision.review)
 
 
 def run_undo(*, workspace: Path | None, check: bool, as_json: bool) -> int:

@@ -88,8 +88,8 @@ class TerminalApprover:
 
     async def _patch(self, request: ApprovalRequest) -> Decision:
         assert request.patch is not None
-        review = HunkReview(request.patch)
-        hunks = request.patch.hunks
+        review = request.hunk_review()
+        hunks = review.patch.hunks
         index = 0
         while index < len(hunks):
             hunk = review.patch.hunk(hunks[index].hunk_id)

@@ -86,8 +86,10 @@ async def _run(session: Session, task: str, as_json: bool) -> int:
             "error": str(result.error) if result.error else None,
             "session_id": session.log.session_id, "tokens": session.llm.ledger.totals(),
         }, ensure_ascii=False))
-    elif result.error is not None:
-        click.echo(f"Error: {plain(str(result.error))}", err=True)
-    elif result.status == "rejected" and not streamed:
-        click.echo(plain(result.answer), err=True)
+    else:
+        said = str(result.error or "")
+        if result.answer and not streamed and result.answer not in said:  # a coder's answer
+            click.echo(plain(result.answer), err=result.status == "rejected")
+        if result.error is not None:
+            click.echo(f"Error: {plain(str(result.error))}", err=True)
     return 0 if result.status == "ok" else 1

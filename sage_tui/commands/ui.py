@@ -125,29 +125,69 @@ def run_demo(keep: bool) -> int:
 
 
 def run_review(source: str, workspace: Path | None) -> int:
-    """`sage review PATCHFILE`: the diff reviewer on any patch; approved hunks are applied."""
-    from sage_tui.commands.patching import _read_patch, _workspace
+    """`sage review PATCHFILE`: the diff reviewer on any patch; approved hunks are applied.
+
+    The review is a session of its own (`sage trace` shows it): the patch, its checkpoint,
+    each hunk decision and the result, as in the workbench.
+    """
+    from sage_tui.commands.patching import _print, _read_patch, _version, _workspace
+    from sage_tui.core.log.events import EventName
+    from sage_tui.core.log.safetext import plain
+    from sage_tui.core.log.sessionlog import SessionLog
     from sage_tui.core.patch.model import parse_patch
     from sage_tui.factory import patch_engine
     from sage_tui.ui.review_app import ReviewApp
 
     checked = _workspace(workspace)
     patch = parse_patch(_read_patch(source))
-    if source == "-":  # the reviewer needs the terminal's input back
-        sys.stdin = open("/dev/tty")  # noqa: SIM115
-    engine = patch_engine(checked, {"who": "sage review"})
-    app = ReviewApp(patch, engine, keys=dict(load_settings().keys))
-    app.run()
-    result = app.result
+    if not sys.stdout.isatty():
+        raise UsageError("`sage review` draws the reviewer and needs a terminal on standard "
+                         "output; to apply without reviewing, use `sage apply`.")
+    if source == "-" or not sys.stdin.isatty():
+        _keys_from_terminal()  # the patch came down the pipe; the keys come from the person
+    settings = load_settings()
+    with SessionLog.open(sage_paths().sessions, session_id=settings.session_id,
+                         trace_id=settings.trace_id, max_mb=settings.session_log_max_mb) as log:
+        engine = patch_engine(checked, {"session_id": log.session_id, "trace_id": log.trace_id,
+                                        "who": "sage review"})
+        log.emit(EventName.SESSION_STARTED, {"workspace": str(checked), "mode": "research",
+                                             "profile": None, "version": _version(),
+                                             "command": "review"}, turn=0)
+        app = ReviewApp(patch, engine, log.sink, keys=dict(settings.keys), source=source)
+        app.run()
+        result = app.result
+        log.emit(EventName.SESSION_ENDED, {
+            "status": "failed" if result is not None and not result.ok else "ok", "turns": 0,
+            "tokens": {"prompt_tokens": 0, "completion_tokens": 0}})
+    decision = app.decision
     if result is None:
-        click.echo("Nothing was applied.")
+        why = {"defer": "you left the reviewer", "reject": "you discarded the patch"}.get(
+            decision.decision if decision else "", "no hunk was approved")
+        click.echo(f"Nothing was applied: {why}.")
         return 0
+    _print(result)
     if result.ok:
         applied = [h for h in result.hunks if h.status == "applied"]
-        click.echo(f"Applied {len(applied)} hunk(s) to {', '.join(result.files)}.")
+        click.echo(f"Applied {len(applied)} hunk(s) to {plain(', '.join(result.files))}.")
         return 0
-    click.echo(f"Error: nothing was changed: {result.reason}", err=True)
+    click.echo(f"Error: nothing was changed: {plain(result.reason)}", err=True)
     return 1
+
+
+def _keys_from_terminal() -> None:
+    """Make the controlling terminal standard input again (as `fzf` and `less` do), so the
+    reviewer reads keys from the person, not from the pipe that carried the patch."""
+    import os
+
+    try:
+        tty = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        raise UsageError("The patch came on standard input and there is no terminal to read "
+                         "keys from; save it to a file and run `sage review FILE` in a terminal, "
+                         "or `sage apply` it.") from None
+    os.dup2(tty, 0)
+    os.close(tty)
+    sys.stdin = open(0, closefd=False)  # noqa: SIM115
 
 
 def run_replay(ref: str, speed: float) -> int:

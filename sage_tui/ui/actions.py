@@ -104,7 +104,10 @@ ACTIONS: tuple[Action, ...] = (
     Action("review.files", "review", "toggle_files", "Files", "f", "Show or hide the file list", show=False),
     Action("review.apply", "review", "apply", "Apply approved", "enter",
            "Apply the approved hunks"),  # never priority: it must not overtake y/n typed before
-    Action("review.back", "review", "back", "Back", "escape", "Leave without applying anything"),
+    Action("review.discard", "review", "discard", "Discard", "d",
+           "Discard the patch: nothing from it is applied", show=False),
+    Action("review.back", "review", "back", "Back", "escape",
+           "Leave the reviewer; the patch waits in the queue with its decisions"),
     Action("plan.approve", "plan", "approve", "Approve", "a", "Approve the plan"),
     Action("plan.reject", "plan", "reject", "Reject", "r", "Reject the plan"),
     Action("plan.edit", "plan", "edit", "Edit", "e", "Edit the steps"),

@@ -9,7 +9,7 @@ futures resolved by screens. Every record, live or replayed, reaches the panes t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -29,11 +29,11 @@ from sage_tui.ui.screens.workbench import WorkbenchScreen
 from sage_tui.ui.widgets.banner import ErrorBanner
 from sage_tui.ui.widgets.conversation import Conversation
 from sage_tui.ui.widgets.event_stream import EventStream
-from sage_tui.ui.widgets.patch_queue import PatchQueue
 from sage_tui.ui.widgets.prompt import PromptInput
 from sage_tui.ui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
+    from sage_tui.core.agent.orchestrator import TurnResult
     from sage_tui.factory import Session
 
 SessionFactory = Callable[[UiBridge], "Session"]
@@ -85,28 +85,15 @@ class SageApp(App[None]):
         if self.intro:
             self.workbench.query_one(Conversation).add_note(self.action_keys.format(self.intro))
         if self.replay_records is not None:
-            prompt = self.workbench.query_one(PromptInput)
-            prompt.disabled = True
-            prompt.text = "replay: read-only"
+            self.workbench.query_one(PromptInput).freeze("replay: read-only")
             self._replay()
             return
         if self.session_factory is not None:
             self.session = self.session_factory(self.bridge)
             self.session.orchestrator.start()
-            self.workbench.query_one(StatusBar).refresher = self._refresh_status
-            self._refresh_status()
+            self.workbench.query_one(StatusBar).follow(self.session)
             if self.session.orchestrator.backend_label == "ollama":
-                self._check_health()
-
-    @work(exclusive=True, group="health", exit_on_error=False)
-    async def _check_health(self) -> None:
-        """Say at once, in the banner, when the server is down or a model is not pulled."""
-        from sage_tui.core.llm.health import check_roles
-
-        assert self.session is not None
-        health = await check_roles(self.session.llm.router, self.session.llm.backend_for)
-        if health.status != "ok":
-            self.workbench.query_one(ErrorBanner).show(health.message)
+                self.workbench.query_one(ErrorBanner).check(self.session.llm)
 
     @property
     def workbench(self) -> WorkbenchScreen:
@@ -116,12 +103,7 @@ class SageApp(App[None]):
         return screen
 
     def _refresh_status(self) -> None:
-        if self.session is None:
-            return
-        orchestrator = self.session.orchestrator
-        self.workbench.query_one(StatusBar).show(
-            mode=orchestrator.mode, llm=self.session.llm, session_id=self.session.log.session_id,
-            trace_id=self.session.log.trace_id, label=orchestrator.backend_label)
+        self.workbench.query_one(StatusBar).refresher()
 
     # -- turns --------------------------------------------------------------------------
     @on(PromptInput.Submitted)
@@ -133,16 +115,30 @@ class SageApp(App[None]):
                         severity="warning")
             self.workbench.query_one(PromptInput).restore(message.text)
             return
+        orchestrator = self.session.orchestrator
+        self._run(message.text, lambda: orchestrator.run_turn(message.text, self.bridge.delta))
+
+    def open_waiting(self, patch_id: str) -> bool:
+        """Reopen `patch_id` if it waits in the queue (to decide the rest and apply it)."""
+        if self.session is None or patch_id not in self.session.orchestrator.waiting:
+            return False
+        if self._turn_running:
+            self.notify("A turn is running; open the waiting patch when it ends.", timeout=3)
+        else:
+            orchestrator = self.session.orchestrator
+            self._run("", lambda: orchestrator.review_waiting(patch_id))
+        return True
+
+    def _run(self, text: str, job: Callable[[], Awaitable[TurnResult]]) -> None:
         self._turn_running = True
         self.refresh_bindings()  # Stop is offered while a turn runs
-        self.run_turn(message.text)
+        self.run_turn(text, job)
 
     @work(exclusive=True, group="turn", exit_on_error=False)
-    async def run_turn(self, text: str) -> None:
-        assert self.session is not None
+    async def run_turn(self, text: str, job: Callable[[], Awaitable[TurnResult]]) -> None:
         result, error = None, None
         try:
-            result = await self.session.orchestrator.run_turn(text, on_delta=self.bridge.delta)
+            result = await job()
         except asyncio.CancelledError:
             error = "cancelled"
             raise
@@ -164,7 +160,8 @@ class SageApp(App[None]):
             conversation.add_error(f"Unexpected failure: {message.error}")
         elif status == "ok":
             self.workbench.query_one(ErrorBanner).hide()
-        if (message.error and message.error != "cancelled") or status == "failed":
+        if message.text and ((message.error and message.error != "cancelled")
+                             or status == "failed"):
             self.workbench.query_one(PromptInput).restore(message.text)
         self._refresh_status()
 
@@ -191,21 +188,11 @@ class SageApp(App[None]):
         self.workbench.query_one(Conversation).add_note(f"End of the recording ({shown} events).")
 
     def on_approval_requested(self, message: ApprovalRequested) -> None:
-        from sage_tui.ui.screens.checkpoints import checkpoint_screen
+        from sage_tui.ui.screens.checkpoints import open_checkpoint
 
-        request, future = message.request, message.future
-        if request.patch is not None:
-            self.workbench.query_one(PatchQueue).remember(request.patch.patch_id,
-                                                          request.patch.text())
-        screen = checkpoint_screen(request)
-
-        def resolve(decision: Decision | None) -> None:
-            self._approval = None
-            if not future.done():
-                future.set_result(decision or Decision("reject", "closed"))
-
-        self._approval = (future, screen)
-        self.push_screen(screen, resolve)
+        screen = open_checkpoint(self, message.request, message.future,
+                                 lambda: setattr(self, "_approval", None))
+        self._approval = (message.future, screen)
 
     # -- actions ------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -227,9 +214,22 @@ class SageApp(App[None]):
             return
         orchestrator = self.session.orchestrator
         mode = MODES[(MODES.index(orchestrator.mode) + 1) % len(MODES)]
-        orchestrator.set_mode(mode)
-        self._refresh_status()
-        self.notify(f"Mode: {mode}", timeout=2)
+
+        def switch(yes: bool | None = True) -> None:
+            if yes and self.session is not None:
+                orchestrator.set_mode(mode)
+                self._refresh_status()
+                self.notify(f"Mode: {mode}", timeout=2)
+
+        if orchestrator.mode != "research" or not orchestrator.waiting:
+            return switch()
+        from sage_tui.ui.screens.modals import ConfirmModal
+
+        self.push_screen(ConfirmModal(
+            f"Switch to {mode}? Patch {', '.join(orchestrator.waiting)} waits for your review. "
+            f"In {mode} mode new plans and patches are approved without asking; the waiting "
+            "patch stays in the queue for you to decide.", f"Switch to {mode}", "Stay in research"),
+            switch)
 
     def action_help(self) -> None:
         from sage_tui.ui.screens.help import toggle_help

@@ -1,34 +1,42 @@
-"""`sage review`: the diff reviewer alone, on any patch; approved hunks go through the engine."""
+"""`sage review`: the diff reviewer alone, on any patch, through the same patch gate as the
+workbench: the checkpoint, every hunk decision and the result go to a session log and the
+audit; approved hunks go through the engine."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import BindingType
 from textual.screen import Screen
 
-from sage_tui.core.agent.approval import Decision
+from sage_tui.core.agent.approval import ApprovalRequest, Decision
+from sage_tui.core.agent.checkpoints import Checkpoints
+from sage_tui.core.agent.patchgate import PatchGate
+from sage_tui.core.log.events import Sink
 from sage_tui.core.patch.engine import PatchEngine
-from sage_tui.core.patch.model import Hunk, Patch
+from sage_tui.core.patch.model import Patch
 from sage_tui.core.patch.result import ApplyResult
 from sage_tui.ui.actions import Keys, bindings, palette
-from sage_tui.ui.screens.diff_review import DiffReviewScreen
 
 
 class ReviewApp(App[None]):
-    """Shows one patch; Enter applies the approved hunks, Escape leaves without applying."""
+    """Shows one patch; Enter applies the approved hunks, Escape or `d` leave without."""
 
     TITLE = "SAGE review"
     BINDINGS: ClassVar[list[BindingType]] = bindings("app", only=("app.help", "app.quit"))
 
-    def __init__(self, patch: Patch, engine: PatchEngine, keys: dict[str, str] | None = None
-                 ) -> None:
+    def __init__(self, patch: Patch, engine: PatchEngine, sink: Sink,
+                 keys: dict[str, str] | None = None, source: str = "") -> None:
         super().__init__()
         self.patch = patch
-        self.engine = engine
+        self.gate = PatchGate(Checkpoints(sink, self), engine, sink)
         self.keys = keys or {}
+        self.source = source
+        self.decision: Decision | None = None
         self.result: ApplyResult | None = None
 
     @property
@@ -39,8 +47,29 @@ class ReviewApp(App[None]):
     def on_mount(self) -> None:
         if self.keys:
             self.set_keymap(self.keys)
-        self.push_screen(DiffReviewScreen(self.patch, self._audit,
-                                          title=f"Review {self.patch.patch_id}"), self._done)
+        self._review()
+
+    @work(exclusive=True, exit_on_error=False)
+    async def _review(self) -> None:
+        self.gate.propose(self.patch, source=self.source)
+        self.decision = await self.gate.decide(self.patch)
+        review = self.decision.review
+        if self.decision.decision == "approve" and review is not None and review.approved:
+            self.result = await self.gate.apply(review)
+        self.exit()
+
+    async def decide(self, request: ApprovalRequest) -> Decision:
+        """The person's decision, from the reviewer (the checkpoint service asks here)."""
+        from sage_tui.ui.screens.checkpoints import checkpoint_screen
+
+        future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
+
+        def done(decision: Decision | None) -> None:
+            if not future.done():
+                future.set_result(decision or Decision("defer", "closed"))
+
+        self.push_screen(checkpoint_screen(request), done)
+        return await future
 
     def action_help(self) -> None:
         from sage_tui.ui.screens.help import toggle_help
@@ -50,14 +79,3 @@ class ReviewApp(App[None]):
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield from palette(self, screen)
-
-    def _audit(self, hunk: Hunk, decision: str, comment: str | None) -> None:
-        self.engine.audit("hunk_decision", patch_id=self.patch.patch_id, hunk_id=hunk.hunk_id,
-                          hunk_sha=hunk.sha, decision=decision, comment=comment)
-
-    def _done(self, decision: Decision | None) -> None:
-        if decision is not None and decision.decision == "approve" and decision.review:
-            review = decision.review
-            if review.approved:
-                self.result = self.engine.apply(review.patch, review.approved)
-        self.exit()

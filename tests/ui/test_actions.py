@@ -23,7 +23,7 @@ pytestmark = pytest.mark.anyio
 # theme picker or Quit, work on every screen and stay).
 REVIEWER_PALETTE = {"Next hunk", "Previous hunk", "Approve", "Reject", "Approve file", "Edit",
                     "Comment", "Split", "Undo", "Side/unified", "Files", "Apply approved", "Back",
-                    "Help", "Stop"}
+                    "Discard", "Help", "Stop"}
 WORKBENCH_ONLY = {"Mode", "Review patch", "Filter events", "Events", "Patches", "Prompt",
                   "Details", "Pause/follow", "New line"}
 

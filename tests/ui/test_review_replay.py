@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from sage_tui.core.log.events import Event
 from sage_tui.core.log.sessionlog import SessionLog
 from sage_tui.core.patch.model import parse_patch
 from sage_tui.factory import patch_engine
@@ -25,27 +27,33 @@ DIFF = ("--- a/a.txt\n+++ b/a.txt\n@@ -1,3 +1,3 @@\n one\n-two\n+TWO\n three\n"
         "--- a/b.txt\n+++ b/b.txt\n@@ -1,2 +1,2 @@\n alpha\n-beta\n+BETA\n")
 
 
-async def test_review_applies_the_approved_hunks_and_audits(tmp_path: Path) -> None:
+async def test_review_goes_through_the_checkpoint_service_and_audits(tmp_path: Path) -> None:
     root = git_repo(tmp_path / "repo", {"a.txt": "one\ntwo\nthree\n", "b.txt": "alpha\nbeta\n"})
     engine = patch_engine(root, {"who": "sage review"})
-    app = ReviewApp(parse_patch(DIFF), engine)
+    events: list[Event] = []
+    app = ReviewApp(parse_patch(DIFF), engine, events.append)
     async with app.run_test(size=(160, 40)) as pilot:
-        await pilot.pause()
-        await pilot.press("n", "y", "enter")
+        await pilot.press("n", "y", "enter")  # at once: keys typed as the reviewer opens count
     assert app.result is not None and app.result.ok
     assert (root / "a.txt").read_text() == "one\ntwo\nthree\n"
     assert (root / "b.txt").read_text() == "alpha\nBETA\n"
-    audit = (state_of(root) / "audit.jsonl").read_text()
-    assert audit.count('"hunk_decision"') == 2 and '"applied"' in audit
+    assert [str(e.name) for e in events] == [
+        "PATCH_PROPOSED", "HUMAN_CHECKPOINT_REACHED", "HUNK_DECISION", "HUNK_DECISION",
+        "CHECKPOINT_RESOLVED", "PATCH_APPLIED"]
+    resolved = events[4].data
+    assert resolved["decision"] == "approve" and resolved["by"] == "person"
+    audit = [json.loads(line) for line in (state_of(root) / "audit.jsonl").read_text().splitlines()]
+    decisions = [a for a in audit if a.get("action") == "hunk_decision"]
+    assert [(a["decision"], a["who"]) for a in decisions] == [("reject", "person"),
+                                                             ("approve", "person")]
 
 
 async def test_review_escape_applies_nothing(tmp_path: Path) -> None:
     root = git_repo(tmp_path / "repo", {"a.txt": "one\ntwo\nthree\n", "b.txt": "alpha\nbeta\n"})
-    app = ReviewApp(parse_patch(DIFF), patch_engine(root))
+    app = ReviewApp(parse_patch(DIFF), patch_engine(root), lambda event: None)
     async with app.run_test(size=(160, 40)) as pilot:
-        await pilot.pause()
         await pilot.press("y", "escape")
-    assert app.result is None
+    assert app.result is None and app.decision is not None and app.decision.decision == "defer"
     assert (root / "a.txt").read_text() == "one\ntwo\nthree\n"
 
 
@@ -88,4 +96,9 @@ async def test_replay_plays_a_recorded_session_read_only(tmp_path: Path) -> None
         from sage_tui.ui.screens.diff_review import DiffReviewScreen
 
         assert isinstance(app.screen, DiffReviewScreen)
-        assert "Patch p-1 (view only" in str(app.screen.query_one("#review-title").render())
+        screen = app.screen
+        assert "Patch p-1, applied (view only)" in str(screen.query_one("#review-title").render())
+        # The recorded decisions, not "pending": h1 was approved, h2 never decided.
+        assert screen.review.state("h1") == "approve" and screen.review.state("h2") == "pending"
+        await pilot.press("n", "y", "enter")  # view-only: nothing to decide, nothing to apply
+        assert screen.review.decisions == {"h1": "approve"} and app.screen is screen

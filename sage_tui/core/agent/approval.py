@@ -28,6 +28,12 @@ class ApprovalRequest:
     tool: str | None = None
     target: str | None = None
     on_hunk: Callable[[Hunk, str, str | None], None] | None = None
+    review: HunkReview | None = None  # decisions already made on a patch that waited
+
+    def hunk_review(self) -> HunkReview:
+        """The patch's review so far: the one it waited with, or a fresh one."""
+        assert self.patch is not None
+        return self.review if self.review is not None else HunkReview(self.patch)
 
     def record(self, review: HunkReview, hunk: Hunk, decision: str,
                comment: str | None = None) -> None:
@@ -42,8 +48,9 @@ class Decision:
     """The answer.
 
     `decision`: plan → approve / reject / edit / respond; tool → approve (once) /
-    approve_session / reject; patch → approve when the review should be applied,
-    reject to stop. `review` carries the per-hunk decisions of a patch checkpoint.
+    approve_session / reject; patch → approve when the review should be applied, defer
+    when the patch waits in the queue for later, reject to discard it. `review` carries
+    the per-hunk decisions of a patch checkpoint.
     """
 
     decision: str
@@ -65,10 +72,23 @@ class ModeApprover:
 
     async def decide(self, request: ApprovalRequest) -> Decision:
         if request.checkpoint == "patch" and request.patch is not None:
-            from sage_tui.core.patch.review import HunkReview
-
-            review = HunkReview(request.patch)
-            for hunk in request.patch.hunks:
-                request.record(review, hunk, "approve")
+            review = request.hunk_review()
+            for hunk_id in review.pending:
+                request.record(review, review.patch.hunk(hunk_id), "approve")
             return Decision("approve", review=review)
         return Decision("approve")
+
+
+class ChosenHunks:
+    """The hunks a person named on the command line (`sage apply --hunks`): those are
+    approved, the rest rejected."""
+
+    def __init__(self, chosen: list[str], comment: str | None = None) -> None:
+        self.chosen, self.comment = set(chosen), comment
+
+    async def decide(self, request: ApprovalRequest) -> Decision:
+        review = request.hunk_review()
+        for hunk in list(review.patch.hunks):
+            verdict = "approve" if hunk.hunk_id in self.chosen else "reject"
+            request.record(review, hunk, verdict, self.comment)
+        return Decision("approve", review=review)

@@ -3,7 +3,9 @@
 Every checkpoint (the plan, a patch, a tool call the policy asks about) goes through
 `Checkpoints.ask`, which announces it (HUMAN_CHECKPOINT_REACHED), gets the decision from
 the person's approver in research mode or from the mode otherwise, and records it
-(CHECKPOINT_RESOLVED) with who decided. One payload shape for every checkpoint.
+(CHECKPOINT_RESOLVED) with who decided. One payload shape for every checkpoint; its
+details (the patch id, the tool and target) ride on both events. The time a person takes
+to decide does not count against the turn's deadline.
 
 Modes act by effect (`verdict`): auto and silent approve plans and patches (reviewable,
 logged, undoable) but never turn a policy's `ask` on a `run` effect into allow: that
@@ -12,6 +14,7 @@ becomes `deny`, with the reason in POLICY_DECISION and in what the model hears.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +31,7 @@ class Checkpoints:
     sink: Sink
     approver: Approver
     mode: str = "research"
+    deadline: asyncio.Timeout | None = None  # the running turn's; paused while a person decides
 
     @property
     def blocking(self) -> bool:
@@ -42,17 +46,37 @@ class Checkpoints:
                             "asks about")
         return verdict, rule
 
-    async def ask(self, request: ApprovalRequest, **details: Any) -> Decision:
-        """Announce a checkpoint, get its decision (a person's or the mode's), record it."""
-        blocking = self.blocking
+    async def ask(self, request: ApprovalRequest, *, person: bool = False,
+                  **details: Any) -> Decision:
+        """Announce a checkpoint, get its decision (a person's or the mode's), record it.
+
+        `person`: the person asked for this checkpoint (they reopened a waiting patch), so
+        they answer it whatever the mode.
+        """
+        blocking = self.blocking or person
         self.sink(Event(EventName.HUMAN_CHECKPOINT_REACHED, {
             "checkpoint": request.checkpoint, "mode": self.mode, "blocking": blocking,
             "skipped": not blocking, "title": request.title, **details}))
-        approver: Approver = self.approver if blocking else ModeApprover()
-        decision = await approver.decide(request)
+        if blocking:
+            decision = await self._person(request)
+        else:
+            decision = await ModeApprover().decide(request)
         if decision.by is None:
             decision.by = PERSON if blocking else f"{self.mode} mode"
         self.sink(Event(EventName.CHECKPOINT_RESOLVED, {
             "checkpoint": request.checkpoint, "decision": decision.decision,
-            "comment": decision.comment, "by": decision.by}))
+            "comment": decision.comment, "by": decision.by, **details}))
         return decision
+
+    async def _person(self, request: ApprovalRequest) -> Decision:
+        """The approver's decision, with the turn's clock stopped while it is awaited."""
+        deadline, loop = self.deadline, asyncio.get_running_loop()
+        when = deadline.when() if deadline is not None else None
+        if deadline is None or when is None:
+            return await self.approver.decide(request)
+        left = when - loop.time()
+        deadline.reschedule(None)
+        try:
+            return await self.approver.decide(request)
+        finally:
+            deadline.reschedule(loop.time() + max(left, 0.0))

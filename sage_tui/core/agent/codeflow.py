@@ -5,6 +5,9 @@ another follows when tests fail, a patch did not apply, or the person rejected h
 with comments (which the coder hears, and Memory keeps as lessons). The reviewer
 role then sums up. Research mode stops at every checkpoint (the plan is written to
 `.sage/last_plan.json` first); auto and silent log them as skipped and go on.
+
+A patch the person leaves for later ends the turn as "waiting"; `review_waiting` reopens
+it (with the decisions made so far), applies what is approved and runs the tests.
 """
 
 from __future__ import annotations
@@ -19,20 +22,21 @@ from typing import Any
 from sage_tui.core.agent.approval import ApprovalRequest
 from sage_tui.core.agent.checkpoints import PERSON, Checkpoints
 from sage_tui.core.agent.experts import MemoryStore
+from sage_tui.core.agent.patchgate import PatchGate
 from sage_tui.core.agent.prompts import CODER_SYSTEM, PLANNER_SYSTEM, REVIEWER_SYSTEM
 from sage_tui.core.agent.toolloop import ToolLoop
 from sage_tui.core.llm.client import LLMClient
-from sage_tui.core.llm.context import Packet, PromptParts
+from sage_tui.core.llm.context import Packet, PromptParts, untrusted
 from sage_tui.core.llm.types import Message
 from sage_tui.core.log.events import Event, EventName, Sink
 from sage_tui.core.patch.engine import PatchEngine
-from sage_tui.core.patch.model import Hunk, Patch
+from sage_tui.core.patch.model import Patch
 from sage_tui.core.patch.result import ApplyResult
+from sage_tui.core.patch.review import HunkReview
 from sage_tui.core.tools.policy import Policy
 from sage_tui.core.tools.registry import ToolContext, ToolFailure, ToolRegistry
 
 MAX_ROUNDS = 3
-MAX_LOGGED_DIFF = 200_000  # the diff rides along in PATCH_PROPOSED, for review and replay
 PLAN_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"steps": {"type": "array", "items": {"type": "string"}}},
@@ -42,7 +46,7 @@ PLAN_SCHEMA: dict[str, Any] = {
 
 @dataclass
 class FlowOutcome:
-    status: str  # "ok", "failed" or "rejected"
+    status: str  # "ok", "failed", "rejected" or "waiting" (a patch waits in the queue)
     answer: str
     reason: str = ""
 
@@ -60,6 +64,10 @@ class CodeFlow:
     tool_context: ToolContext
     checkpoints: Checkpoints
     tests_skipped: str = ""  # why the policy kept the last test run from running
+
+    def __post_init__(self) -> None:
+        self.gate = PatchGate(self.checkpoints, self.engine, self.sink)
+        self.carried: list[str] = []  # what the person said on a reopened patch, for the coder
 
     @property
     def mode(self) -> str:
@@ -98,11 +106,13 @@ class CodeFlow:
             steps = decision.steps
         notes = [f"The user says about the plan: {decision.comment}"] \
             if decision.decision == "respond" and decision.comment else []
+        notes, self.carried = self.carried + notes, []
         applied: list[tuple[Patch, ApplyResult]] = []
         tests: dict[str, Any] | None = None
         failure = ""
         apply_failure = ""
         attempted = False
+        waiting: list[str] = []
         rounds = 0
         for round_number in range(1, MAX_ROUNDS + 1):
             rounds = round_number
@@ -124,9 +134,11 @@ class CodeFlow:
             for patch in patches:
                 outcome = await self._review_and_apply(patch, notes)
                 if outcome == "quit":
-                    return FlowOutcome("rejected", "Stopped: the patch review was ended.",
-                                       "review ended")
-                if isinstance(outcome, ApplyResult):
+                    return FlowOutcome("rejected", f"Stopped: patch {patch.patch_id} was "
+                                       "discarded; nothing from it was applied.", "patch discarded")
+                if outcome == "waiting":
+                    waiting.append(patch.patch_id)
+                elif isinstance(outcome, ApplyResult):
                     applied.append((patch, outcome))
                     round_applied = True
                     apply_failure = ""
@@ -136,7 +148,11 @@ class CodeFlow:
                 tests = await self._tests()
                 if tests is not None and tests["exit_code"] != 0:
                     notes.append("The tests failed after your change; fix the code (not the "
-                                 f"tests, unless they are wrong):\n{tests['output']}")
+                                 "tests, unless they are wrong):\n"
+                                 + untrusted("test output", tests["output"]))
+            if waiting:
+                return FlowOutcome("waiting", _waiting_answer(waiting, applied, tests),
+                                   "patch waiting")
             if not notes:
                 break
         if tests is not None and tests["exit_code"] != 0:
@@ -159,28 +175,17 @@ class CodeFlow:
                      if line.strip(" -*0123456789.")]
         return steps or [task]
 
-    async def _review_and_apply(self, patch: Patch, notes: list[str]) -> ApplyResult | str | None:
+    async def _review_and_apply(self, patch: Patch, notes: list[str],
+                                review: HunkReview | None = None) -> ApplyResult | str | None:
         """Review one patch and apply what was approved.
 
-        Returns the `ApplyResult`, "failed" when it did not apply, "quit" when the person
-        stopped the review, or None when no hunk was approved.
+        Returns the `ApplyResult`, "failed" when it did not apply, "waiting" when the person
+        left it for later, "quit" when they discarded it, or None when no hunk was approved.
+        `review` holds the decisions of a patch that waited (it was proposed already).
         """
-        self._emit(EventName.PATCH_PROPOSED, {"patch_id": patch.patch_id, "files": patch.paths,
-                                              "hunks": len(patch.hunks),
-                                              "description": patch.description,
-                                              "diff": patch.text()[:MAX_LOGGED_DIFF]})
-
-        def on_hunk(hunk: Hunk, decision: str, comment: str | None) -> None:
-            self._emit(EventName.HUNK_DECISION, {"patch_id": patch.patch_id,
-                                                 "hunk_id": hunk.hunk_id, "hunk_sha": hunk.sha,
-                                                 "decision": decision, "comment": comment,
-                                                 "path": hunk.path})
-            self.engine.audit("hunk_decision", patch_id=patch.patch_id, hunk_id=hunk.hunk_id,
-                              hunk_sha=hunk.sha, decision=decision, comment=comment,
-                              who=PERSON if self.checkpoints.blocking else f"{self.mode} mode")
-
-        decision = await self.checkpoints.ask(ApprovalRequest(
-            "patch", f"Review patch {patch.patch_id}", patch=patch, on_hunk=on_hunk))
+        if review is None:
+            self.gate.propose(patch, description=patch.description)
+        decision = await self.gate.decide(patch, review)
         review = decision.review
         if review is not None:
             feedback = review.feedback()
@@ -193,17 +198,46 @@ class CodeFlow:
                     hunk = review.patch.hunk(hunk_id)
                     await asyncio.to_thread(self.memory.add_lesson,
                                             f"A change to {hunk.path} was rejected: {said}")
+        if decision.decision == "defer":
+            return "waiting"
         if decision.decision == "reject":
             return "quit"
         if review is None or not review.approved:
             return None
-        result = await asyncio.to_thread(self.engine.apply, review.patch, review.approved)
-        self._emit(*result.event())
+        result = await self.gate.apply(review)
         if result.ok:
             return result
         notes.append(f"Patch {patch.patch_id} did not apply and nothing was changed: "
                      f"{result.reason}. Re-read the files and propose it again.")
         return "failed"
+
+    async def review_waiting(self, patch_id: str) -> FlowOutcome:
+        """Reopen a patch that waits: the person decides the rest, approved hunks are applied
+        and the tests run. No model is called; what the person said is in the log, and the
+        coder hears it with the next request.
+
+        Raises:
+            SageError: when no patch by that id waits.
+        """
+        review = self.gate.waiting_review(patch_id)
+        notes: list[str] = []
+        outcome = await self._review_and_apply(review.patch, notes, review)
+        self.carried += [note for note in notes if note.startswith("The user reviewed")]
+        if outcome == "waiting":
+            return FlowOutcome("waiting", f"Patch {patch_id} still waits in the patch queue.")
+        if outcome == "quit":
+            return FlowOutcome("rejected", f"Patch {patch_id} was discarded; nothing from it "
+                               "was applied.")
+        if outcome is None:
+            return FlowOutcome("ok", f"No hunk of patch {patch_id} was approved; nothing was "
+                               "applied.")
+        if not isinstance(outcome, ApplyResult):
+            return FlowOutcome("failed", notes[-1], f"patch {patch_id} did not apply")
+        tests = await self._tests()
+        answer = _applied_line(patch_id, outcome) + " " + _tests_line(tests, self.tests_skipped)
+        failed = tests is not None and tests["exit_code"] != 0
+        return FlowOutcome("failed" if failed else "ok", answer,
+                           "the tests fail after the change" if failed else "")
 
     async def _tests(self) -> dict[str, Any] | None:
         """Run the project's tests after an apply, if the policy allows it (None: not run)."""
@@ -231,8 +265,9 @@ class CodeFlow:
                       on_delta: Callable[[str], None] | None) -> str:
         facts = [f"Request: {task}"]
         for patch, result in applied:
+            diff = patch.text(h.hunk_id for h in result.hunks if h.status == "applied")[:4000]
             facts.append(f"Applied patch {patch.patch_id} to {', '.join(result.files)}:\n"
-                         + patch.text(h.hunk_id for h in result.hunks if h.status == "applied")[:4000])
+                         + untrusted("applied diff", diff))
         if not applied:
             facts.append("No change was applied.")
         if tests is None and self.tests_skipped:
@@ -254,3 +289,26 @@ def _brief(task: str, steps: list[str], notes: list[str], round_number: int) -> 
     if notes:
         text += f"\n\nRound {round_number}. Feedback on the previous round:\n" + "\n\n".join(notes)
     return text
+
+
+def _applied_line(patch_id: str, result: ApplyResult) -> str:
+    count = sum(1 for h in result.hunks if h.status == "applied")
+    return f"Patch {patch_id}: {count} hunk(s) applied to {', '.join(result.files)}."
+
+
+def _tests_line(tests: dict[str, Any] | None, skipped: str) -> str:
+    if tests is None:
+        return f"The tests were not run: {skipped}" if skipped else "No tests ran."
+    verdict = "pass" if tests["exit_code"] == 0 else "fail"
+    return f"The tests {verdict} ({tests['passed']} passed, {tests['failed']} failed)."
+
+
+def _waiting_answer(waiting: list[str], applied: list[tuple[Patch, ApplyResult]],
+                    tests: dict[str, Any] | None) -> str:
+    names = ", ".join(waiting)
+    lines = [f"Patch {names} {'waits' if len(waiting) == 1 else 'wait'} in the patch queue: "
+             "open it there to decide the rest and apply it, or discard it."]
+    lines += [_applied_line(patch.patch_id, result) for patch, result in applied]
+    if applied:
+        lines.append(_tests_line(tests, ""))
+    return "\n".join(lines)

@@ -24,7 +24,7 @@ from typing import Any
 
 from sage_tui.core.agent.prompts import MEMORY_SYSTEM, SUMMARY_SYSTEM
 from sage_tui.core.llm.client import LLMClient
-from sage_tui.core.llm.context import Packet, PromptParts
+from sage_tui.core.llm.context import Packet, PromptParts, untrusted
 from sage_tui.core.llm.types import Message
 from sage_tui.core.log.events import Event, EventName, Sink
 from sage_tui.core.workspace.gitcmd import git_argv, git_env
@@ -204,7 +204,8 @@ class Experts:
     async def update_memory(self, exchange: Sequence[Message]) -> None:
         """Ask the summarizer for durable facts in the last exchange and store them."""
         lines = "\n".join(f"{m['role']}: {m['content']}" for m in exchange)
-        parts = PromptParts(system=MEMORY_SYSTEM, current=f"Exchange:\n{lines}",
+        parts = PromptParts(system=MEMORY_SYSTEM,
+                            current="Exchange:\n" + untrusted("conversation", lines),
                             packets=[self.memory.packet()])
         result = await self.llm.call("summarizer", parts, format=MEMORY_SCHEMA)
         data = json.loads(result.content)
@@ -223,7 +224,8 @@ class Experts:
         upto = len(transcript) - KEEP_RECENT
         older = transcript[self.summary.absorbed:upto]
         lines = "\n".join(f"{m['role']}: {m['content']}" for m in older)
-        current = (f"Summary so far:\n{self.summary.text or '(none)'}\n\nNew messages:\n{lines}")
+        current = ("Summary so far:\n" + untrusted("session summary", self.summary.text or "(none)")
+                   + "\n\nNew messages:\n" + untrusted("conversation", lines))
         result = await self.llm.call("summarizer", PromptParts(system=SUMMARY_SYSTEM,
                                                                current=current))
         if result.content.strip():

@@ -45,7 +45,8 @@ Every step is in the session log: `sage trace` shows it."""
 class TurnResult:
     """How a turn ended."""
 
-    status: str  # "ok", "failed", "rejected" (a person stopped it) or "cancelled"
+    status: str  # "ok", "failed", "rejected" (a person stopped it), "waiting" (a patch
+    # waits in the queue for the person) or "cancelled"
     answer: str = ""
     route: Route | None = None
     error: SageError | None = None
@@ -87,7 +88,9 @@ class Orchestrator:
         self.turn += 1
         self._emit(EventName.USER_MESSAGE, {"text": text, "role": "user"}, turn=self.turn)
         try:
-            async with asyncio.timeout(self.turn_timeout):
+            async with asyncio.timeout(self.turn_timeout) as deadline:
+                if self.code is not None:  # a person's time at a checkpoint is not the turn's
+                    self.code.checkpoints.deadline = deadline
                 return await self._turn(text, on_delta)
         except TimeoutError:
             error = SageError(f"The turn took longer than {self.turn_timeout:g} s and was "
@@ -96,6 +99,31 @@ class Orchestrator:
             self._emit(EventName.ERROR, {"where": "turn", "kind": "turn_timeout",
                                          "message": str(error)})
             return TurnResult("failed", error=error)
+        finally:
+            if self.code is not None:
+                self.code.checkpoints.deadline = None
+
+    @property
+    def waiting(self) -> list[str]:
+        """The ids of the patches that wait in the queue for the person."""
+        return list(self.code.gate.waiting) if self.code is not None else []
+
+    async def review_waiting(self, patch_id: str) -> TurnResult:
+        """Reopen a waiting patch (its checkpoint again, with the decisions made so far); what
+        SAGE says about it is an ASSISTANT_MESSAGE from SAGE itself."""
+        if self.code is None:
+            raise SageError("This session has no code route, so no patch can wait in it.")
+        try:
+            outcome = await self.code.review_waiting(patch_id)
+        except SageError as exc:
+            self._emit(EventName.ERROR, {"where": "review", "kind": "not_waiting",
+                                         "message": str(exc)})
+            return TurnResult("failed", error=exc)
+        self._emit(EventName.ASSISTANT_MESSAGE, {"text": outcome.answer, "role": "sage"})
+        if outcome.status == "failed":
+            error = SageError(f"{outcome.answer}")
+            return TurnResult("failed", outcome.answer, error=error)
+        return TurnResult(outcome.status, outcome.answer)
 
     async def _turn(self, text: str, on_delta: Callable[[str], None] | None) -> TurnResult:
         route = await self.router.route(self.transcript, text)

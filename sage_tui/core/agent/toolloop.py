@@ -22,7 +22,7 @@ from sage_tui.core.agent.approval import ApprovalRequest
 from sage_tui.core.agent.checkpoints import Checkpoints
 from sage_tui.core.agent.prompts import TEXT_TOOLS
 from sage_tui.core.llm.client import LLMClient
-from sage_tui.core.llm.context import PromptParts
+from sage_tui.core.llm.context import PromptParts, untrusted
 from sage_tui.core.llm.errors import ToolsUnsupported
 from sage_tui.core.llm.types import ToolCall
 from sage_tui.core.log.events import Event, EventName, Sink
@@ -103,7 +103,8 @@ class ToolLoop:
                     return LoopResult("failed", answer, steps, [message], log)
         else:
             last_failed["loop"] = f"the model used all {self.max_steps} steps without finishing"
-        unrecovered = [f"{tool}: {message}" for tool, message in last_failed.items()]
+        unrecovered = [message if message.startswith(tool) else f"{tool}: {message}"
+                       for tool, message in last_failed.items()]  # never "read_file: read_file:"
         return LoopResult("failed" if unrecovered else "ok", answer, steps, unrecovered, log)
 
     async def _ask(self, role: str, parts: PromptParts, tools: list[str]
@@ -135,9 +136,11 @@ class ToolLoop:
         if len(content) > RESULT_LIMIT:
             content = content[:RESULT_LIMIT] + f"\n[... {len(content) - RESULT_LIMIT} characters cut]"
         if self.text_mode:
-            parts.followup.append({"role": "user", "content": f"Result of {call.name}:\n{content}"})
+            parts.followup.append({"role": "user", "content": f"Result of {call.name}:\n"
+                                   + untrusted(f"tool {call.name}", content)})
         else:
-            parts.followup.append({"role": "tool", "content": content, "tool_name": call.name})
+            parts.followup.append({"role": "tool", "content": untrusted(f"tool {call.name}", content),
+                                   "tool_name": call.name})
 
     async def _one(self, call: ToolCall, failures: dict[str, int]
                    ) -> tuple[str, dict[str, Any] | None]:

@@ -10,6 +10,7 @@ is and the clamp report says it overflows (Ollama would cut it silently otherwis
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -19,6 +20,17 @@ from sage_tui.core.llm.types import Message
 
 MIN_PART_CHARS = 240
 CUT_MARK = " …[cut]"
+_MARKER = re.compile(r"<(/?)(untrusted)", re.IGNORECASE)
+
+
+def untrusted(source: str, text: str) -> str:
+    """`text` (a file, a tool's output, memory, a summary) as a labelled block of data.
+
+    The system prompts say that instructions inside such a block are not instructions;
+    a block marker inside the text is defused, so the text cannot close its block early.
+    """
+    safe = _MARKER.sub(lambda m: f"‹{m.group(1)}{m.group(2)}", text)
+    return f'<untrusted source="{source}">\n{safe}\n</untrusted>'
 
 
 @dataclass(frozen=True)
@@ -32,7 +44,7 @@ class Packet:
 
     def render(self) -> str:
         sources = f"\nSources: {', '.join(self.citations)}" if self.citations else ""
-        return f"[{self.expert}] {self.text}{sources}"
+        return untrusted(self.expert, f"{self.text}{sources}")
 
 
 @dataclass
@@ -75,7 +87,7 @@ def _compose(parts: PromptParts, packets: Sequence[Packet], summary: str,
     if packets:
         system += "\n\n## Context from SAGE's experts\n" + "\n\n".join(p.render() for p in packets)
     if summary:
-        system += "\n\n## Earlier in this session\n" + summary
+        system += "\n\n## Earlier in this session\n" + untrusted("session summary", summary)
     return [{"role": "system", "content": system}, *transcript,
             {"role": "user", "content": parts.current}, *parts.followup]
 

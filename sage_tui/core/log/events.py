@@ -57,7 +57,7 @@ ToolErrorKind = Literal[
 ]
 Verdict = Literal["allow", "ask", "deny"]
 CheckpointKind = Literal["plan", "patch", "tool"]
-CheckpointDecision = Literal["approve", "reject", "edit", "respond"]
+CheckpointDecision = Literal["approve", "approve_session", "reject", "edit", "respond", "defer"]
 HunkVerdict = Literal["approve", "reject", "edit", "comment", "undo"]
 
 MODES: tuple[Mode, ...] = ("research", "auto", "silent")

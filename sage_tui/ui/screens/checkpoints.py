@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from textual.app import App
 from textual.screen import Screen
 
-from sage_tui.core.agent.approval import ApprovalRequest
+from sage_tui.core.agent.approval import ApprovalRequest, Decision
 
 
 def checkpoint_screen(request: ApprovalRequest) -> Screen[Any]:
@@ -21,7 +23,27 @@ def checkpoint_screen(request: ApprovalRequest) -> Screen[Any]:
     from sage_tui.ui.screens.diff_review import DiffReviewScreen
 
     assert request.patch is not None
-    return DiffReviewScreen(request.patch, request.on_hunk)
+    return DiffReviewScreen(request.patch, request.on_hunk, review=request.review)
+
+
+def open_checkpoint(app: App[Any], request: ApprovalRequest, future: asyncio.Future[Decision],
+                    closed: Callable[[], None]) -> Screen[Any]:
+    """Open the screen for `request`; every way out of it resolves `future` (a screen closed
+    without a decision answers reject) and then calls `closed`."""
+    from sage_tui.ui.widgets.patch_queue import PatchQueue
+
+    if request.patch is not None:  # the queue keeps the whole diff (the log's may be cut)
+        app.screen_stack[0].query_one(PatchQueue).remember(request.patch.patch_id,
+                                                           request.patch.text())
+    screen = checkpoint_screen(request)
+
+    def resolve(decision: Decision | None) -> None:
+        closed()
+        if not future.done():
+            future.set_result(decision or Decision("reject", "closed"))
+
+    app.push_screen(screen, resolve)
+    return screen
 
 
 def close_checkpoint(app: App[Any], screen: Screen[Any]) -> None:

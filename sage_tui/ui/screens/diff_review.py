@@ -1,8 +1,10 @@
 """The diff reviewer: decide hunk by hunk, as with `git add -p` and lazygit's staging view.
 
 Every exit resolves the screen's result: Enter applies the approved hunks
-(`Decision("approve")`), Escape leaves without applying anything
-(`Decision("reject")`). Decisions are reported as they happen through `on_hunk`.
+(`Decision("approve")`), Escape leaves the patch waiting in the queue with its decisions
+(`Decision("defer")`), `d` discards it (`Decision("reject")`). Decisions are reported as
+they happen through `on_hunk`. A reviewer opened on a patch that already landed, or in a
+replay, is view-only: it shows the recorded decisions and takes none.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from sage_tui.core.agent.approval import Decision
-from sage_tui.core.patch.model import Hunk, Patch
+from sage_tui.core.patch.model import Hunk, Patch, parse_patch
 from sage_tui.core.patch.review import HunkReview
 from sage_tui.ui.actions import bindings, keys_of
 from sage_tui.ui.screens.modals import CommentModal, ConfirmModal, EditHunkModal
@@ -42,10 +44,32 @@ def _when_ready(action: Action) -> Action:
             action(screen)
 
     return run
+
+
+def recorded_review(diff: str, patch_id: str, decided: dict[str, str]) -> HunkReview:
+    """A patch's review as the log recorded it: its hunk decisions, split hunks split again
+    (an edited hunk shows approved; the edit itself is in the applied files)."""
+    review = HunkReview(parse_patch(diff, patch_id=patch_id))
+    for hunk_id in sorted(decided, key=lambda h: h.count(".")):
+        parent = hunk_id.rsplit(".", 1)[0]
+        known = {h.hunk_id for h in review.patch.hunks}
+        if hunk_id not in known and "." in hunk_id and parent in known:
+            review.split(parent)
+    known = {h.hunk_id for h in review.patch.hunks}
+    for hunk_id, decision in decided.items():
+        if hunk_id in known:
+            review.decide(hunk_id, "approve" if decision == "edit" else decision)
+    return review
+
+
 HELP_LINE = (("review.approve", "approve"), ("review.reject", "reject"),
-             ("review.approve_file", "file"), ("review.next", "next"), ("review.previous", "prev"),
-             ("review.edit", "edit"), ("review.comment", "comment"), ("review.split", "split"),
-             ("review.undo", "undo"), ("review.files", "files"), ("app.help", "help"))
+             ("review.next", "next"), ("review.edit", "edit"),
+             ("review.comment", "comment"), ("review.split", "split"), ("review.undo", "undo"),
+             ("review.back", "later"), ("review.discard", "discard"), ("app.help", "help"))
+VIEW_LINE = (("review.next", "next"), ("review.previous", "prev"), ("review.view", "side/unified"),
+             ("review.files", "files"), ("review.back", "back"), ("app.help", "help"))
+DECIDING = frozenset({"approve", "reject", "approve_file", "edit", "comment", "split", "undo",
+                      "apply", "discard"})
 
 
 class DiffReviewScreen(Screen[Decision]):
@@ -60,10 +84,12 @@ class DiffReviewScreen(Screen[Decision]):
     DiffReviewScreen #review-help { height: 1; color: $text-muted; padding: 0 1; }
     """
 
-    def __init__(self, patch: Patch, on_hunk: OnHunk | None = None, title: str = "") -> None:
+    def __init__(self, patch: Patch, on_hunk: OnHunk | None = None, title: str = "",
+                 review: HunkReview | None = None, view_only: bool = False) -> None:
         super().__init__()
-        self.review = HunkReview(patch)
+        self.review = review if review is not None else HunkReview(patch)
         self.on_hunk = on_hunk
+        self.view_only = view_only
         self.heading = title or f"Review patch {patch.patch_id}"
         self.index = 0
         self.early: list[Action] | None = []  # keys typed before the screen was drawn
@@ -74,10 +100,17 @@ class DiffReviewScreen(Screen[Decision]):
             yield OptionList(id="review-files")
             with Vertical():
                 yield DiffView(self.review.patch, id="review-diff")
-                yield Static(keys_of(self.app).hint(*HELP_LINE), id="review-help", markup=False)
+                yield Static(keys_of(self.app).hint(*(VIEW_LINE if self.view_only else HELP_LINE)),
+                             id="review-help", markup=False)
         yield Footer()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (self.view_only and action in DECIDING)  # view-only: nothing to decide
+
     def on_mount(self) -> None:
+        pending = self.review.pending
+        if pending:  # a reopened patch starts at its first undecided hunk
+            self.index = [h.hunk_id for h in self.hunks].index(pending[0])
         self._refresh()
         self.query_one(DiffView).focus()
         early, self.early = self.early or [], None
@@ -227,9 +260,18 @@ class DiffReviewScreen(Screen[Decision]):
                              answered)
 
     @_when_ready
+    def action_discard(self) -> None:
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.dismiss(Decision("reject", "discarded in the reviewer", review=self.review))
+
+        self.app.push_screen(ConfirmModal(f"Discard patch {self.review.patch.patch_id}? Nothing "
+                                          "from it is applied.", "Discard it", "Go back"),
+                             answered)
+
+    @_when_ready
     def action_back(self) -> None:
-        self.dismiss(Decision("reject", "the review was closed without applying",
-                              review=self.review))
+        self.dismiss(Decision("defer", "left for later", review=self.review))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         for i, hunk in enumerate(self.hunks):

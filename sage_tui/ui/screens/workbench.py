@@ -96,16 +96,22 @@ class WorkbenchScreen(Screen[None]):
         self._open_patch(str(message.option.id))
 
     def _open_patch(self, patch_id: str) -> None:
-        text = self.query_one(PatchQueue).diff(patch_id)
+        """A waiting patch reopens for deciding; any other shows its recorded decisions."""
+        open_waiting = getattr(self.app, "open_waiting", None)
+        if open_waiting is not None and open_waiting(patch_id):
+            return
+        queue = self.query_one(PatchQueue)
+        text = queue.diff(patch_id)
         if not text:
             self.notify("That patch's diff is not available here.", severity="warning")
             return
-        from sage_tui.core.patch.model import parse_patch
-        from sage_tui.ui.screens.diff_review import DiffReviewScreen
+        from sage_tui.ui.screens.diff_review import DiffReviewScreen, recorded_review
 
-        self.app.push_screen(DiffReviewScreen(parse_patch(text, patch_id=patch_id),
-                                              title=f"Patch {patch_id} (view only: decisions "
-                                              "here are not applied)"))
+        queued = queue.patches[patch_id]
+        review = recorded_review(text, patch_id, queued.decided)
+        self.app.push_screen(DiffReviewScreen(review.patch, review=review, view_only=True,
+                                              title=f"Patch {patch_id}, {queued.state} "
+                                              "(view only)"))
 
     @on(EventStream.Selected)
     def event_chosen(self, message: EventStream.Selected) -> None:

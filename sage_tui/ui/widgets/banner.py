@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
+from textual import work
 from textual.content import Content
 from textual.widgets import Static
 
 from sage_tui.core.log.events import EventName
 from sage_tui.ui.records import Handler, Record, data_of
+
+if TYPE_CHECKING:
+    from sage_tui.core.llm.client import LLMClient
 
 # The ERROR kinds that mean "the model server is in trouble": worth a banner.
 BANNER_KINDS = {"unreachable", "model_not_found", "timeout", "protocol"}
@@ -36,3 +41,12 @@ class ErrorBanner(Static):
 
     def hide(self) -> None:
         self.remove_class("shown")
+
+    @work(exclusive=True, group="health", exit_on_error=False)
+    async def check(self, llm: LLMClient) -> None:
+        """Say at once when the server is down or a model is not pulled."""
+        from sage_tui.core.llm.health import check_roles
+
+        health = await check_roles(llm.router, llm.backend_for)
+        if health.status != "ok":
+            self.show(health.message)

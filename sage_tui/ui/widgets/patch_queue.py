@@ -1,7 +1,8 @@
 """The patch queue: every proposed patch, its files, hunks and state, with progress.
 
 It is the workbench's one store of patches: each patch's diff is kept here (from
-PATCH_PROPOSED, live or replayed), so the reviewer can reopen it.
+PATCH_PROPOSED, live or replayed) with the hunk decisions recorded for it, so the reviewer
+can reopen it as it was decided. A patch the person left for later shows "waiting".
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ class QueuedPatch:
     patch_id: str
     files: list[str]
     hunks: int
-    state: str = "pending"  # pending, reviewing, applied, failed, rejected, reverted
+    state: str = "pending"  # pending, reviewing, waiting, applied, failed, discarded, reverted
     decided: dict[str, str] = field(default_factory=dict)
     diff: str = ""
 
@@ -51,7 +52,18 @@ class PatchQueue(OptionList):
 
     def record_handlers(self) -> Mapping[EventName, Handler]:
         return {EventName.PATCH_PROPOSED: self._proposed, EventName.HUNK_DECISION: self._decided,
+                EventName.HUMAN_CHECKPOINT_REACHED: self._checkpoint,
+                EventName.CHECKPOINT_RESOLVED: self._checkpoint,
                 **dict.fromkeys(STATES, self._ended)}
+
+    def _checkpoint(self, record: Record) -> None:
+        data = data_of(record)
+        if data.get("checkpoint") != "patch" or not data.get("patch_id"):
+            return
+        state = {"defer": "waiting", "reject": "discarded"}.get(str(data.get("decision")),
+                                                                "reviewing")
+        if record.get("event") == EventName.HUMAN_CHECKPOINT_REACHED or state != "reviewing":
+            self.set_state(str(data["patch_id"]), state)
 
     def _proposed(self, record: Record) -> None:
         data = data_of(record)
@@ -86,6 +98,8 @@ class PatchQueue(OptionList):
         if queued is not None:
             if decision in ("approve", "reject", "edit"):
                 queued.decided[hunk_id] = decision
+            elif decision == "undo":
+                queued.decided.pop(hunk_id, None)
             queued.state = "reviewing"
             self._redraw()
 
@@ -101,5 +115,6 @@ class PatchQueue(OptionList):
         self.add_options(Option(p.label(), id=p.patch_id) for p in self.patches.values())
         if highlighted is not None and highlighted < len(self.patches):
             self.highlighted = highlighted
-        done = sum(1 for p in self.patches.values() if p.state in ("applied", "failed", "rejected"))
+        done = sum(1 for p in self.patches.values()
+                   if p.state in ("applied", "failed", "discarded", "reverted"))
         self.border_title = f"Patches [{done}/{len(self.patches)}]"

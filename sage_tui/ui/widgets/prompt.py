@@ -77,6 +77,11 @@ class PromptInput(TextArea):
     def action_newline(self) -> None:
         self.insert("\n")
 
+    def freeze(self, why: str) -> None:
+        """Take no input; show `why` instead (a replay is read-only)."""
+        self.disabled = True
+        self.text = why
+
     def restore(self, text: str) -> None:
         """Put a message back (after a failed turn) so nothing typed is lost: into the empty
         input, or, when you have typed since, in front of what you typed."""

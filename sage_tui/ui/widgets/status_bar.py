@@ -13,6 +13,7 @@ from sage_tui.ui.records import Handler, Record
 
 if TYPE_CHECKING:
     from sage_tui.core.llm.client import LLMClient
+    from sage_tui.factory import Session
 
 SEP = (" │ ", "dim")
 
@@ -43,6 +44,16 @@ class StatusBar(Static):
 
     def _changed(self, record: Record) -> None:
         self.refresher()
+
+    def follow(self, session: Session) -> None:
+        """Show `session`'s mode, models, tokens and ids, now and whenever they change."""
+        def refresh() -> None:
+            self.show(mode=session.orchestrator.mode, llm=session.llm,
+                      session_id=session.log.session_id, trace_id=session.log.trace_id,
+                      label=session.orchestrator.backend_label)
+
+        self.refresher = refresh
+        refresh()
 
     def show(self, *, mode: str, llm: LLMClient, session_id: str, trace_id: str | None,
              label: str) -> None:

@@ -1,0 +1,88 @@
+"""The gate every patch passes: proposed, decided hunk by hunk at a checkpoint, applied.
+
+The code flow, `sage review` and `sage apply` all go through it, so each writes the same
+records: PATCH_PROPOSED, the patch checkpoint (HUMAN_CHECKPOINT_REACHED, one HUNK_DECISION
+per decision as it is made, CHECKPOINT_RESOLVED), then PATCH_APPLIED or PATCH_FAILED; and
+every hunk decision goes to the audit with who made it.
+
+A patch the person leaves for later (`defer`) waits here, with the decisions made so far,
+until it is reopened and applied or discarded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from sage_tui.core.agent.approval import ApprovalRequest, Decision
+from sage_tui.core.agent.checkpoints import PERSON, Checkpoints
+from sage_tui.core.errors import SageError
+from sage_tui.core.log.events import Event, EventName, Sink
+from sage_tui.core.patch.engine import PatchEngine
+from sage_tui.core.patch.model import Hunk, Patch
+from sage_tui.core.patch.result import ApplyResult
+from sage_tui.core.patch.review import HunkReview
+
+MAX_LOGGED_DIFF = 200_000  # the diff rides along in PATCH_PROPOSED, for review and replay
+
+
+@dataclass
+class PatchGate:
+    """Proposes, asks about and applies patches; keeps the ones waiting for a person."""
+
+    checkpoints: Checkpoints
+    engine: PatchEngine
+    sink: Sink
+    waiting: dict[str, HunkReview] = field(default_factory=dict)
+
+    def propose(self, patch: Patch, **extra: Any) -> None:
+        """Announce a new patch (PATCH_PROPOSED, with its diff for review and replay)."""
+        self.sink(Event(EventName.PATCH_PROPOSED, {
+            "patch_id": patch.patch_id, "files": patch.paths, "hunks": len(patch.hunks),
+            **extra, "diff": patch.text()[:MAX_LOGGED_DIFF]}))
+
+    async def decide(self, patch: Patch, review: HunkReview | None = None) -> Decision:
+        """The patch checkpoint: a person (or the mode) decides its hunks.
+
+        `review` holds the decisions made before the patch was left waiting; the reviewer
+        shows them and carries on from there, and the person decides it whatever the mode
+        (they asked to reopen it).
+        """
+        def on_hunk(hunk: Hunk, decision: str, comment: str | None) -> None:
+            self.sink(Event(EventName.HUNK_DECISION, {
+                "patch_id": patch.patch_id, "hunk_id": hunk.hunk_id, "hunk_sha": hunk.sha,
+                "decision": decision, "comment": comment, "path": hunk.path}))
+            self.engine.audit("hunk_decision", patch_id=patch.patch_id, hunk_id=hunk.hunk_id,
+                              hunk_sha=hunk.sha, decision=decision, comment=comment,
+                              who=PERSON if person else f"{self.checkpoints.mode} mode")
+
+        person = self.checkpoints.blocking or review is not None
+
+        decision = await self.checkpoints.ask(
+            ApprovalRequest("patch", f"Review patch {patch.patch_id}", patch=patch,
+                            on_hunk=on_hunk, review=review),
+            person=person, patch_id=patch.patch_id)
+        if decision.decision == "defer":
+            self.waiting[patch.patch_id] = decision.review or review or HunkReview(patch)
+        else:
+            self.waiting.pop(patch.patch_id, None)
+        return decision
+
+    def waiting_review(self, patch_id: str) -> HunkReview:
+        """The review of a waiting patch.
+
+        Raises:
+            SageError: when no patch by that id waits.
+        """
+        review = self.waiting.get(patch_id)
+        if review is None:
+            raise SageError(f"Patch {patch_id} is not waiting for review; it was applied, "
+                            "discarded, or belongs to another session.")
+        return review
+
+    async def apply(self, review: HunkReview) -> ApplyResult:
+        """Apply the approved hunks (PATCH_APPLIED or PATCH_FAILED)."""
+        result = await asyncio.to_thread(self.engine.apply, review.patch, review.approved)
+        self.sink(Event(*result.event()))
+        return result
