@@ -20,7 +20,8 @@ import time
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
-from sage_tui.core.log.sessionlog import SessionLog, now_iso
+from sage_tui.core.log.clock import now_iso
+from sage_tui.core.log.sessionlog import SessionLog
 
 MAX_MB = 20.0
 

@@ -203,9 +203,9 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("Aborted.", err=True)
         raise SystemExit(130) from None
     except SageError as exc:
-        from sage_tui.core.log.safetext import plain
+        from sage_tui.core.log.safetext import shown
 
-        click.echo(f"Error: {plain(str(exc))}", err=True)
+        click.echo(f"Error: {shown(str(exc))}", err=True)
         raise SystemExit(exc.exit_code) from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None
@@ -215,8 +215,8 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if os.environ.get("SAGE_DEBUG"):
             raise
-        from sage_tui.core.log.safetext import plain
+        from sage_tui.core.log.safetext import shown
 
-        click.echo(f"Error: unexpected {type(exc).__name__}: {plain(str(exc))} (set SAGE_DEBUG=1 to see "
+        click.echo(f"Error: unexpected {type(exc).__name__}: {shown(str(exc))} (set SAGE_DEBUG=1 to see "
                    "where, and please report it).", err=True)
         raise SystemExit(1) from None

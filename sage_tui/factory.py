@@ -1,7 +1,8 @@
 """Builds a session: settings → models → backends → LLM client → experts → orchestrator.
 
 The CLI, the workbench and the tests all build sessions here, so they differ only in
-what they pass in (a scripted backend for the demo and tests, extra event sinks).
+what they pass in (a scripted backend for the demo and tests, record subscribers: the
+workbench, the headless printer, tests; each gets every record exactly as it is logged).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.modelmap import ModelsConfig
 from sage_tui.core.llm.routing import ModelRouter
 from sage_tui.core.llm.types import ChatBackend
-from sage_tui.core.log.events import Event, Sink, fanout
+from sage_tui.core.log.events import Sink
+from sage_tui.core.log.recorder import Subscriber
 from sage_tui.core.log.sessionlog import SessionLog
 from sage_tui.core.patch.engine import PatchEngine
 from sage_tui.core.tools.builtin import builtin_tools
@@ -84,13 +86,14 @@ class Session:
 
 def build_session(workspace: Path, *, settings: Settings | None = None,
                   models: ModelsConfig | None = None, backend_for: BackendFactory | None = None,
-                  backend_label: str | None = None, sinks: tuple[Sink, ...] = (),
+                  backend_label: str | None = None, subscribers: tuple[Subscriber, ...] = (),
                   read_timeout: float | None = None, remember: bool = True,
                   approver: Approver | None = None) -> Session:
     """Open the session log and wire a ready-to-run orchestrator for `workspace`.
 
     `approver` answers research-mode checkpoints (the TUI's modals, terminal prompts);
-    without one, checkpoints are approved as in auto mode.
+    without one, checkpoints are approved as in auto mode. `subscribers` receive every
+    record (numbered, stamped, redacted) as the session log writes it.
     """
     settings = settings or load_settings()
     models = models or load_models()
@@ -98,7 +101,9 @@ def build_session(workspace: Path, *, settings: Settings | None = None,
     policy = load_policy(settings.tool_policy)  # a bad policy file fails before anything runs
     log = SessionLog.open(sage_paths().sessions, session_id=settings.session_id, trace_id=settings.trace_id,
                           max_mb=settings.session_log_max_mb)
-    sink: Callable[[Event], None] = fanout(log.sink, *sinks)
+    for subscriber in subscribers:  # each gets every record as the log writes it
+        log.subscribe(subscriber)
+    sink: Sink = log.sink
     factory = backend_for or ollama_backends()
     llm = LLMClient(router, factory, sink, max_prompt_chars=settings.max_prompt_chars_total,
                     read_timeout=read_timeout or settings.model_timeout)

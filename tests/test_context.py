@@ -33,7 +33,7 @@ def test_within_budget_nothing_is_cut() -> None:
                          max_chars=100_000, counter=COUNTER)
     assert built.clamp is None
     assert built.messages[0]["role"] == "system" and built.messages[-1]["content"] == "CURRENT QUESTION"
-    assert '<untrusted source="retrieval">' in built.messages[0]["content"]
+    assert ' source="retrieval">' in built.messages[0]["content"]
     assert "Sources: a.py:1" in contents(built)
 
 

@@ -23,7 +23,7 @@ DESIGN_EVENTS = {
     "EXPERT_PACKET", "MODEL_ROUTING_DECISION", "CONTEXT_CLAMPED", "TOKEN_USAGE", "TOOL_CALL",
     "TOOL_RESULT", "TOOL_ERROR", "POLICY_DECISION", "PLAN_CREATED", "HUMAN_CHECKPOINT_REACHED",
     "CHECKPOINT_RESOLVED", "PATCH_PROPOSED", "HUNK_DECISION", "PATCH_APPLIED", "PATCH_FAILED",
-    "PATCH_REVERTED", "TEST_RUN", "ERROR", "MODE_CHANGED",
+    "PATCH_REVERTED", "TEST_RUN", "ERROR", "MODE_CHANGED", "TURN_CANCELLED",
 }
 
 SAMPLES: dict[str, dict[str, Any]] = {
@@ -35,7 +35,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "ROUTE_DECISION": {"route": "code", "experts": ["retrieval"], "reasoning": "wants a change",
                        "source": "llm", "latency_ms": 41.2},
     "EXPERT_PACKET": {"expert": "retrieval", "chars": 900, "evidence": True,
-                      "citations": ["cli.py:12"]},
+                      "citations": ["cli.py:12"], "text": "cli.py:12: def main():"},
     "MODEL_ROUTING_DECISION": {"role": "coder", "model": "m:7b", "host": "http://h:1",
                                "reason": "fallback"},
     "CONTEXT_CLAMPED": {"role": "coder", "budget": 8000, "before": 9100, "after": 7990,
@@ -66,6 +66,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "TEST_RUN": {"command": "pytest -q", "exit_code": 1, "passed": 10, "failed": 2, "ms": 812},
     "ERROR": {"where": "router", "kind": "timeout", "message": "the router took too long"},
     "MODE_CHANGED": {"from": "research", "to": "auto", "by": "person"},
+    "TURN_CANCELLED": {"turn": 3, "by": "person"},
 }
 
 

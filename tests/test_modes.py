@@ -17,7 +17,7 @@ from sage_tui.core.llm.scripted import Scenario, ScriptedBackend
 from sage_tui.core.log.events import Event, EventName
 from sage_tui.factory import build_session
 from tests.conftest import git_repo
-from tests.helpers import state_of
+from tests.helpers import as_events, state_of
 
 
 def turn(tmp_path: Path, mode: str, commands: list[str]) -> tuple[list[Event], ScriptedBackend]:
@@ -36,7 +36,7 @@ def turn(tmp_path: Path, mode: str, commands: list[str]) -> tuple[list[Event], S
     ]}))
     events: list[Event] = []
     session = build_session(repo, settings=Settings(mode=mode, force_local_model="m:7b"),
-                            backend_for=lambda host: backend, sinks=(events.append,),
+                            backend_for=lambda host: backend, subscribers=(as_events(events),),
                             remember=False)
     try:
         asyncio.run(session.orchestrator.run_turn("tidy up"))

@@ -14,6 +14,7 @@ from sage_tui.core.llm.scripted import Scenario, ScriptedBackend
 from sage_tui.core.log.events import Event, EventName
 from sage_tui.factory import build_session
 from tests.conftest import git_repo
+from tests.helpers import as_events
 
 SECRET = "sk-planted-secret-value"
 FILES = {"app.py": "print('hi')\n", "secrets/key.txt": f"{SECRET}\n",
@@ -42,7 +43,7 @@ def run_turn(tmp_path: Path, coder: list[dict[str, Any]], policy: str = POLICY, 
     settings = Settings(mode="auto", force_local_model="m:7b", tool_policy=str(policy_file),
                         test_command="python -m pytest -q -p no:cacheprovider")
     session = build_session(repo, settings=settings, backend_for=lambda host: backend,
-                            sinks=(events.append,), remember=False)
+                            subscribers=(as_events(events),), remember=False)
     try:
         asyncio.run(session.orchestrator.run_turn("go"))
     finally:

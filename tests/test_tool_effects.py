@@ -20,6 +20,7 @@ from sage_tui.core.tools.policy import PRESETS, load_policy
 from sage_tui.core.tools.registry import Tool, ToolOutput, ToolRegistry
 from sage_tui.factory import build_session
 from tests.conftest import git_repo
+from tests.helpers import as_events
 from tests.test_toolloop import calls, loop_for
 
 # Today's verdicts, pinned. One change on purpose (issue 9): read_only judges every
@@ -101,7 +102,7 @@ def test_a_new_read_tool_is_offered_to_the_coder_and_allowed_without_a_policy_ed
     # The one line a newcomer adds: the module's TOOL in the registry list.
     monkeypatch.setattr(builtin_module, "BUILTINS", (*BUILTINS, new_tool))
     session = build_session(repo, settings=Settings(mode="auto", force_local_model="m:7b"),
-                            backend_for=lambda host: backend, sinks=(events.append,),
+                            backend_for=lambda host: backend, subscribers=(as_events(events),),
                             remember=False)
     try:
         asyncio.run(session.orchestrator.run_turn("count the words in notes.txt"))
@@ -116,7 +117,9 @@ def test_a_new_read_tool_is_offered_to_the_coder_and_allowed_without_a_policy_ed
     [result] = [e.data for e in events if e.name == EventName.TOOL_RESULT]
     assert result["ok"] is True
     tool_reply = [m for m in coder[1].messages if m.get("role") == "tool"]
-    assert tool_reply[-1]["content"] == '<untrusted source="tool word_count">\n3 words\n</untrusted>'
+    from sage_tui.core.llm.context import untrusted
+
+    assert tool_reply[-1]["content"] == untrusted("tool word_count", "3 words")
 
 
 def test_a_role_cannot_call_a_tool_it_was_not_offered(tmp_path: Path) -> None:

@@ -13,8 +13,11 @@ import click
 from sage_tui.config import load_settings
 from sage_tui.core.agent.orchestrator import TurnResult
 from sage_tui.core.errors import UsageError
-from sage_tui.core.log.events import Event, EventName
-from sage_tui.core.log.safetext import plain
+from sage_tui.core.log.events import EventName
+from sage_tui.core.log.recorder import Record
+from sage_tui.core.log.redaction import redact
+from sage_tui.core.log.safetext import plain, shown
+from sage_tui.core.log.streaming import StreamRedactor
 from sage_tui.core.log.tracefmt import summary
 from sage_tui.factory import BackendFactory, Session, build_session
 
@@ -24,11 +27,12 @@ _SHOWN = {EventName.ROUTE_DECISION, EventName.EXPERT_PACKET, EventName.CONTEXT_C
           EventName.PATCH_FAILED, EventName.TEST_RUN, EventName.ERROR}
 
 
-def _progress(event: Event) -> None:
-    """Research and auto modes narrate routing on stderr; the answer owns stdout."""
-    if event.name in _SHOWN:
-        line = summary({"event": event.name, "data": event.data})
-        click.echo(click.style(f"· {event.name.lower()}: {line}", dim=True), err=True)
+def _progress(record: Record) -> None:
+    """Research and auto modes narrate routing on stderr (the records as logged, redacted);
+    the answer owns stdout."""
+    if record["event"] in _SHOWN:
+        click.echo(click.style(f"· {record['event'].lower()}: {summary(record)}", dim=True),
+                   err=True)
 
 
 def run_task(task: str, *, mode: str | None, workspace: Path | None, as_json: bool,
@@ -49,19 +53,23 @@ def run_task(task: str, *, mode: str | None, workspace: Path | None, as_json: bo
 
         approver = TerminalApprover()
     session = build_session(root, settings=settings, backend_for=backend_for,
-                            sinks=(_progress,) if chatty else (), approver=approver)
+                            subscribers=(_progress,) if chatty else (), approver=approver)
     return asyncio.run(_run(session, task, as_json))
 
 
 async def _run(session: Session, task: str, as_json: bool) -> int:
     orchestrator = session.orchestrator
     streamed: list[str] = []
+    redactor = StreamRedactor()  # stdout shows what the log shows
+
+    def show(text: str) -> None:
+        if text and not as_json:
+            sys.stdout.write(plain(text))  # the model's text, never its control sequences
+            sys.stdout.flush()
 
     def delta(text: str) -> None:
         streamed.append(text)
-        if not as_json:
-            sys.stdout.write(plain(text))  # the model's text, never its control sequences
-            sys.stdout.flush()
+        show(redactor.feed(text))
 
     orchestrator.start()
     status = "error"
@@ -72,6 +80,7 @@ async def _run(session: Session, task: str, as_json: bool) -> int:
         result = TurnResult("cancelled")
         status = "cancelled"
     finally:
+        show(redactor.finish())
         await orchestrator.finish(status)
         await session.aclose()
         session.close_log()
@@ -80,16 +89,16 @@ async def _run(session: Session, task: str, as_json: bool) -> int:
     if as_json:
         route = result.route
         click.echo(json.dumps({
-            "status": result.status, "answer": result.answer,
+            "status": result.status, "answer": redact(result.answer),
             "route": route.route if route else None, "source": route.source if route else None,
             "experts": list(route.experts) if route else [],
-            "error": str(result.error) if result.error else None,
+            "error": redact(str(result.error)) if result.error else None,
             "session_id": session.log.session_id, "tokens": session.llm.ledger.totals(),
         }, ensure_ascii=False))
     else:
         said = str(result.error or "")
         if result.answer and not streamed and result.answer not in said:  # a coder's answer
-            click.echo(plain(result.answer), err=result.status == "rejected")
+            click.echo(shown(result.answer), err=result.status == "rejected")
         if result.error is not None:
-            click.echo(f"Error: {plain(str(result.error))}", err=True)
+            click.echo(f"Error: {shown(str(result.error))}", err=True)
     return 0 if result.status == "ok" else 1

@@ -57,7 +57,7 @@ def run_workbench(workspace: Path | None, mode: str | None) -> int:
     settings = load_settings()
     if mode is not None:
         settings = replace(settings, mode=mode)  # type: ignore[arg-type]
-    app = SageApp(lambda bridge: build_session(root, settings=settings, sinks=(bridge.sink,),
+    app = SageApp(lambda bridge: build_session(root, settings=settings, subscribers=(bridge.sink,),
                                                approver=bridge),
                   theme=settings.theme, keys=dict(settings.keys))
     app.run()
@@ -98,7 +98,7 @@ def build_demo(bridge: object, root: Path, settings: Settings) -> object:
     scenario = Scenario.load(Path(str(resources.files("sage_tui").joinpath("demo/scenario.yaml"))))
     backend = ScriptedBackend(scenario, host="demo")
     return build_session(root, settings=settings, backend_for=lambda host: backend,
-                         backend_label=scenario.label, sinks=(bridge.sink,), approver=bridge)
+                         backend_label=scenario.label, subscribers=(bridge.sink,), approver=bridge)
 
 
 def run_demo(keep: bool) -> int:
@@ -144,7 +144,7 @@ def run_review(source: str, workspace: Path | None) -> int:
         raise UsageError("`sage review` draws the reviewer and needs a terminal on standard "
                          "output; to apply without reviewing, use `sage apply`.")
     if source == "-" or not sys.stdin.isatty():
-        _keys_from_terminal()  # the patch came down the pipe; the keys come from the person
+        _keys_from_terminal(source)  # the patch came down a pipe; the keys come from the person
     settings = load_settings()
     with SessionLog.open(sage_paths().sessions, session_id=settings.session_id,
                          trace_id=settings.trace_id, max_mb=settings.session_log_max_mb) as log:
@@ -161,8 +161,9 @@ def run_review(source: str, workspace: Path | None) -> int:
             "tokens": {"prompt_tokens": 0, "completion_tokens": 0}})
     decision = app.decision
     if result is None:
-        why = {"defer": "you left the reviewer", "reject": "you discarded the patch"}.get(
-            decision.decision if decision else "", "no hunk was approved")
+        why = {"defer": "you left the reviewer", "reject": "you discarded the patch",
+               "approve": "no hunk was approved"}.get(decision.decision if decision else "",
+                                                      "you quit before applying")
         click.echo(f"Nothing was applied: {why}.")
         return 0
     _print(result)
@@ -174,7 +175,7 @@ def run_review(source: str, workspace: Path | None) -> int:
     return 1
 
 
-def _keys_from_terminal() -> None:
+def _keys_from_terminal(source: str) -> None:
     """Make the controlling terminal standard input again (as `fzf` and `less` do), so the
     reviewer reads keys from the person, not from the pipe that carried the patch."""
     import os
@@ -182,9 +183,12 @@ def _keys_from_terminal() -> None:
     try:
         tty = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
     except OSError:
-        raise UsageError("The patch came on standard input and there is no terminal to read "
-                         "keys from; save it to a file and run `sage review FILE` in a terminal, "
-                         "or `sage apply` it.") from None
+        if source == "-":
+            raise UsageError("The patch came on standard input and there is no terminal to "
+                             "read keys from; save it to a file and run `sage review FILE` in a "
+                             "terminal, or `sage apply` it.") from None
+        raise UsageError("There is no terminal to read keys from; run `sage review` in a "
+                         "terminal, or `sage apply` the patch.") from None
     os.dup2(tty, 0)
     os.close(tty)
     sys.stdin = open(0, closefd=False)  # noqa: SIM115

@@ -19,18 +19,17 @@ from textual.binding import BindingType
 from textual.screen import Screen
 
 from sage_tui.core.agent.approval import Decision
-from sage_tui.core.log.clock import now_iso
 from sage_tui.core.log.events import MODES
+from sage_tui.core.log.redaction import redact
 from sage_tui.ui.actions import Keys, bindings, palette
 from sage_tui.ui.bridge import UiBridge
-from sage_tui.ui.messages import AnswerDelta, ApprovalRequested, CoreEventPosted, TurnFinished
+from sage_tui.ui.messages import AnswerDelta, ApprovalRequested, RecordPosted, TurnFinished
 from sage_tui.ui.records import Record, dispatch
 from sage_tui.ui.screens.workbench import WorkbenchScreen
 from sage_tui.ui.widgets.banner import ErrorBanner
 from sage_tui.ui.widgets.conversation import Conversation
 from sage_tui.ui.widgets.event_stream import EventStream
 from sage_tui.ui.widgets.prompt import PromptInput
-from sage_tui.ui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
     from sage_tui.core.agent.orchestrator import TurnResult
@@ -91,7 +90,6 @@ class SageApp(App[None]):
         if self.session_factory is not None:
             self.session = self.session_factory(self.bridge)
             self.session.orchestrator.start()
-            self.workbench.query_one(StatusBar).follow(self.session)
             if self.session.orchestrator.backend_label == "ollama":
                 self.workbench.query_one(ErrorBanner).check(self.session.llm)
 
@@ -101,9 +99,6 @@ class SageApp(App[None]):
         screen = self.screen_stack[0]
         assert isinstance(screen, WorkbenchScreen)
         return screen
-
-    def _refresh_status(self) -> None:
-        self.workbench.query_one(StatusBar).refresher()
 
     # -- turns --------------------------------------------------------------------------
     @on(PromptInput.Submitted)
@@ -145,34 +140,31 @@ class SageApp(App[None]):
         except Exception as exc:  # never let a bug kill the workbench
             error = f"{type(exc).__name__}: {exc}"
         finally:
-            self.bridge.flush()  # the last streamed text lands before the turn ends
+            self.bridge.flush(final=True)  # the last streamed text lands before the turn ends
             self.post_message(TurnFinished(text, result, error))
 
     async def on_turn_finished(self, message: TurnFinished) -> None:
         self._turn_running = False
+        if not self.screen_stack:  # the app is closing
+            return
         self.refresh_bindings()
         conversation = self.workbench.query_one(Conversation)
         await conversation.end_answer()
         status = message.result.status if message.result is not None else None
-        if message.error == "cancelled":
-            conversation.add_note("Stopped. Nothing half-done was left behind.")
-        elif message.error:
-            conversation.add_error(f"Unexpected failure: {message.error}")
+        if message.error and message.error != "cancelled":  # a stop is a TURN_CANCELLED record
+            conversation.add_error(f"Unexpected failure: {redact(message.error)}")
         elif status == "ok":
             self.workbench.query_one(ErrorBanner).hide()
         if message.text and ((message.error and message.error != "cancelled")
                              or status == "failed"):
             self.workbench.query_one(PromptInput).restore(message.text)
-        self._refresh_status()
 
     async def on_answer_delta(self, message: AnswerDelta) -> None:
         await self.workbench.query_one(Conversation).write_answer(message.text)
 
-    async def on_core_event_posted(self, message: CoreEventPosted) -> None:
-        event = message.event
-        await self.show_record({"ts": now_iso(),
-                                "turn": self.session.orchestrator.turn if self.session else 0,
-                                "event": str(event.name), "data": dict(event.data)})
+    async def on_record_posted(self, message: RecordPosted) -> None:
+        if self.screen_stack:  # records of the session's end can outlive the screens
+            await self.show_record(message.record)
 
     async def show_record(self, record: Record) -> None:
         """Put one log record into every pane that shows its event (live and replay alike)."""
@@ -192,7 +184,7 @@ class SageApp(App[None]):
 
         screen = open_checkpoint(self, message.request, message.future,
                                  lambda: setattr(self, "_approval", None))
-        self._approval = (message.future, screen)
+        self._approval = (message.future, screen) if screen is not None else None
 
     # -- actions ------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -217,8 +209,7 @@ class SageApp(App[None]):
 
         def switch(yes: bool | None = True) -> None:
             if yes and self.session is not None:
-                orchestrator.set_mode(mode)
-                self._refresh_status()
+                orchestrator.set_mode(mode)  # MODE_CHANGED: the status line follows it
                 self.notify(f"Mode: {mode}", timeout=2)
 
         if orchestrator.mode != "research" or not orchestrator.waiting:

@@ -1,4 +1,4 @@
-"""The one interface between the core and the UI: an event sink and an `Approver`.
+"""The one interface between the core and the UI: a record subscriber and an `Approver`.
 
 Both post messages to the app; state changes only in the app's message handlers.
 The approver's future is resolved by whatever screen answers it, and every way out
@@ -13,8 +13,9 @@ import asyncio
 from textual.app import App
 
 from sage_tui.core.agent.approval import ApprovalRequest, Decision
-from sage_tui.core.log.events import Event
-from sage_tui.ui.messages import AnswerDelta, ApprovalRequested, CoreEventPosted
+from sage_tui.core.log.recorder import Record
+from sage_tui.core.log.streaming import StreamRedactor
+from sage_tui.ui.messages import AnswerDelta, ApprovalRequested, RecordPosted
 
 BATCH_SECONDS = 0.05
 
@@ -26,10 +27,12 @@ class UiBridge:
         self.app = app
         self._pending: list[str] = []
         self._timer: asyncio.TimerHandle | None = None
+        self._redactor = StreamRedactor()  # the screen shows what the log shows
 
-    def sink(self, event: Event) -> None:
-        self.flush()  # answer text streamed so far comes before the event that follows it
-        self.app.post_message(CoreEventPosted(event))
+    def sink(self, record: Record) -> None:
+        """Every record the session's recorder makes (numbered and redacted as logged)."""
+        self.flush(final=True)  # answer text streamed so far comes before the event after it
+        self.app.post_message(RecordPosted(record))
 
     def delta(self, text: str) -> None:
         """Collect streamed text; the screen gets it in batches (at most 20 a second), so a
@@ -38,13 +41,16 @@ class UiBridge:
         if self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(BATCH_SECONDS, self.flush)
 
-    def flush(self) -> None:
-        """Post the collected text now."""
+    def flush(self, final: bool = False) -> None:
+        """Post the collected text now, redacted (`final`: the answer is over, post it all)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._pending:
-            text, self._pending = "".join(self._pending), []
+        text = self._redactor.feed("".join(self._pending)) if self._pending else ""
+        self._pending = []
+        if final:
+            text += self._redactor.finish()
+        if text:
             self.app.post_message(AnswerDelta(text))
 
     async def decide(self, request: ApprovalRequest) -> Decision:

@@ -8,18 +8,18 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 from sage_tui.core.agent.approval import ApprovalRequest, Decision
-from sage_tui.core.log.events import Event
+from sage_tui.core.log.recorder import Record
 
 if TYPE_CHECKING:
     from sage_tui.core.agent.orchestrator import TurnResult
 
 
-class CoreEventPosted(Message):
-    """An event the core emitted (the same one the session log got)."""
+class RecordPosted(Message):
+    """A record the session's recorder made: the very one the session log holds."""
 
-    def __init__(self, event: Event) -> None:
+    def __init__(self, record: Record) -> None:
         super().__init__()
-        self.event = event
+        self.record = record
 
 
 class AnswerDelta(Message):

@@ -12,8 +12,9 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from sage_tui.core.log.events import EventName
+from sage_tui.core.log.recorder import Record
 
-Record = dict[str, Any]
+__all__ = ["Handler", "Record", "RecordPane", "data_of", "dispatch", "event_of"]
 Handler = Callable[[Record], Awaitable[None] | None]
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sage_tui.paths import sage_paths
 
@@ -17,3 +19,12 @@ def state_of(workspace: Path, home: Path | None = None) -> Path:
     from sage_tui.core.workspace.state import workspace_state
 
     return workspace_state(sage_paths(home).state, workspace)
+
+
+def as_events(events: list[Any]) -> Callable[[dict[str, Any]], None]:
+    """A record subscriber that keeps each record as an `Event` (its name, its redacted data
+    and its turn): what every consumer of the recorder sees, in the shape tests assert on."""
+    from sage_tui.core.log.events import Event, EventName
+
+    return lambda record: events.append(Event(EventName(record["event"]), record["data"],
+                                              record["turn"]))

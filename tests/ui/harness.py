@@ -17,6 +17,7 @@ from typing import Any
 from sage_tui.commands.ui import demo_settings, make_demo_project
 from sage_tui.config import load_settings
 from sage_tui.core.llm.scripted import Scenario, ScriptedBackend
+from sage_tui.core.log import recorder as recorder_module
 from sage_tui.factory import build_session
 from sage_tui.ui import app as app_module
 from sage_tui.ui.app import SageApp
@@ -44,7 +45,7 @@ class FrozenApp(SageApp):
 def freeze() -> None:
     os.environ["TZ"] = "UTC"
     time.tzset()
-    app_module.now_iso = lambda: "2026-11-21T10:00:00.000Z"  # type: ignore[assignment]
+    recorder_module.now_iso = lambda: "2026-11-21T10:00:00.000Z"  # type: ignore[assignment]
 
 
 def workspace(root: Path) -> Path:
@@ -69,7 +70,7 @@ def make_app(root: Path, scenario: Any = None, *, mode: str = "research", intro:
 
     def factory(bridge: UiBridge) -> Any:
         return build_session(root, settings=settings, backend_for=lambda host: backend,
-                             backend_label=played.label, sinks=(bridge.sink,), approver=bridge,
+                             backend_label=played.label, subscribers=(bridge.sink,), approver=bridge,
                              read_timeout=read_timeout, remember=False)
 
     return FrozenApp(factory, intro=intro)

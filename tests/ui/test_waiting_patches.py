@@ -117,3 +117,96 @@ async def test_switching_to_auto_with_a_patch_waiting_asks_first(tmp_path: Path)
         await pilot.press("escape")
         await until(pilot, lambda: not app._turn_running, "the review to end")
         assert app.session.orchestrator.waiting
+
+
+FIX = ('--- a/textstats.py\n+++ b/textstats.py\n@@ -11,4 +11,4 @@\n def word_count(text):\n'
+       '     """How many words `text` has."""\n-    return len(text)\n+    return len(words(text))\n \n')
+NOTE = ('--- a/README.md\n+++ b/README.md\n@@ -1,4 +1,5 @@\n # textstats\n \n'
+        ' Tiny text statistics for the SAGE demo: `word_count(text)` and `top_words(text, n)`.\n'
+        '+`word_count` counts words, ignoring punctuation.\n'
+        ' Run the tests with `python -m unittest` (or `python -m pytest`).\n')
+
+
+def two_patches(*diffs: str) -> dict[str, object]:
+    """A model that proposes each of `diffs` as its own patch, in one reply."""
+    return {"label": "scripted model", "rules": [
+        {"when": {"role": "router"}, "reply": {"json": {"kind": "code", "reasoningText": "x",
+                                                        "experts": []}}},
+        {"when": {"role": "planner"}, "reply": {"json": {"steps": ["fix it"]}}},
+        {"when": {"role": "coder", "has_tools": True}, "times": 1, "reply": {"tool_calls": [
+            {"name": "propose_patch", "arguments": {"diff": d}} for d in diffs]}},
+        {"when": {"role": "coder"}, "reply": "proposed"},
+        {"when": {"role": "reviewer"}, "reply": "done"},
+    ]}
+
+
+async def to_reviewer(app: FrozenApp, pilot: Pilot[None]) -> None:
+    await until(pilot, lambda: app.session is not None, "the session")
+    await send(pilot, "fix it")
+    await until(pilot, lambda: isinstance(app.screen, PlanModal), "the plan modal")
+    await pilot.press("a")
+    await until(pilot, lambda: isinstance(app.screen, DiffReviewScreen), "the reviewer")
+
+
+async def test_stopping_the_turn_in_the_reviewer_leaves_the_patch_waiting(tmp_path: Path) -> None:
+    app = make_app(workspace(tmp_path / "repo"))
+    async with app.run_test(size=SIZE) as pilot:
+        await to_reviewer(app, pilot)
+        await pilot.press("y")  # one decision
+        await until(pilot, lambda: app.screen.review.decisions == {"h1": "approve"},  # type: ignore[attr-defined]
+                    "the decision")
+        await burst(pilot, "ctrl+c")  # then Stop
+        await until(pilot, lambda: not app._turn_running, "the turn to stop")
+        assert app.session is not None
+        [patch_id] = app.session.orchestrator.waiting
+        assert app.workbench.query_one(PatchQueue).patches[patch_id].state == "waiting"
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: isinstance(app.screen, DiffReviewScreen), "the reviewer")
+        assert app.screen.review.state("h1") == "approve"  # type: ignore[attr-defined]
+    assert [r["decision"] for r in records("CHECKPOINT_RESOLVED")
+            if r["checkpoint"] == "patch"] == ["defer"]
+    assert records("TURN_CANCELLED") == [{"turn": 1, "by": "person"}]
+
+
+async def test_two_fast_escapes_leave_both_patches_waiting_and_no_dead_reviewer(
+        tmp_path: Path) -> None:
+    app = make_app(workspace(tmp_path / "repo"), two_patches(FIX, NOTE))
+    async with app.run_test(size=SIZE) as pilot:
+        await to_reviewer(app, pilot)
+        await burst(pilot, "escape", "escape")  # leave patch 1, then Stop the turn
+        await until(pilot, lambda: not app._turn_running, "the turn to end")
+        await pilot.pause()
+        assert app.session is not None and len(app.session.orchestrator.waiting) == 2
+        assert app.screen is app.workbench and app._approval is None
+        states = [p.state for p in app.workbench.query_one(PatchQueue).patches.values()]
+        assert states == ["waiting", "waiting"]
+
+
+async def test_discarding_one_patch_still_puts_the_next_to_the_person(tmp_path: Path) -> None:
+    root = workspace(tmp_path / "repo")
+    app = make_app(root, two_patches(FIX, NOTE))
+    async with app.run_test(size=SIZE) as pilot:
+        await to_reviewer(app, pilot)
+        await burst(pilot, "d", "y")  # discard the first, are you sure: yes
+        await until(pilot, lambda: isinstance(app.screen, DiffReviewScreen)
+                    and app.screen.review.patch.paths == ["README.md"],  # type: ignore[attr-defined]
+                    "the second patch's reviewer")
+        await burst(pilot, "y", "enter")
+        await until(pilot, lambda: not app._turn_running, "the turn to end")
+    assert "counts words" in (root / "README.md").read_text()
+    assert "len(words(text))" not in (root / "textstats.py").read_text()
+
+
+async def test_the_same_diff_proposed_again_is_a_new_patch(tmp_path: Path) -> None:
+    app = make_app(workspace(tmp_path / "repo"), two_patches(FIX, FIX))
+    async with app.run_test(size=SIZE) as pilot:
+        await to_reviewer(app, pilot)
+        await burst(pilot, "escape")
+        await until(pilot, lambda: isinstance(app.screen, DiffReviewScreen)
+                    and app.screen.review.patch.patch_id.endswith("-2"),  # type: ignore[attr-defined]
+                    "the second proposal, with an id of its own")
+        await burst(pilot, "escape")
+        await until(pilot, lambda: not app._turn_running, "the turn to end")
+        assert app.session is not None
+        first, second = app.session.orchestrator.waiting
+        assert second == f"{first}-2"

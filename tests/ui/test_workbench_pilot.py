@@ -312,7 +312,7 @@ def _ollama_app(root: Path, host: str) -> Any:
     from sage_tui.ui.app import SageApp
 
     settings = Settings(ollama_host=f"http://{host}", model_timeout=10)
-    return SageApp(lambda bridge: build_session(root, settings=settings, sinks=(bridge.sink,),
+    return SageApp(lambda bridge: build_session(root, settings=settings, subscribers=(bridge.sink,),
                                                 approver=bridge, remember=False))
 
 

@@ -63,9 +63,10 @@ class Checkpoints:
             decision = await ModeApprover().decide(request)
         if decision.by is None:
             decision.by = PERSON if blocking else f"{self.mode} mode"
+        edited = {"steps": decision.steps} if decision.steps is not None else {}
         self.sink(Event(EventName.CHECKPOINT_RESOLVED, {
             "checkpoint": request.checkpoint, "decision": decision.decision,
-            "comment": decision.comment, "by": decision.by, **details}))
+            "comment": decision.comment, "by": decision.by, **edited, **details}))
         return decision
 
     async def _person(self, request: ApprovalRequest) -> Decision:

@@ -89,21 +89,16 @@ class CodeFlow:
                   transcript: list[Message], on_delta: Callable[[str], None] | None
                   ) -> FlowOutcome:
         steps = await self._plan(task, packets, summary, transcript)
-        plan_path = None
-        if self.mode == "research":
-            plan = {"task": task, "steps": steps,
-                    "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-            plan_file = await asyncio.to_thread(
-                self.engine.sage.write, "last_plan.json",
-                (json.dumps(plan, ensure_ascii=False, indent=2) + "\n").encode())
-            plan_path = str(plan_file.relative_to(self.engine.workspace.root))
+        plan_path = await self._save_plan(task, steps) if self.mode == "research" else None
         self._emit(EventName.PLAN_CREATED, {"steps": steps, "path": plan_path})
         decision = await self.checkpoints.ask(ApprovalRequest("plan", "Approve the plan?", steps=steps))
         if decision.decision == "reject":
             why = f": {decision.comment}" if decision.comment else ""
             return FlowOutcome("rejected", f"Stopped: the plan was rejected{why}.", "plan rejected")
         if decision.decision == "edit" and decision.steps:
-            steps = decision.steps
+            steps = decision.steps  # CHECKPOINT_RESOLVED carries them; the plan file follows
+            if plan_path is not None:
+                await self._save_plan(task, steps, edited=True)
         notes = [f"The user says about the plan: {decision.comment}"] \
             if decision.decision == "respond" and decision.comment else []
         notes, self.carried = self.carried + notes, []
@@ -131,12 +126,12 @@ class CodeFlow:
                 break
             attempted = True
             round_applied = False
-            for patch in patches:
+            discarded: list[str] = []
+            for patch in patches:  # each patch of the round is put to the person
                 outcome = await self._review_and_apply(patch, notes)
                 if outcome == "quit":
-                    return FlowOutcome("rejected", f"Stopped: patch {patch.patch_id} was "
-                                       "discarded; nothing from it was applied.", "patch discarded")
-                if outcome == "waiting":
+                    discarded.append(patch.patch_id)
+                elif outcome == "waiting":
                     waiting.append(patch.patch_id)
                 elif isinstance(outcome, ApplyResult):
                     applied.append((patch, outcome))
@@ -153,6 +148,9 @@ class CodeFlow:
             if waiting:
                 return FlowOutcome("waiting", _waiting_answer(waiting, applied, tests),
                                    "patch waiting")
+            if discarded and not applied:  # the person threw the work away: stop here
+                return FlowOutcome("rejected", f"Stopped: patch {', '.join(discarded)} was "
+                                   "discarded; nothing from it was applied.", "patch discarded")
             if not notes:
                 break
         if tests is not None and tests["exit_code"] != 0:
@@ -161,6 +159,15 @@ class CodeFlow:
             failure = failure or f"{apply_failure} and was not replaced by one that does"
         answer = await self._review(task, applied, tests, notes, on_delta)
         return FlowOutcome("failed" if failure else "ok", answer, failure)
+
+    async def _save_plan(self, task: str, steps: list[str], edited: bool = False) -> str:
+        """Write `.sage/last_plan.json` (the plan as it stands); its workspace-relative path."""
+        plan = {"task": task, "steps": steps, "edited": edited,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        plan_file = await asyncio.to_thread(
+            self.engine.sage.write, "last_plan.json",
+            (json.dumps(plan, ensure_ascii=False, indent=2) + "\n").encode())
+        return str(plan_file.relative_to(self.engine.workspace.root))
 
     async def _plan(self, task: str, packets: list[Packet], summary: str,
                     transcript: list[Message]) -> list[str]:
@@ -208,7 +215,8 @@ class CodeFlow:
         if result.ok:
             return result
         notes.append(f"Patch {patch.patch_id} did not apply and nothing was changed: "
-                     f"{result.reason}. Re-read the files and propose it again.")
+                     + untrusted("apply failure", result.reason)
+                     + "\nRe-read the files and propose it again.")
         return "failed"
 
     async def review_waiting(self, patch_id: str) -> FlowOutcome:
@@ -231,8 +239,12 @@ class CodeFlow:
         if outcome is None:
             return FlowOutcome("ok", f"No hunk of patch {patch_id} was approved; nothing was "
                                "applied.")
-        if not isinstance(outcome, ApplyResult):
-            return FlowOutcome("failed", notes[-1], f"patch {patch_id} did not apply")
+        if not isinstance(outcome, ApplyResult):  # nothing changed; the decisions are kept
+            self.gate.waiting[patch_id] = review
+            return FlowOutcome("failed", f"Patch {patch_id} did not apply, and nothing was "
+                               f"changed: {self.gate.last_failure}. It still waits in the queue: "
+                               "reopen it to decide again, or discard it.",
+                               f"patch {patch_id} did not apply")
         tests = await self._tests()
         answer = _applied_line(patch_id, outcome) + " " + _tests_line(tests, self.tests_skipped)
         failed = tests is not None and tests["exit_code"] != 0

@@ -9,7 +9,7 @@
   explicit "no evidence" flag.
 * Git: branch, status and recent commits.
 
-Each packet is announced as an EXPERT_PACKET event.
+Each packet is announced as an EXPERT_PACKET event, with the text the model is given.
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ class Experts:
         for packet, extra in results:
             self.sink(Event(EventName.EXPERT_PACKET, {
                 "expert": packet.expert, "chars": len(packet.text), "evidence": packet.evidence,
-                "citations": list(packet.citations), **extra}))
+                "citations": list(packet.citations), "text": packet.text, **extra}))
         return [packet for packet, _ in results]
 
     async def _memory(self, query: str) -> tuple[Packet, dict[str, Any]]:

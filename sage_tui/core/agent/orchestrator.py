@@ -80,7 +80,8 @@ class Orchestrator:
         """Announce the session (SESSION_STARTED)."""
         self._emit(EventName.SESSION_STARTED, {
             "workspace": str(self.workspace), "mode": self.mode, "profile": self.profile,
-            "version": __version__, "backend": self.backend_label}, turn=0)
+            "version": __version__, "backend": self.backend_label,
+            "models": {role: self.llm.router.primary(role).model for role in ROLES}}, turn=0)
 
     async def run_turn(self, text: str, on_delta: Callable[[str], None] | None = None
                        ) -> TurnResult:
@@ -92,6 +93,9 @@ class Orchestrator:
                 if self.code is not None:  # a person's time at a checkpoint is not the turn's
                     self.code.checkpoints.deadline = deadline
                 return await self._turn(text, on_delta)
+        except asyncio.CancelledError:  # Stop, ctrl+c: the log says so, then it unwinds
+            self._emit(EventName.TURN_CANCELLED, {"turn": self.turn, "by": "person"})
+            raise
         except TimeoutError:
             error = SageError(f"The turn took longer than {self.turn_timeout:g} s and was "
                               "stopped; ask for less at once, or raise SAGE_TURN_TIMEOUT "

@@ -35,6 +35,7 @@ class PatchGate:
     engine: PatchEngine
     sink: Sink
     waiting: dict[str, HunkReview] = field(default_factory=dict)
+    last_failure: str = ""  # why the last apply failed, for the person
 
     def propose(self, patch: Patch, **extra: Any) -> None:
         """Announce a new patch (PATCH_PROPOSED, with its diff for review and replay)."""
@@ -57,14 +58,22 @@ class PatchGate:
                               hunk_sha=hunk.sha, decision=decision, comment=comment,
                               who=PERSON if person else f"{self.checkpoints.mode} mode")
 
-        person = self.checkpoints.blocking or review is not None
+        person = self.checkpoints.blocking or review is not None  # a reopened patch: theirs
 
-        decision = await self.checkpoints.ask(
-            ApprovalRequest("patch", f"Review patch {patch.patch_id}", patch=patch,
-                            on_hunk=on_hunk, review=review),
-            person=person, patch_id=patch.patch_id)
+        review = review if review is not None else HunkReview(patch)  # the approver decides in it
+        try:
+            decision = await self.checkpoints.ask(
+                ApprovalRequest("patch", f"Review patch {patch.patch_id}", patch=patch,
+                                on_hunk=on_hunk, review=review),
+                person=person, patch_id=patch.patch_id)
+        except asyncio.CancelledError:  # the turn was stopped: the patch waits, as decided so far
+            self.waiting[patch.patch_id] = review
+            self.sink(Event(EventName.CHECKPOINT_RESOLVED, {
+                "checkpoint": "patch", "decision": "defer", "comment": "the turn was stopped",
+                "by": PERSON, "patch_id": patch.patch_id}))
+            raise
         if decision.decision == "defer":
-            self.waiting[patch.patch_id] = decision.review or review or HunkReview(patch)
+            self.waiting[patch.patch_id] = decision.review or review
         else:
             self.waiting.pop(patch.patch_id, None)
         return decision
@@ -85,4 +94,5 @@ class PatchGate:
         """Apply the approved hunks (PATCH_APPLIED or PATCH_FAILED)."""
         result = await asyncio.to_thread(self.engine.apply, review.patch, review.approved)
         self.sink(Event(*result.event()))
+        self.last_failure = "" if result.ok else result.reason
         return result

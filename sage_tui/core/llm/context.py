@@ -10,6 +10,7 @@ is and the clamp report says it overflows (Ollama would cut it silently otherwis
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -21,17 +22,22 @@ from sage_tui.core.llm.types import Message
 MIN_PART_CHARS = 240
 CUT_MARK = " …[cut]"
 _MARKER = re.compile(r"<(/?)(untrusted)", re.IGNORECASE)
+_LABEL = re.compile(r"[^A-Za-z0-9 _.:/-]")
 
 
 def untrusted(source: str, text: str) -> str:
     """`text` (a file, a tool's output, memory, a summary) as a labelled block of data.
 
-    The system prompts say that instructions inside such a block are not instructions;
-    a block marker inside the text is defused, so the text cannot close its block early.
+    The system prompts say that instructions inside such a block are not instructions.
+    The block's tag carries a digest of its own text, so the text cannot hold the line
+    that closes it (that would need a digest of itself), whatever lookalike characters
+    it tries; plain `<untrusted` markers inside are defused as well, and the label keeps
+    only plain characters.
     """
+    tag = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    label = _LABEL.sub("_", source)[:60]
     safe = _MARKER.sub(lambda m: f"‹{m.group(1)}{m.group(2)}", text)
-    return f'<untrusted source="{source}">\n{safe}\n</untrusted>'
-
+    return f'<untrusted-{tag} source="{label}">\n{safe}\n</untrusted-{tag}>'
 
 @dataclass(frozen=True)
 class Packet:

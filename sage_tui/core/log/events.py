@@ -44,6 +44,7 @@ class EventName(StrEnum):
     TEST_RUN = "TEST_RUN"
     ERROR = "ERROR"
     MODE_CHANGED = "MODE_CHANGED"
+    TURN_CANCELLED = "TURN_CANCELLED"
 
 
 Mode = Literal["research", "auto", "silent"]
@@ -109,6 +110,7 @@ class ExpertPacket(TypedDict):
     chars: int
     evidence: bool
     citations: list[str]
+    text: str  # what the model was given (redacted in the log like everything else)
 
 
 class ModelRoutingDecision(TypedDict):
@@ -226,6 +228,11 @@ class ErrorPayload(TypedDict):
 ModeChange = TypedDict("ModeChange", {"from": Mode, "to": Mode, "by": str})
 
 
+class TurnCancelled(TypedDict):
+    turn: int
+    by: str
+
+
 PAYLOADS: dict[EventName, type] = {
     EventName.SESSION_STARTED: SessionStarted,
     EventName.SESSION_ENDED: SessionEnded,
@@ -251,6 +258,7 @@ PAYLOADS: dict[EventName, type] = {
     EventName.TEST_RUN: TestRun,
     EventName.ERROR: ErrorPayload,
     EventName.MODE_CHANGED: ModeChange,
+    EventName.TURN_CANCELLED: TurnCancelled,
 }
 
 REQUIRED_FIELDS: dict[EventName, frozenset[str]] = {
@@ -263,6 +271,7 @@ REQUIRED_FIELDS: dict[EventName, frozenset[str]] = {
 COMMIT_EVENTS: frozenset[str] = frozenset({
     EventName.CHECKPOINT_RESOLVED,
     EventName.MODE_CHANGED,
+    EventName.TURN_CANCELLED,
     EventName.HUNK_DECISION,
     EventName.PATCH_APPLIED,
     EventName.PATCH_FAILED,

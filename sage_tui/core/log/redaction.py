@@ -359,6 +359,11 @@ def redact(text: str) -> str:
     return text
 
 
+def may_hold_secret(text: str) -> bool:
+    """Whether any rule could apply to `text` (or to more text continuing it)."""
+    return _GATE.search(text.lower()) is not None
+
+
 def redact_value(value: Any, name: str | None = None) -> Any:
     """Redact a JSON-like value: every string in it, and whole values by key name.
 

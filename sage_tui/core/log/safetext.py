@@ -26,3 +26,10 @@ def plain(text: str) -> str:
     if text.isprintable():
         return text
     return _SEQUENCE.sub("", text)
+
+
+def shown(text: str) -> str:
+    """Text as SAGE may print it: secrets redacted as in the log, then `plain`."""
+    from sage_tui.core.log.redaction import redact
+
+    return plain(redact(text))

@@ -17,6 +17,10 @@ Format (DESIGN.md §2)::
   fragment is kept in `<id>.torn` so nothing is silently thrown away).
 * Readers split on `\\n` bytes only, skip and report a torn final line, and raise
   `SessionLogCorrupt` naming the file and line for damage anywhere else.
+
+Records are made by the log's `Recorder` (`recorder.py`: numbering, stamping, redaction),
+whose first subscriber is this writer; the workbench, printers and exporters subscribe
+to the same recorder and get the very records written here.
 """
 
 from __future__ import annotations
@@ -33,7 +37,6 @@ from types import TracebackType
 from typing import IO, Any
 
 from sage_tui.core.errors import SageError
-from sage_tui.core.log.clock import now_iso
 from sage_tui.core.log.events import COMMIT_EVENTS, Event
 from sage_tui.core.log.filelock import FileLock
 from sage_tui.core.log.ids import (
@@ -53,9 +56,11 @@ from sage_tui.core.log.logfiles import (
     read_last_line,
     session_parts,
 )
-from sage_tui.core.log.redaction import redact_value
+from sage_tui.core.log.recorder import FORMAT_VERSION, Record, Recorder, Subscriber
 
-FORMAT_VERSION = 1
+__all__ = ["FORMAT_VERSION", "SessionLog", "SessionLogBusy", "SessionLogCorrupt",
+           "SessionLogError", "SessionNotFound", "TornTailWarning", "find_session_files",
+           "new_session_id", "read_session"]
 
 
 class SessionLogError(SageError):
@@ -100,11 +105,10 @@ class SessionLog:
         self.trace_id = trace_id
         self.max_bytes = max_bytes
         self.path = directory / f"{session_id}.jsonl"
-        self.turn = 0
+        self.recorder = Recorder(session_id, trace_id, writer=self._write_record)
         self.repaired: TornTail | None = None
         self._lock = lock
         self._mutex = threading.Lock()
-        self._next_seq = 1
         self._parts = 0
         self._size = 0
         self._fd = -1
@@ -171,8 +175,10 @@ class SessionLog:
                         f"The last record of {part} is damaged, so the session cannot be "
                         "continued; start a new session (unset SAGE_SESSION_ID)."
                     )
-                self._next_seq = record["seq"] + 1
-                self.turn = int(record.get("turn") or 0)
+                self.recorder = Recorder(self.session_id, self.trace_id,
+                                         next_seq=record["seq"] + 1,
+                                         turn=int(record.get("turn") or 0),
+                                         writer=self._write_record)
                 break
         self._open_live()
 
@@ -203,35 +209,34 @@ class SessionLog:
         self._fd = os.open(self.path, flags, 0o600)
         self._size = os.fstat(self._fd).st_size
 
-    def emit(self, event: str, data: Mapping[str, Any], turn: int | None = None) -> int:
-        """Append one record and return its `seq` once it is with the operating system.
+    @property
+    def turn(self) -> int:
+        """The current turn (continued from the log when a session is reopened)."""
+        return self.recorder.turn
 
-        Every string in `data` is redacted first. A `turn` given here becomes the
-        log's current turn for later records emitted without one.
-        """
-        payload = redact_value(data)
-        name = str(event)
-        with self._mutex:
-            if self._fd < 0:
-                raise SessionLogError(f"The session log {self.path} is closed.")
-            if turn is not None:
-                self.turn = turn
-            seq = self._next_seq
-            line = encode_record({
-                "v": FORMAT_VERSION, "seq": seq, "ts": now_iso(), "session_id": self.session_id,
-                "trace_id": self.trace_id, "turn": self.turn, "event": name, "data": payload,
-            })
-            if self._size and self._size + len(line) > self.max_bytes:
-                self._rotate()
-            self._write(line)
-            self._next_seq = seq + 1
-            if name in COMMIT_EVENTS:
-                os.fsync(self._fd)
-        return seq
+    def emit(self, event: str, data: Mapping[str, Any], turn: int | None = None) -> int:
+        """Record one event (redacted) and return its `seq` once it is with the operating
+        system. A `turn` given here becomes the current turn for later records."""
+        return int(self.recorder.emit(event, data, turn)["seq"])
 
     def sink(self, event: Event) -> None:
         """Use the log as an event sink (`events.Sink`)."""
-        self.emit(event.name, event.data, event.turn)
+        self.recorder.sink(event)
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        """Give `subscriber` every record written from now on, as written."""
+        self.recorder.subscribe(subscriber)
+
+    def _write_record(self, record: Record) -> None:
+        line = encode_record(record)
+        with self._mutex:
+            if self._fd < 0:
+                raise SessionLogError(f"The session log {self.path} is closed.")
+            if self._size and self._size + len(line) > self.max_bytes:
+                self._rotate()
+            self._write(line)
+            if record["event"] in COMMIT_EVENTS:
+                os.fsync(self._fd)
 
     def _write(self, line: bytes) -> None:
         try:

@@ -56,6 +56,7 @@ class ToolContext:
     test_command: str | None = None
     command_timeout: float = 600.0
     proposed: list[Any] = field(default_factory=list)  # patches queued by propose_patch
+    patch_ids: set[str] = field(default_factory=set)  # every id given out this session
 
     @property
     def root(self) -> Path:

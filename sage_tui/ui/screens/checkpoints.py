@@ -23,15 +23,19 @@ def checkpoint_screen(request: ApprovalRequest) -> Screen[Any]:
     from sage_tui.ui.screens.diff_review import DiffReviewScreen
 
     assert request.patch is not None
-    return DiffReviewScreen(request.patch, request.on_hunk, review=request.review)
+    return DiffReviewScreen(request.patch, request.on_hunk, review=request.hunk_review())
 
 
 def open_checkpoint(app: App[Any], request: ApprovalRequest, future: asyncio.Future[Decision],
-                    closed: Callable[[], None]) -> Screen[Any]:
-    """Open the screen for `request`; every way out of it resolves `future` (a screen closed
-    without a decision answers reject) and then calls `closed`."""
+                    closed: Callable[[], None]) -> Screen[Any] | None:
+    """Open the screen for `request` (None when its checkpoint is already over); every way out
+    of it resolves `future` (a screen closed without a decision answers reject) and then
+    calls `closed`."""
     from sage_tui.ui.widgets.patch_queue import PatchQueue
 
+    if future.done():  # the turn was stopped before this screen could open
+        closed()
+        return None
     if request.patch is not None:  # the queue keeps the whole diff (the log's may be cut)
         app.screen_stack[0].query_one(PatchQueue).remember(request.patch.patch_id,
                                                            request.patch.text())

@@ -51,7 +51,12 @@ class Conversation(VerticalScroll):
             EventName.TEST_RUN: lambda r: self.add_note(f"tests: {summary(r)}"),
             EventName.ERROR: lambda r: self.add_error(str(data_of(r).get("message", ""))),
             EventName.ASSISTANT_MESSAGE: lambda r: self.end_answer(str(data_of(r).get("text", ""))),
+            EventName.TURN_CANCELLED: self._cancelled,
         }
+
+    async def _cancelled(self, record: Record) -> None:
+        await self.end_answer()
+        self.add_note("Stopped. Nothing half-done was left behind.")
 
     def _tool(self, record: Record) -> None:
         data = data_of(record)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sage_tui.core.patch.check import diagnose
@@ -36,6 +37,12 @@ def propose_patch(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
         raise ToolFailure("validation_error", "; ".join(p.message for p in problems) + ".",
                           "Call read_file on the file and rebuild the hunk from its exact current "
                           "lines.")
+    unique, n = patch.patch_id, 1
+    while unique in ctx.patch_ids:  # the same diff again is a new proposal, never the old one
+        n += 1
+        unique = f"{patch.patch_id}-{n}"
+    patch = replace(patch, patch_id=unique)
+    ctx.patch_ids.add(unique)
     ctx.proposed.append(patch)
     hunks = len(patch.hunks)
     return ToolOutput(
