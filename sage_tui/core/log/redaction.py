@@ -48,15 +48,17 @@ __all__ = ["MARK", "is_sensitive_name", "kind_for_name", "may_hold_secret", "red
 #   unquoted, own line   password: x       export TOKEN=x  Api-Key: x   secret = x
 #   a flag's argument    --password x
 # Unquoted values that read as code (`api_key=api_key`, `token: Optional[str]`) stay.
-_ASSIGN_HINTS = ("pass", "secret", "token", "key", "credential")
+_ASSIGN_HINTS = ("pass", "secret", "token", "key", "credential", "pw")
 _ASSIGN = re.compile(
-    rf"{KEYWORDS}(?![A-Za-z0-9_])(?P<kq>[\"']?)(?P<sep>[ \t]*(?:=>|:=|=|:)(?!=)[ \t]*|[ \t]+)",
+    rf"{KEYWORDS}(?![A-Za-z0-9_])(?P<kq>\\?[\"'`]?)"
+    rf"(?P<sep>[ \t]*(?:=>|:=|=|:)(?!=)[ \t]*|[ \t]+)",
     re.IGNORECASE,
 )
 _KEY_SET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 _INLINE_VALUE = re.compile(r"\$\{[^}\s]*\}|[^\s\"'`;&|,()\[\]{}<>]+")
-_WORD_VALUE = re.compile(r"[^\s\"'`]+")
-_LINE_REST = re.compile(r"[ \t]*(?:#.*)?$", re.MULTILINE)
+_WORD_VALUE = re.compile(r"(?:[^\s\"'`\\]|\\(?![nrt\"'\\]))+")  # ends at an escape
+# The rest of a line: nothing, a comment, or where an escaped line or a string ends.
+_LINE_REST = re.compile(r"[ \t]*(?:#[^\n]*)?(?:$|\\[nr]|[\"'])", re.MULTILINE)
 _LINE_LEAD = re.compile(r"[ \t]*(?:export[ \t]+|-[ \t]+)?[\"']?")
 
 
@@ -73,6 +75,36 @@ def _quoted_end(text: str, start: int, quote: str) -> int:
     return -1
 
 
+def _quoted(text: str, start: int) -> tuple[bool, tuple[int, int] | None]:
+    """Whether a quoted value starts at `start` (`"x"`, `'x'`, `` `x` ``, `@"x"`, an escaped
+    `\\"x\\"`), and the span inside it (None when it is a placeholder or unclosed)."""
+    if text.startswith("@", start) and text[start + 1:start + 2] in ("\"", "'"):
+        start += 1  # Objective-C @"..."
+    escaped = text.startswith("\\", start) and text[start + 1:start + 2] in ("\"", "'")
+    first = text[start + 1] if escaped else text[start:start + 1]
+    if first not in ("\"", "'", "`"):
+        return False, None
+    if escaped:
+        open_end = start + 2
+        close = text.find("\\" + first, open_end)
+        newline = text.find("\n", open_end)
+        if close < 0 or 0 <= newline < close:
+            return True, None
+    else:
+        open_end = start + 1
+        close = _quoted_end(text, open_end, first)
+    if close < 0 or is_placeholder(text[open_end:close]):
+        return True, None
+    return True, (open_end, close)
+
+
+def _line_start(text: str, key_start: int) -> int:
+    """Where the key's line starts: after a newline, or after an escaped `\\n` in a string."""
+    real = text.rfind("\n", 0, key_start) + 1
+    escaped = text.rfind("\\n", 0, key_start)
+    return max(real, escaped + 2 if escaped >= 0 else 0)
+
+
 def _assignment_value(text: str, match: re.Match[str], key_start: int) -> tuple[int, int] | None:
     """The span of the value assigned in `match`, if it should be redacted."""
     end = match.end()
@@ -80,23 +112,22 @@ def _assignment_value(text: str, match: re.Match[str], key_start: int) -> tuple[
     if end >= len(text):
         return None
     first = text[end]
+    is_quoted, quoted = _quoted(text, end)
     if not sep.strip():  # `--password x`: only a flag takes its value after a space
-        if not text.startswith("-", key_start) or first in "-\"'`":
+        if not text.startswith("-", key_start) or first == "-":
             return None
+        if is_quoted:
+            return quoted
         value = _WORD_VALUE.match(text, end)
         if value is None or is_reference(value.group()):
             return None
         return value.span()
-    if first in "\"'":
-        close = _quoted_end(text, end + 1, first)
-        if close < 0 or is_placeholder(text[end + 1:close]):
-            return None
-        return end + 1, close
+    if is_quoted:
+        return quoted
     if sep == "=":  # no spaces around it: env, shell, query string, flag
         value = _INLINE_VALUE.match(text, end)
     else:  # `password: x` or `secret = x`: only as a line of its own (YAML, .env, ini)
-        line_start = text.rfind("\n", 0, key_start) + 1
-        lead = _LINE_LEAD.match(text, line_start)
+        lead = _LINE_LEAD.match(text, _line_start(text, key_start))
         if lead is None or lead.end() != key_start:
             return None
         value = _WORD_VALUE.match(text, end)

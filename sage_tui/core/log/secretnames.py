@@ -15,7 +15,8 @@ MARK = "[REDACTED:"
 # merely start with one (`token_type`, `max_tokens`, `secret_name`) do not count.
 KEYWORDS = (
     r"(?:pass(?:word|wd|phrase)|secret(?:[_-]?(?:key|access[_-]?key))?|token"
-    r"|api[_-]?key|apikey|access[_-]?key|auth[_-]?key|private[_-]?key|credentials?)"
+    r"|api[_-]?key|apikey|access[_-]?key|auth[_-]?key|private[_-]?key|credentials?"
+    r"|(?<![A-Za-z])(?:pass|pwd|pw))"  # db_pass, cloudant_pw, softlayer-pwd; not bypass
 )
 _KEY_CHARS = r"[A-Za-z0-9_.\-]"
 _SENSITIVE_NAME = re.compile(rf"{_KEY_CHARS}*{KEYWORDS}", re.IGNORECASE)
@@ -69,7 +70,7 @@ def is_reference(value: str) -> bool:
 def kind_for_name(name: str) -> str:
     """The `[REDACTED:<kind>]` label for a secret found through its name."""
     low = name.lower()
-    if "pass" in low or "pwd" in low:
+    if "pass" in low or "pwd" in low or low.endswith("pw"):
         return "password"
     if low in _HEADER_NAMES and "key" not in low and "token" not in low:
         return low.replace("-", "_").replace("proxy_", "")
