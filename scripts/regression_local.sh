@@ -10,7 +10,7 @@ bin=.venv/bin
 
 "$bin/python" -m pytest -q -p no:cacheprovider
 unit=$?
-"$bin/sage" eval golden tests/goldens/*.yaml tests/fixtures/golden_trace_minimal.jsonl
+"$bin/sage" eval golden sage_tui/eval/goldens/*.yaml sage_tui/eval/goldens/minimal.jsonl
 golden=$?
 
 "$bin/sage" eval smoke

@@ -14,7 +14,8 @@ import pytest
 from sage_tui.eval.golden import check_order, compare
 
 ROOT = Path(__file__).resolve().parent
-GOLDENS = ROOT / "goldens"
+GOLDENS = ROOT.parent / "sage_tui" / "eval" / "goldens"
+MINIMAL = GOLDENS / "minimal.jsonl"
 
 
 def sage(*args: str) -> subprocess.CompletedProcess[str]:
@@ -27,8 +28,7 @@ def ev(name: str, **data: Any) -> dict[str, Any]:
 
 
 def test_shipped_goldens_pass() -> None:
-    out = sage("eval", "golden", *map(str, sorted(GOLDENS.glob("*.yaml"))),
-               str(ROOT / "fixtures" / "golden_trace_minimal.jsonl"))
+    out = sage("eval", "golden", *map(str, sorted(GOLDENS.glob("*.yaml"))), str(MINIMAL))
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.strip().splitlines()[-1] == "4 passed, 0 failed"
 
@@ -79,7 +79,7 @@ def test_an_extra_patch_applied(tmp_path: Path) -> None:
 
 def test_a_trace_alone_gets_the_ordering_rules(tmp_path: Path) -> None:
     trace = tmp_path / "t.jsonl"
-    lines = (ROOT / "fixtures" / "golden_trace_minimal.jsonl").read_text().splitlines()
+    lines = MINIMAL.read_text().splitlines()
     trace.write_text("\n".join(lines[1:]) + "\n")  # SESSION_STARTED gone
     out = sage("eval", "golden", str(trace))
     assert out.returncode == 1 and "a session must start with SESSION_STARTED" in out.stdout
