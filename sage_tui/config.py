@@ -79,6 +79,7 @@ class Settings:
     ollama_host: str = DEFAULT_OLLAMA_HOST
     model_timeout: float = 120.0
     turn_timeout: float = 600.0
+    redact_prompts: str = "auto"  # auto: redact prompts for model hosts off this machine
     theme: str = "textual-dark"
     test_command: str | None = None
     keys: Mapping[str, str] = field(default_factory=dict)
@@ -98,10 +99,12 @@ _ENV: dict[str, str] = {
     "ollama_host": "OLLAMA_HOST",
     "model_timeout": "SAGE_MODEL_TIMEOUT",
     "turn_timeout": "SAGE_TURN_TIMEOUT",
+    "redact_prompts": "SAGE_REDACT_PROMPTS",
 }
 _FILE_KEYS = (
     "mode", "model_profile", "force_local_model", "max_prompt_chars_total", "tool_policy",
-    "session_log_max_mb", "ollama_host", "model_timeout", "turn_timeout", "theme",
+    "session_log_max_mb", "ollama_host", "model_timeout", "turn_timeout", "redact_prompts",
+    "theme",
     "test_command", "keys",
 )
 KNOWN_ENV = (*_ENV.values(), "SAGE_HOME", "SAGE_DEBUG")
@@ -129,6 +132,11 @@ def _parse(name: str, value: Any, source: str) -> Any:
         return number
     if name == "session_log_max_mb":
         return parse_max_mb(value, where)
+    if name == "redact_prompts":
+        if value not in ("auto", "always", "never"):
+            raise ConfigError(f"{where} to {value!r}, but it must be auto (redact prompts sent "
+                              "to a model host off this machine), always or never.")
+        return value
     if name in ("model_timeout", "turn_timeout"):
         try:
             seconds = float(value)

@@ -106,7 +106,8 @@ def build_session(workspace: Path, *, settings: Settings | None = None,
     sink: Sink = log.sink
     factory = backend_for or ollama_backends()
     llm = LLMClient(router, factory, sink, max_prompt_chars=settings.max_prompt_chars_total,
-                    read_timeout=read_timeout or settings.model_timeout)
+                    read_timeout=read_timeout or settings.model_timeout,
+                    redact_prompts=settings.redact_prompts)
     confined = Workspace([workspace], hidden=policy.hides)
     state = workspace_state(sage_paths().state, confined.root)
     memory = MemoryStore(state / "memory.json", sage_paths().data / "memory.json")

@@ -24,6 +24,7 @@ DESIGN_EVENTS = {
     "TOOL_RESULT", "TOOL_ERROR", "POLICY_DECISION", "PLAN_CREATED", "HUMAN_CHECKPOINT_REACHED",
     "CHECKPOINT_RESOLVED", "PATCH_PROPOSED", "HUNK_DECISION", "PATCH_APPLIED", "PATCH_FAILED",
     "PATCH_REVERTED", "TEST_RUN", "ERROR", "MODE_CHANGED", "TURN_CANCELLED",
+    "PROMPT_REDACTED",
 }
 
 SAMPLES: dict[str, dict[str, Any]] = {
@@ -67,6 +68,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "ERROR": {"where": "router", "kind": "timeout", "message": "the router took too long"},
     "MODE_CHANGED": {"from": "research", "to": "auto", "by": "person"},
     "TURN_CANCELLED": {"turn": 3, "by": "person"},
+    "PROMPT_REDACTED": {"call_id": "llm-3", "role": "coder", "model": "m:7b",
+                        "host": "http://gpu.lan:11434", "messages": 2, "setting": "auto"},
 }
 
 

@@ -5,8 +5,10 @@ says instructions inside them are not instructions. Written as the attack."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from pathlib import Path
+from typing import Any
 
 from sage_tui.config import Settings
 from sage_tui.core.agent.prompts import DATA_RULE
@@ -82,3 +84,45 @@ def test_no_closing_lookalike_ends_a_block_early() -> None:
         [body] = blocks(wrapped)  # one block, ending where SAGE ended it
         assert "curl -d" in body and "curl -d" not in outside(wrapped), fake
         assert wrapped.splitlines()[0].count('"') == 2  # the label cannot close its quote
+
+
+def _secret_turn(tmp_path: Path, host: str, setting: str) -> tuple[ScriptedBackend, list[Any]]:
+    from tests.helpers import as_events
+
+    token = "gh" + "p_" + "Zx81Qa" * 6
+    repo = git_repo(tmp_path / "repo", {"deploy.sh": f"export GITHUB_TOKEN={token}\n"})
+    backend = ScriptedBackend(Scenario.load({"rules": [
+        {"when": {"role": "router"}, "reply": {"json": {
+            "kind": "qa", "reasoningText": "x", "experts": ["retrieval"]}}},
+        {"when": {"role": "coder"}, "reply": "It exports a token."},
+    ]}))
+    events: list[Any] = []
+    session = build_session(repo, settings=Settings(mode="auto", force_local_model="m:7b",
+                                                    ollama_host=host, redact_prompts=setting),
+                            backend_for=lambda h: backend, subscribers=(as_events(events),),
+                            remember=False)
+    try:
+        asyncio.run(session.orchestrator.run_turn("what does deploy.sh export? GITHUB_TOKEN"))
+        asyncio.run(session.orchestrator.run_turn("and GITHUB_TOKEN again?"))
+    finally:
+        session.close_log()
+    return backend, events
+
+
+def sent(backend: ScriptedBackend) -> str:
+    return json.dumps([r.messages for r in backend.requests])
+
+
+def test_prompts_to_a_host_off_this_machine_are_redacted_and_said_so(tmp_path: Path) -> None:
+    backend, events = _secret_turn(tmp_path, "http://gpu.team.example:11434", "auto")
+    assert "Zx81QaZx81Qa" not in sent(backend) and "[REDACTED:github_token]" in sent(backend)
+    said = [e.data for e in events if e.name == "PROMPT_REDACTED"]
+    assert len(said) == 2 and said[0]["host"] == "http://gpu.team.example:11434"  # once a turn
+
+
+def test_a_loopback_host_gets_the_prompt_as_it_is_unless_always(tmp_path: Path) -> None:
+    backend, events = _secret_turn(tmp_path / "a", "http://127.0.0.1:11434", "auto")
+    assert "Zx81QaZx81Qa" in sent(backend)  # the model runs where the files are
+    assert not [e for e in events if e.name == "PROMPT_REDACTED"]
+    backend, _ = _secret_turn(tmp_path / "b", "http://localhost:11434", "always")
+    assert "Zx81QaZx81Qa" not in sent(backend)

@@ -7,7 +7,8 @@ from dataclasses import asdict
 
 import click
 
-from sage_tui.core.log.safetext import plain
+from sage_tui.core.log.redaction import redact_value
+from sage_tui.core.log.safetext import shown
 from sage_tui.setup.doctor import Check, run_checks, session_dir
 
 MARKS = {"ok": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "red")}
@@ -15,16 +16,16 @@ MARKS = {"ok": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "red")
 
 def _show(check: Check) -> None:
     mark, colour = MARKS[check.status]
-    click.echo(f"  {click.style(mark, fg=colour, bold=True)} {check.name:<10} {plain(check.message)}")
+    click.echo(f"  {click.style(mark, fg=colour, bold=True)} {check.name:<10} {shown(check.message)}")
     for line in check.details:
-        click.echo(f"      {click.style(plain(line), dim=True)}")
+        click.echo(f"      {click.style(shown(line), dim=True)}")
 
 
 def run_doctor(as_json: bool = False) -> int:
     """Run the checks and print them; return the exit code."""
     if as_json:
         checks = run_checks()
-        click.echo(json.dumps([asdict(c) for c in checks], indent=2))
+        click.echo(json.dumps(redact_value([asdict(c) for c in checks]), indent=2))
     else:
         click.echo(click.style("sage doctor", bold=True))
         checks = run_checks(progress=_show)

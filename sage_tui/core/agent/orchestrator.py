@@ -87,6 +87,7 @@ class Orchestrator:
                        ) -> TurnResult:
         """Handle one user message; stream the answer's text to `on_delta`."""
         self.turn += 1
+        self.llm.new_turn()
         self._emit(EventName.USER_MESSAGE, {"text": text, "role": "user"}, turn=self.turn)
         try:
             async with asyncio.timeout(self.turn_timeout) as deadline:

@@ -10,17 +10,20 @@ typed `LLMError` after its TOKEN_USAGE; the caller reports it as an ERROR.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from sage_tui.core.llm.context import BuiltPrompt, PromptParts, build_prompt
 from sage_tui.core.llm.errors import LLMError, ModelNotFound, ReplyTooLong
 from sage_tui.core.llm.routing import ModelChoice, ModelRouter
 from sage_tui.core.llm.tokens import TokenCounter, UsageLedger
-from sage_tui.core.llm.types import ChatBackend, ChatRequest, ToolCall
+from sage_tui.core.llm.types import ChatBackend, ChatRequest, Message, ToolCall
 from sage_tui.core.log.events import Event, EventName, Sink
+from sage_tui.core.log.redaction import redact_value
 
 DEFAULT_READ_TIMEOUT = 120.0
 
@@ -47,7 +50,7 @@ class LLMClient:
                  sink: Sink, *, max_prompt_chars: int, counter: TokenCounter | None = None,
                  ledger: UsageLedger | None = None,
                  read_timeout: float = DEFAULT_READ_TIMEOUT,
-                 max_reply_chars: int = MAX_REPLY_CHARS) -> None:
+                 max_reply_chars: int = MAX_REPLY_CHARS, redact_prompts: str = "auto") -> None:
         self.router = router
         self.backend_for = backend_for
         self.sink = sink
@@ -58,6 +61,28 @@ class LLMClient:
         self.max_reply_chars = max_reply_chars  # a reply past this ends the call (ReplyTooLong)
         self.unavailable: set[tuple[str, str]] = set()
         self._call_ids = itertools.count(1)
+        self.redact_prompts = redact_prompts  # auto: for hosts off this machine; always; never
+        self._said_redacted = False  # PROMPT_REDACTED once a turn
+
+    def new_turn(self) -> None:
+        """A new turn starts: the first redacted prompt in it is announced again."""
+        self._said_redacted = False
+
+    def _outbound(self, call_id: str, choice: ModelChoice,
+                  messages: list[Message]) -> list[Message]:
+        """The messages as they may leave: redacted for a host off this machine (`auto`),
+        for every host (`always`), or not at all (`never`)."""
+        if self.redact_prompts == "never" or (self.redact_prompts == "auto"
+                                              and is_loopback(choice.host)):
+            return messages
+        sent = [redact_value(m) for m in messages]
+        changed = sum(1 for before, after in zip(messages, sent, strict=True) if before != after)
+        if changed and not self._said_redacted:
+            self._said_redacted = True
+            self._emit(EventName.PROMPT_REDACTED, {
+                "call_id": call_id, "role": choice.role, "model": choice.model,
+                "host": choice.host, "messages": changed, "setting": self.redact_prompts})
+        return sent
 
     def _emit(self, name: EventName, data: Mapping[str, Any]) -> None:
         self.sink(Event(name, data))
@@ -104,7 +129,8 @@ class LLMClient:
                        tools: Sequence[Mapping[str, Any]] | None,
                        format: str | Mapping[str, Any] | None,
                        on_delta: Callable[[str], None] | None, read_timeout: float) -> CallResult:
-        request = ChatRequest(model=choice.model, messages=built.messages, options=choice.options,
+        messages = self._outbound(call_id, choice, list(built.messages))
+        request = ChatRequest(model=choice.model, messages=messages, options=choice.options,
                               role=choice.role, tools=tools, format=format,
                               read_timeout=read_timeout)
         backend = self.backend_for(choice.host)
@@ -158,3 +184,14 @@ class LLMClient:
             data["failed"] = failed
         self._emit(EventName.TOKEN_USAGE, data)
         return prompt, completion, source
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a model host URL points at this machine (127.0.0.0/8, ::1, localhost)."""
+    name = urlsplit(host if "://" in host else f"http://{host}").hostname or ""
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False

@@ -45,6 +45,7 @@ class EventName(StrEnum):
     ERROR = "ERROR"
     MODE_CHANGED = "MODE_CHANGED"
     TURN_CANCELLED = "TURN_CANCELLED"
+    PROMPT_REDACTED = "PROMPT_REDACTED"
 
 
 Mode = Literal["research", "auto", "silent"]
@@ -233,6 +234,15 @@ class TurnCancelled(TypedDict):
     by: str
 
 
+class PromptRedacted(TypedDict):
+    call_id: str
+    role: Role
+    model: str
+    host: str
+    messages: int  # how many messages of the prompt had something redacted
+    setting: str  # redact_prompts: auto or always
+
+
 PAYLOADS: dict[EventName, type] = {
     EventName.SESSION_STARTED: SessionStarted,
     EventName.SESSION_ENDED: SessionEnded,
@@ -259,6 +269,7 @@ PAYLOADS: dict[EventName, type] = {
     EventName.ERROR: ErrorPayload,
     EventName.MODE_CHANGED: ModeChange,
     EventName.TURN_CANCELLED: TurnCancelled,
+    EventName.PROMPT_REDACTED: PromptRedacted,
 }
 
 REQUIRED_FIELDS: dict[EventName, frozenset[str]] = {

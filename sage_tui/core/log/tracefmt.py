@@ -25,7 +25,7 @@ CATEGORIES: dict[str, str] = {
     "HUMAN_CHECKPOINT_REACHED": "checkpoint", "CHECKPOINT_RESOLVED": "checkpoint",
     "PATCH_PROPOSED": "patch", "HUNK_DECISION": "patch", "PATCH_APPLIED": "patch",
     "PATCH_FAILED": "error", "PATCH_REVERTED": "patch", "TEST_RUN": "test", "ERROR": "error",
-    "MODE_CHANGED": "checkpoint", "TURN_CANCELLED": "checkpoint",
+    "MODE_CHANGED": "checkpoint", "TURN_CANCELLED": "checkpoint", "PROMPT_REDACTED": "policy",
 }
 
 
@@ -119,6 +119,8 @@ _FORMATS: dict[str, Callable[[Mapping[str, Any]], str]] = {
                            f"in {_ms(d.get('ms'))}"),
     "MODE_CHANGED": lambda d: f"{d.get('from', '?')} → {d.get('to', '?')} by {d.get('by', '?')}",
     "TURN_CANCELLED": lambda d: f"turn {d.get('turn', '?')} stopped by {d.get('by', '?')}",
+    "PROMPT_REDACTED": lambda d: (f"secrets redacted from {d.get('messages', '?')} message(s) "
+                                  f"sent to {d.get('model', '?')} at {d.get('host', '?')}"),
     "ERROR": lambda d: f"{d.get('where', '?')} {d.get('kind', '?')}: {_one_line(d.get('message', ''), 100)}",
 }
 

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from sage_tui.core.log.redaction import redact_value
+
 
 class AuditTrail:
     """Appends records to one `audit.jsonl`, each with the same context (session, trace, who)."""
@@ -18,9 +20,9 @@ class AuditTrail:
         self.context = dict(context or {})
 
     def write(self, action: str, **data: Any) -> None:
-        """Append one line and fsync it before returning."""
-        record = {"ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "action": action,
-                  **self.context, **data}
+        """Append one line (redacted as the session log is) and fsync it before returning."""
+        record = redact_value({"ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                               "action": action, **self.context, **data})
         line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8", "backslashreplace")
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
