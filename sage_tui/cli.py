@@ -140,10 +140,24 @@ def eval_group() -> None:
               help="How to compare (default: the spec's `compare`, else strict).")
 @click.option("--record", metavar="SPEC", help="Run SPEC (.yaml) and write its golden trace.")
 def golden(files: tuple[str, ...], mode: str | None, record: str | None) -> None:
-    """Check golden FILES: specs are replayed and compared, traces checked for ordering."""
+    """Check golden FILES (default: the goldens shipped with SAGE): specs are replayed and
+    compared, traces checked for ordering."""
     from sage_tui.commands.evaluate import run_golden
 
     raise SystemExit(run_golden(files, mode, record))
+
+
+@eval_group.command(name="diff")
+@click.argument("session")
+@click.argument("baseline")
+@click.option("--mode", type=click.Choice(["strict", "unordered", "subset", "superset"]),
+              default="strict", show_default=True, help="How to compare.")
+def diff_sessions(session: str, baseline: str, mode: str) -> None:
+    """Compare SESSION's events with BASELINE's (ids, times, token counts and texts ignored);
+    print the first divergence and exit 1 when they differ."""
+    from sage_tui.commands.evaluate import run_diff
+
+    raise SystemExit(run_diff(session, baseline, mode))
 
 
 @eval_group.command()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Local regression run: unit tests, golden traces, and the smoke run on a real model when one
 # is at hand (Ollama at OLLAMA_HOST, else Gemma 3 270M through llama.cpp when its package is
-# installed). Ends with one summary line.
+# installed). With SAGE_BASELINE and SAGE_NIGHTLY_TASK set, it also runs the task and diffs the
+# session against the baseline session (`sage eval diff`). Ends with one summary line.
 # Usage: scripts/regression_local.sh   (from the repository, with .venv set up as the README says)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -10,8 +11,14 @@ bin=.venv/bin
 
 "$bin/python" -m pytest -q -p no:cacheprovider
 unit=$?
-"$bin/sage" eval golden sage_tui/eval/goldens/*.yaml sage_tui/eval/goldens/minimal.jsonl
+"$bin/sage" eval golden  # the shipped goldens
 golden=$?
+if [ -n "${SAGE_BASELINE:-}" ] && [ -n "${SAGE_NIGHTLY_TASK:-}" ]; then
+    # a whole session against a baseline: SAGE_BASELINE=<session id>, SAGE_NIGHTLY_TASK="..."
+    night="nightly-$(date +%Y%m%d-%H%M%S)"
+    SAGE_SESSION_ID="$night" "$bin/sage" run --mode auto "$SAGE_NIGHTLY_TASK" >/dev/null
+    "$bin/sage" eval diff "$night" "$SAGE_BASELINE" --mode subset || golden=1
+fi
 
 "$bin/sage" eval smoke
 smoke=$?

@@ -85,9 +85,53 @@ def test_a_trace_alone_gets_the_ordering_rules(tmp_path: Path) -> None:
     assert out.returncode == 1 and "a session must start with SESSION_STARTED" in out.stdout
 
 
+def test_bare_eval_golden_runs_the_shipped_goldens() -> None:
+    out = sage("eval", "golden")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "PASS code_research" in out.stdout and "PASS minimal" in out.stdout
+    assert out.stdout.strip().splitlines()[-1] == "4 passed, 0 failed"
+
+
+def test_the_minimal_trace_holds_a_clamped_model_call() -> None:
+    events = [json.loads(x)["event"] for x in MINIMAL.read_text().splitlines()]
+    i = events.index("CONTEXT_CLAMPED")
+    assert events[i - 1:i + 2] == ["MODEL_ROUTING_DECISION", "CONTEXT_CLAMPED", "TOKEN_USAGE"]
+
+
+def _recorded(tmp_path: Path, name: str) -> Path:
+    """A real session log of the code_auto scenario, written by `sage eval golden --record`."""
+    spec = tmp_path / name / "code_auto.yaml"
+    spec.parent.mkdir()
+    shutil.copy(GOLDENS / "code_auto.yaml", spec)
+    assert sage("eval", "golden", "--record", str(spec)).returncode == 0
+    return spec.with_suffix(".jsonl")
+
+
+@pytest.mark.parametrize("change,what", [
+    ("swap", "is a different event"), ("drop", "is a missing event"),
+    ("extra", "is an extra event")])
+def test_eval_diff_catches_a_reordered_missing_or_extra_event(tmp_path: Path, change: str,
+                                                               what: str) -> None:
+    baseline, session = _recorded(tmp_path, "a"), _recorded(tmp_path, "b")
+    same = sage("eval", "diff", str(session), str(baseline))
+    assert same.returncode == 0 and same.stdout.startswith("Same: 37 events"), same.stdout
+    lines = session.read_text().splitlines()
+    i = next(i for i, x in enumerate(lines) if '"TOOL_RESULT"' in x)
+    if change == "swap":
+        lines[i], lines[i + 1] = lines[i + 1], lines[i]
+    elif change == "drop":
+        del lines[i:]  # the session stopped early
+    else:
+        lines.append(lines[-2])
+    session.write_text("\n".join(lines) + "\n")
+    out = sage("eval", "diff", str(session), str(baseline))
+    assert out.returncode == 1 and what in out.stdout, out.stdout
+    assert "expected:" in out.stdout and "actual:" in out.stdout
+
+
 def test_usage_errors() -> None:
-    assert sage("eval", "golden").returncode == 2
     assert "does not exist" in sage("eval", "golden", "nope.yaml").stderr
+    assert sage("eval", "diff", "no-such-session", "nor-this").returncode == 2
 
 
 TRACE = [ev("SESSION_STARTED"), ev("MODEL_ROUTING_DECISION", call_id="a"),

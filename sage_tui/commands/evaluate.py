@@ -1,4 +1,5 @@
-"""`sage eval golden`: check traces against the ordering rules and their expectations."""
+"""`sage eval golden` (traces against the ordering rules and their expectations) and
+`sage eval diff` (a whole session log against a baseline session)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import click
 from sage_tui.core.errors import UsageError
 from sage_tui.core.log.logfiles import encode_record
 from sage_tui.core.log.sessionlog import TornTailWarning, read_session
-from sage_tui.eval.golden import check_order, compare
+from sage_tui.eval.golden import SESSION_VOLATILE, check_order, compare, shipped
 from sage_tui.eval.specs import load_spec, run_spec
 from sage_tui.paths import sage_paths
 
@@ -62,11 +63,9 @@ def run_golden(files: tuple[str, ...], mode: str | None, record: str | None) -> 
         for problem in problems:
             click.echo(f"  ordering: {problem.describe(records)}", err=True)
         return 1 if problems else 0
-    if not files:
-        raise UsageError("Name golden files: specs (.yaml, replayed and compared) or traces "
-                         "(.jsonl, ordering rules only).")
+    names = list(files) or [str(path) for path in shipped()]  # bare: the shipped goldens
     failed = 0
-    for name in files:
+    for name in names:
         target = Path(name)
         if not target.exists():
             raise UsageError(f"{name} does not exist.")
@@ -74,5 +73,24 @@ def run_golden(files: tuple[str, ...], mode: str | None, record: str | None) -> 
         failed += not passed
         mark = click.style("PASS", fg="green") if passed else click.style("FAIL", fg="red")
         click.echo(f"{mark} {target.stem}: {report}")
-    click.echo(f"{len(files) - failed} passed, {failed} failed")
+    click.echo(f"{len(names) - failed} passed, {failed} failed")
     return 1 if failed else 0
+
+
+def run_diff(session: str, baseline: str, mode: str) -> int:
+    """Implement `sage eval diff`: 0 when SESSION matches BASELINE as a sequence of events."""
+    from sage_tui.core.log.sessions import resolve
+
+    logs = []
+    for ref in (session, baseline):
+        target = resolve(ref, sage_paths().sessions)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TornTailWarning)
+            logs.append(list(target.reader()))
+    actual, expected = logs
+    divergence = compare(expected, actual, mode, SESSION_VOLATILE)
+    if divergence is None:
+        click.echo(f"Same: {len(actual)} events match the baseline's {len(expected)} ({mode}).")
+        return 0
+    click.echo(divergence.describe())
+    return 1

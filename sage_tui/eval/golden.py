@@ -19,6 +19,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 MODES = ("strict", "unordered", "subset", "superset")
@@ -26,9 +27,22 @@ VOLATILE = frozenset({"ts", "seq", "session_id", "trace_id", "latency_ms", "ms",
                       "workspace", "path", "command", "version", "created", "host",
                       "prompt_estimate", "estimator", "diff", "output"})
 MODEL_CALL = ("MODEL_ROUTING_DECISION", "CONTEXT_CLAMPED", "TOKEN_USAGE")
+# Also volatile between two real sessions (`sage eval diff`): ids and token counts.
+SESSION_VOLATILE = VOLATILE | frozenset({
+    "call_id", "prompt_tokens", "completion_tokens", "session", "tokens", "patch_id",
+    "hunk_sha", "text", "reasoning", "chars", "citations", "answer", "summary", "args",
+    "steps", "comment", "description", "message", "before", "after", "dropped", "budget"})
+SHIPPED = Path(__file__).with_name("goldens")
 
 
-def normalize(record: dict[str, Any]) -> dict[str, Any]:
+def shipped() -> list[Path]:
+    """The goldens that come with SAGE: every spec, then the traces without one."""
+    specs = sorted(SHIPPED.glob("*.yaml"))
+    traces = [t for t in sorted(SHIPPED.glob("*.jsonl")) if not t.with_suffix(".yaml").exists()]
+    return [*specs, *traces]
+
+
+def normalize(record: dict[str, Any], volatile: frozenset[str] = VOLATILE) -> dict[str, Any]:
     """A record without what changes from run to run.
 
     Volatile names are dropped from the payload's top level only: PLAN_CREATED's `path`
@@ -36,11 +50,11 @@ def normalize(record: dict[str, Any]) -> dict[str, Any]:
     """
     data = record.get("data") or {}
     return {"turn": record.get("turn"), "event": record.get("event"),
-            "data": {k: v for k, v in data.items() if k not in VOLATILE}}
+            "data": {k: v for k, v in data.items() if k not in volatile}}
 
 
-def line(record: dict[str, Any]) -> str:
-    return json.dumps(normalize(record), sort_keys=True, ensure_ascii=False)
+def line(record: dict[str, Any], volatile: frozenset[str] = VOLATILE) -> str:
+    return json.dumps(normalize(record, volatile), sort_keys=True, ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -151,12 +165,12 @@ def _subsequence(small: Sequence[str], big: Sequence[str]) -> int | None:
 
 
 def compare(expected: Iterable[dict[str, Any]], actual: Iterable[dict[str, Any]],
-            mode: str = "strict") -> Divergence | None:
+            mode: str = "strict", volatile: frozenset[str] = VOLATILE) -> Divergence | None:
     """The first divergence of `actual` from `expected` in `mode`, or None."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}")
-    want = [line(r) for r in expected]
-    got = [line(r) for r in actual]
+    want = [line(r, volatile) for r in expected]
+    got = [line(r, volatile) for r in actual]
     if mode == "strict":
         for index in range(max(len(want), len(got))):
             a = want[index] if index < len(want) else None
