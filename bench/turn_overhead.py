@@ -8,7 +8,8 @@ the session log (redaction included).
 A qa turn makes two model calls (the router's classification, then the answer), so
 it is compared with two bare streaming calls that send exactly the request bodies SAGE
 sends; the answer call alone is compared with one. Targets: turn <= 1.10x the bare
-calls and under 5 ms added; a fast-path answer under 10 ms.
+calls and under 5 ms added; a fast-path answer under 10 ms. The same turn with OpenTelemetry
+export on, to a collector that does not answer, is measured beside it (target: < 1 ms added).
 
     python bench/turn_overhead.py [--turns 200]
 """
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +119,11 @@ async def main_async(turns: int) -> None:
         settings = Settings(ollama_host=f"http://{host}", mode="silent")
         session = build_session(workspace, settings=settings, models=load_models(),
                                 remember=False)
+        traced = build_session(workspace, settings=replace(
+            settings, session_id="bench-otel", otel_endpoint=dead_collector()),
+            models=load_models(), remember=False)
+        assert traced.telemetry is not None, "pip install -e '.[otel]' to measure the exporter"
+        await sage_turns(traced, 5, QUESTION)
         # Warm up (connections, tokenizer probe, first-use imports) and learn what SAGE sends.
         await sage_turns(session, 5, QUESTION)
         turn_bodies = request_bodies(session, QUESTION)
@@ -127,6 +134,7 @@ async def main_async(turns: int) -> None:
         ours: list[float] = []
         bare1: list[float] = []
         answer: list[float] = []
+        exported: list[float] = []
         same_timeouts = httpx.Timeout(settings.model_timeout, connect=CONNECT_TIMEOUT)
         for _ in range(4):  # interleave rounds so drift hits both sides alike
             bare2 += await bare_calls(host, turn_bodies, turns // 4)
@@ -134,9 +142,12 @@ async def main_async(turns: int) -> None:
             ours += await sage_turns(session, turns // 4, QUESTION)
             bare1 += await bare_calls(host, answer_bodies, turns // 4)
             answer += await sage_answer_calls(session, turns // 4)
+            exported += await sage_turns(traced, turns // 4, QUESTION)
         fast = await sage_turns(session, turns, "which models do you use?")
         await session.aclose()
         session.close_log()
+        await traced.aclose()
+        traced.close_log()
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -153,6 +164,17 @@ async def main_async(turns: int) -> None:
     print(f"SAGE answer call (LLMClient.call):    {ms(answer):7.2f} ms   "
           f"ratio {ms(answer) / ms(bare1):.2f}x, added {ms(answer) - ms(bare1):+.2f} ms")
     print(f"fast-path answer (no model):          {ms(fast):7.2f} ms   (target < 10 ms)")
+    print(f"qa turn, OTel export to a dead collector: {ms(exported):7.2f} ms   added "
+          f"{ms(exported) - ms(ours):+.2f} ms a turn (target < 1 ms)")
+
+
+def dead_collector() -> str:
+    """An OTLP endpoint on a port nobody listens on."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
 
 
 def request_bodies(session: Any, question: str) -> list[dict[str, Any]]:

@@ -80,6 +80,9 @@ class Settings:
     model_timeout: float = 120.0
     turn_timeout: float = 600.0
     redact_prompts: str = "auto"  # auto: redact prompts for model hosts off this machine
+    otel_endpoint: str | None = None  # OTLP/HTTP base URL; OTEL_EXPORTER_OTLP_ENDPOINT wins
+    otel_headers: str | None = None  # k=v,k2=v2; OTEL_EXPORTER_OTLP_HEADERS wins
+    otel_capture_content: bool = False  # prompt and answer text in spans (redacted)
     theme: str = "textual-dark"
     test_command: str | None = None
     keys: Mapping[str, str] = field(default_factory=dict)
@@ -104,7 +107,7 @@ _ENV: dict[str, str] = {
 _FILE_KEYS = (
     "mode", "model_profile", "force_local_model", "max_prompt_chars_total", "tool_policy",
     "session_log_max_mb", "ollama_host", "model_timeout", "turn_timeout", "redact_prompts",
-    "theme",
+    "otel_endpoint", "otel_headers", "otel_capture_content", "theme",
     "test_command", "keys",
 )
 KNOWN_ENV = (*_ENV.values(), "SAGE_HOME", "SAGE_DEBUG")
@@ -132,6 +135,10 @@ def _parse(name: str, value: Any, source: str) -> Any:
         return number
     if name == "session_log_max_mb":
         return parse_max_mb(value, where)
+    if name == "otel_capture_content":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} to {value!r}, but it must be true or false.")
+        return value
     if name == "redact_prompts":
         if value not in ("auto", "always", "never"):
             raise ConfigError(f"{where} to {value!r}, but it must be auto (redact prompts sent "

@@ -7,6 +7,7 @@ workbench, the headless printer, tests; each gets every record exactly as it is 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +75,7 @@ class Session:
     log: SessionLog
     llm: LLMClient
     orchestrator: Orchestrator
+    telemetry: Any = None  # the OpenTelemetry exporter, when export is on
 
     async def aclose(self) -> None:
         cache = getattr(self.llm.backend_for, "cache", {})
@@ -81,6 +83,8 @@ class Session:
             await backend.aclose()
 
     def close_log(self) -> None:
+        if self.telemetry is not None:
+            self.telemetry.close()  # at most a couple of seconds, whatever the collector does
         self.log.close()
 
 
@@ -103,6 +107,7 @@ def build_session(workspace: Path, *, settings: Settings | None = None,
                           max_mb=settings.session_log_max_mb)
     for subscriber in subscribers:  # each gets every record as the log writes it
         log.subscribe(subscriber)
+    telemetry, notices = _telemetry(settings, log)
     sink: Sink = log.sink
     factory = backend_for or ollama_backends()
     llm = LLMClient(router, factory, sink, max_prompt_chars=settings.max_prompt_chars_total,
@@ -122,5 +127,31 @@ def build_session(workspace: Path, *, settings: Settings | None = None,
     code = CodeFlow(llm, sink, builtin_tools(), policy, engine, memory, tools, checkpoints)
     orchestrator = Orchestrator(workspace, llm, experts, sink, mode=settings.mode, profile=profile,
                                 backend_label=label, remember=remember, code=code,
-                                turn_timeout=settings.turn_timeout)
-    return Session(settings, models, log, llm, orchestrator)
+                                turn_timeout=settings.turn_timeout, notices=notices)
+    return Session(settings, models, log, llm, orchestrator, telemetry)
+
+
+def _telemetry(settings: Settings, log: SessionLog) -> tuple[Any, list[dict[str, Any]]]:
+    """The OpenTelemetry exporter, subscribed to the log's records, when an endpoint is set;
+    else None. A set-up problem is a notice for the log, never a failed session."""
+    from sage_tui.telemetry.otel import otel_config
+
+    config = otel_config(os.environ, settings.otel_endpoint, settings.otel_headers,
+                         settings.otel_capture_content)
+    if config is None:
+        return None, []
+    try:
+        from sage_tui.telemetry.spans import Exporter
+    except ImportError:
+        return None, [{"where": "otel", "kind": "export_unavailable",
+                       "message": "An OpenTelemetry endpoint is set, but the exporter is not "
+                                  "installed: install the `otel` extra (pip install "
+                                  "'sage-tui[otel]'), or unset OTEL_EXPORTER_OTLP_ENDPOINT."}]
+    from sage_tui import __version__
+
+    def warn(message: str) -> None:
+        log.emit("ERROR", {"where": "otel", "kind": "export_failed", "message": message})
+
+    exporter = Exporter(config, __version__, warn)
+    log.subscribe(exporter)
+    return exporter, []

@@ -146,7 +146,41 @@ def run_checks(env: Mapping[str, str] | None = None,
     add(config)
     add(check_ollama(router, environ))
     add(check_tokenizer(environ))
+    add(check_otel(environ))
     return checks
+
+
+def check_otel(env: Mapping[str, str]) -> Check:
+    """Whether traces are exported, and whether the collector answers."""
+    import importlib.util
+
+    from sage_tui.telemetry.otel import otel_config
+
+    try:
+        settings = load_settings(env=env)
+    except ConfigError:
+        settings = None
+    config = otel_config(env, settings.otel_endpoint if settings else None,
+                         settings.otel_headers if settings else None)
+    if config is None:
+        return Check("otel", "ok", "trace export off (set OTEL_EXPORTER_OTLP_ENDPOINT to send "
+                                   "session traces to a collector)")
+    if importlib.util.find_spec("opentelemetry.exporter.otlp.proto.http") is None:
+        return Check("otel", "warn", f"traces should go to {config.endpoint}, but the exporter "
+                                     "is not installed: pip install 'sage-tui[otel]'")
+    import httpx
+
+    try:  # an empty export request: a collector answers 200 (or 4xx), never nothing
+        reply = httpx.post(config.endpoint, content=b"", timeout=3.0, headers={
+            "Content-Type": "application/x-protobuf", **config.headers})
+    except httpx.HTTPError as exc:
+        return Check("otel", "warn", f"traces go to {config.endpoint}, which does not answer "
+                                     f"({type(exc).__name__}); turns are not slowed, the spans "
+                                     "are dropped")
+    content = "with" if config.capture_content else "without"
+    verdict: Status = "ok" if reply.status_code < 400 else "warn"
+    return Check("otel", verdict, f"exporting traces to {config.endpoint} ({content} prompt "
+                                  f"text; the collector answered {reply.status_code})")
 
 
 def session_dir(env: Mapping[str, str] | None = None) -> Path:

@@ -66,6 +66,7 @@ class Orchestrator:
     remember: bool = True
     code: CodeFlow | None = None
     turn_timeout: float = 600.0  # wall-clock seconds one turn may take (SAGE_TURN_TIMEOUT)
+    notices: list[dict[str, Any]] = field(default_factory=list)  # ERRORs to log at the start
     turn: int = 0
     transcript: list[Message] = field(default_factory=list)
     _background: set[asyncio.Task[None]] = field(default_factory=set)
@@ -82,6 +83,8 @@ class Orchestrator:
             "workspace": str(self.workspace), "mode": self.mode, "profile": self.profile,
             "version": __version__, "backend": self.backend_label,
             "models": {role: self.llm.router.primary(role).model for role in ROLES}}, turn=0)
+        for notice in self.notices:  # set-up problems that do not stop the session
+            self._emit(EventName.ERROR, notice, turn=0)
 
     async def run_turn(self, text: str, on_delta: Callable[[str], None] | None = None
                        ) -> TurnResult:

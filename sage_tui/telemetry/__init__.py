@@ -1,0 +1,1 @@
+"""Telemetry: what SAGE records, exported to the tracing backends people already run."""
