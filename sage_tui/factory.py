@@ -23,7 +23,8 @@ from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.modelmap import ModelsConfig
 from sage_tui.core.llm.routing import ModelRouter
 from sage_tui.core.llm.types import ChatBackend
-from sage_tui.core.log.events import Sink
+from sage_tui.core.log.emitting import emitter
+from sage_tui.core.log.events import ErrorPayload, EventName, Sink
 from sage_tui.core.log.recorder import Subscriber
 from sage_tui.core.log.sessionlog import SessionLog
 from sage_tui.core.patch.engine import PatchEngine
@@ -131,7 +132,7 @@ def build_session(workspace: Path, *, settings: Settings | None = None,
     return Session(settings, models, log, llm, orchestrator, telemetry)
 
 
-def _telemetry(settings: Settings, log: SessionLog) -> tuple[Any, list[dict[str, Any]]]:
+def _telemetry(settings: Settings, log: SessionLog) -> tuple[Any, list[ErrorPayload]]:
     """The OpenTelemetry exporter, subscribed to the log's records, when an endpoint is set;
     else None. A set-up problem is a notice for the log, never a failed session."""
     from sage_tui.telemetry.otel import otel_config
@@ -150,7 +151,8 @@ def _telemetry(settings: Settings, log: SessionLog) -> tuple[Any, list[dict[str,
     from sage_tui import __version__
 
     def warn(message: str) -> None:
-        log.emit("ERROR", {"where": "otel", "kind": "export_failed", "message": message})
+        emitter(log.sink)(EventName.ERROR, {"where": "otel", "kind": "export_failed",
+                                            "message": message})
 
     exporter = Exporter(config, __version__, warn)
     log.subscribe(exporter)

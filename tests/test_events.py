@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,9 +12,7 @@ from sage_tui.core.log.events import (
     EVENT_NAMES,
     PAYLOADS,
     REQUIRED_FIELDS,
-    Event,
     EventName,
-    fanout,
     validate,
 )
 from sage_tui.core.log.tracefmt import CATEGORIES, local_time, summary
@@ -135,8 +134,28 @@ def test_local_time_tolerates_bad_timestamps() -> None:
     assert local_time("garbage") == "garbage".ljust(12)
 
 
-def test_fanout_reaches_every_sink_in_order() -> None:
-    seen: list[tuple[str, str]] = []
-    sink = fanout(lambda e: seen.append(("a", e.name)), lambda e: seen.append(("b", e.name)))
-    sink(Event(EventName.ERROR, {}))
-    assert seen == [("a", "ERROR"), ("b", "ERROR")]
+def test_mypy_checks_each_payload_against_its_event(tmp_path: Path) -> None:
+    """Payloads are typed constructors: a missing or misspelt field, a wrong type or a payload
+    given to another event fails mypy; the right one passes."""
+    import subprocess
+    import sys
+
+    good = ('emit(EventName.TOOL_CALL, {"tool": "read_file", "args": {}, "call_id": "tool-1"})\n'
+            'emit(EventName.TURN_CANCELLED, {"turn": 2, "by": "person"})\n')
+    bad = ('emit(EventName.TOOL_CALL, {"tool": "read_file", "call_id": "tool-1"})\n'
+           'emit(EventName.TURN_CANCELLED, {"turn": "two", "by": "person"})\n'
+           'emit(EventName.MODE_CHANGED, {"tool": "read_file", "args": {}, "call_id": "1"})\n'
+           'emit(EventName.ERROR, {"where": "x", "kind": "y", "mesage": "typo"})\n')
+    head = ("from sage_tui.core.log.emitting import emitter\n"
+            "from sage_tui.core.log.events import EventName\n"
+            "emit = emitter(print)\n")
+    results = {}
+    for name, body in (("good", good), ("bad", bad)):
+        source = tmp_path / f"{name}.py"
+        source.write_text(head + body)
+        results[name] = subprocess.run(
+            [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(source)],
+            capture_output=True, text=True, timeout=300)
+    assert results["good"].returncode == 0, results["good"].stdout
+    errors = [line for line in results["bad"].stdout.splitlines() if ": error:" in line]
+    assert len(errors) == 4, results["bad"].stdout  # each wrong call, one by one

@@ -14,6 +14,7 @@ from sage_tui.core.agent.approval import ChosenHunks
 from sage_tui.core.agent.checkpoints import Checkpoints
 from sage_tui.core.agent.patchgate import PatchGate
 from sage_tui.core.errors import UsageError
+from sage_tui.core.log.emitting import emitter
 from sage_tui.core.log.events import EventName
 from sage_tui.core.log.safetext import plain
 from sage_tui.core.log.sessionlog import SessionLog
@@ -82,7 +83,7 @@ def run_apply(source: str, *, workspace: Path | None, hunks: str | None, check: 
         engine = patch_engine(ws, {"session_id": log.session_id, "trace_id": log.trace_id,
                                    "who": "sage apply"})
         _say_recovered(engine.recovery_note())
-        log.emit(EventName.SESSION_STARTED, {"workspace": str(ws), "mode": "research",
+        emitter(log.sink)(EventName.SESSION_STARTED, {"workspace": str(ws), "mode": "research",
                                              "profile": None, "version": _version(),
                                              "command": "apply"}, turn=0)
         if check:
@@ -91,7 +92,7 @@ def run_apply(source: str, *, workspace: Path | None, hunks: str | None, check: 
             approver = ChosenHunks(chosen, "chosen with --hunks" if hunks else None)
             gate = PatchGate(Checkpoints(log.sink, approver), engine, log.sink)
             result = asyncio.run(_decide_and_apply(gate, patch, source))
-        log.emit(EventName.SESSION_ENDED, {"status": "ok" if result.ok else "failed",
+        emitter(log.sink)(EventName.SESSION_ENDED, {"status": "ok" if result.ok else "failed",
                                            "turns": 0, "tokens": {"prompt_tokens": 0,
                                                                   "completion_tokens": 0}})
     if as_json:
@@ -125,7 +126,7 @@ def run_undo(*, workspace: Path | None, check: bool, as_json: bool) -> int:
         undo_id, manifest = engine.undo(check_only=check)
         files = [f["path"] for f in manifest["files"]]
         if not check:
-            log.emit(EventName.PATCH_REVERTED, {"patch_id": manifest["patch_id"], "files": files,
+            emitter(log.sink)(EventName.PATCH_REVERTED, {"patch_id": manifest["patch_id"], "files": files,
                                                 "hunks": [], "undo_id": undo_id})
     if as_json:
         click.echo(json.dumps({"undone": not check, "patch_id": manifest["patch_id"],

@@ -131,6 +131,7 @@ def run_review(source: str, workspace: Path | None) -> int:
     each hunk decision and the result, as in the workbench.
     """
     from sage_tui.commands.patching import _print, _read_patch, _version, _workspace
+    from sage_tui.core.log.emitting import emitter
     from sage_tui.core.log.events import EventName
     from sage_tui.core.log.safetext import plain
     from sage_tui.core.log.sessionlog import SessionLog
@@ -150,13 +151,13 @@ def run_review(source: str, workspace: Path | None) -> int:
                          trace_id=settings.trace_id, max_mb=settings.session_log_max_mb) as log:
         engine = patch_engine(checked, {"session_id": log.session_id, "trace_id": log.trace_id,
                                         "who": "sage review"})
-        log.emit(EventName.SESSION_STARTED, {"workspace": str(checked), "mode": "research",
+        emitter(log.sink)(EventName.SESSION_STARTED, {"workspace": str(checked), "mode": "research",
                                              "profile": None, "version": _version(),
                                              "command": "review"}, turn=0)
         app = ReviewApp(patch, engine, log.sink, keys=dict(settings.keys), source=source)
         app.run()
         result = app.result
-        log.emit(EventName.SESSION_ENDED, {
+        emitter(log.sink)(EventName.SESSION_ENDED, {
             "status": "failed" if result is not None and not result.ok else "ok", "turns": 0,
             "tokens": {"prompt_tokens": 0, "completion_tokens": 0}})
     decision = app.decision

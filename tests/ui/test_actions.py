@@ -73,6 +73,12 @@ async def test_a_remap_shows_in_the_footer_and_the_reviewer_help_line(tmp_path: 
     async with app.run_test(size=SIZE) as pilot:
         await _reviewer_open(app, pilot)
         screen = app.screen
+
+        def footer_drawn() -> bool:  # the footer lays its keys out after it mounts them
+            return any(k.key_display == "Y" and k.region.right > 0  # type: ignore[attr-defined]
+                       for k in screen.query_one(Footer).query("FooterKey"))
+
+        await until(pilot, footer_drawn, "the footer, laid out")
         help_line = str(screen.query_one("#review-help", Static).render())
         assert help_line.startswith("Y approve · n reject")
         shown = {(k.action, k.key_display): k.region  # type: ignore[attr-defined]

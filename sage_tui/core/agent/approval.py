@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from sage_tui.core.patch.model import Hunk, Patch
+from sage_tui.core.log.events import CheckpointKind
 from sage_tui.core.patch.review import HunkReview
 
 
@@ -21,7 +22,7 @@ from sage_tui.core.patch.review import HunkReview
 class ApprovalRequest:
     """What a checkpoint asks a person."""
 
-    checkpoint: str  # "plan", "patch" or "tool"
+    checkpoint: CheckpointKind
     title: str
     steps: list[str] = field(default_factory=list)
     patch: Patch | None = None

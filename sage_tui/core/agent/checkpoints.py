@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
 from sage_tui.core.agent.approval import ApprovalRequest, Approver, Decision, ModeApprover
-from sage_tui.core.log.events import Event, EventName, Sink
+from sage_tui.core.log.emitting import Emit, emitter
+from sage_tui.core.log.events import CheckpointReached, CheckpointResolved, EventName, Sink
+
+_Payload = TypeVar("_Payload", CheckpointReached, CheckpointResolved)
 
 PERSON = "person"
 
@@ -46,28 +49,35 @@ class Checkpoints:
                             "asks about")
         return verdict, rule
 
-    async def ask(self, request: ApprovalRequest, *, person: bool = False,
-                  **details: Any) -> Decision:
+    async def ask(self, request: ApprovalRequest, *, person: bool = False) -> Decision:
         """Announce a checkpoint, get its decision (a person's or the mode's), record it.
 
         `person`: the person asked for this checkpoint (they reopened a waiting patch), so
         they answer it whatever the mode.
         """
         blocking = self.blocking or person
-        self.sink(Event(EventName.HUMAN_CHECKPOINT_REACHED, {
+        reached: CheckpointReached = {
             "checkpoint": request.checkpoint, "mode": self.mode, "blocking": blocking,
-            "skipped": not blocking, "title": request.title, **details}))
+            "skipped": not blocking, "title": request.title}
+        self._emit(EventName.HUMAN_CHECKPOINT_REACHED, _details(reached, request))
         if blocking:
             decision = await self._person(request)
         else:
             decision = await ModeApprover().decide(request)
         if decision.by is None:
             decision.by = PERSON if blocking else f"{self.mode} mode"
-        edited = {"steps": decision.steps} if decision.steps is not None else {}
-        self.sink(Event(EventName.CHECKPOINT_RESOLVED, {
+        resolved: CheckpointResolved = {
             "checkpoint": request.checkpoint, "decision": decision.decision,
-            "comment": decision.comment, "by": decision.by, **edited, **details}))
+            "comment": decision.comment, "by": decision.by}
+        if decision.steps is not None:
+            resolved["steps"] = decision.steps
+        self._emit(EventName.CHECKPOINT_RESOLVED, _details(resolved, request))
         return decision
+
+    @property
+    def _emit(self) -> Emit:
+        """The sink, typed: each event's payload is checked against its TypedDict."""
+        return emitter(self.sink)
 
     async def _person(self, request: ApprovalRequest) -> Decision:
         """The approver's decision, with the turn's clock stopped while it is awaited."""
@@ -81,3 +91,13 @@ class Checkpoints:
             return await self.approver.decide(request)
         finally:
             deadline.reschedule(loop.time() + max(left, 0.0))
+
+
+def _details(payload: _Payload, request: ApprovalRequest) -> _Payload:
+    """The checkpoint's details on its events: the patch id, or the tool and its target."""
+    if request.patch is not None:
+        payload["patch_id"] = request.patch.patch_id
+    if request.tool is not None:
+        payload["tool"] = request.tool
+        payload["target"] = request.target or ""
+    return payload

@@ -28,7 +28,8 @@ from sage_tui.core.agent.toolloop import ToolLoop
 from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.context import Packet, PromptParts, untrusted
 from sage_tui.core.llm.types import Message
-from sage_tui.core.log.events import Event, EventName, Sink
+from sage_tui.core.log.emitting import Emit, emitter
+from sage_tui.core.log.events import EventName, Sink
 from sage_tui.core.patch.engine import PatchEngine
 from sage_tui.core.patch.model import Patch
 from sage_tui.core.patch.result import ApplyResult
@@ -78,8 +79,10 @@ class CodeFlow:
     def mode(self, mode: str) -> None:
         self.checkpoints.mode = mode
 
-    def _emit(self, name: EventName, data: dict[str, Any]) -> None:
-        self.sink(Event(name, data))
+    @property
+    def _emit(self) -> Emit:
+        """The sink, typed: each event's payload is checked against its TypedDict."""
+        return emitter(self.sink)
 
     def _loop(self) -> ToolLoop:
         return ToolLoop(self.llm, self.registry, self.policy, self.checkpoints, self.sink,

@@ -26,7 +26,8 @@ from sage_tui.core.agent.prompts import MEMORY_SYSTEM, SUMMARY_SYSTEM
 from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.context import Packet, PromptParts, untrusted
 from sage_tui.core.llm.types import Message
-from sage_tui.core.log.events import Event, EventName, Sink
+from sage_tui.core.log.emitting import emitter
+from sage_tui.core.log.events import EventName, ExpertPacket, Sink
 from sage_tui.core.workspace.gitcmd import git_argv, git_env
 from sage_tui.core.workspace.retrieval import RetrievalIndex
 from sage_tui.core.workspace.state import write_json_atomic
@@ -161,9 +162,12 @@ class Experts:
         chosen = [n for n in dict.fromkeys(names) if n in jobs]
         results = await asyncio.gather(*(jobs[n](query) for n in chosen))
         for packet, extra in results:
-            self.sink(Event(EventName.EXPERT_PACKET, {
+            announced: ExpertPacket = {
                 "expert": packet.expert, "chars": len(packet.text), "evidence": packet.evidence,
-                "citations": list(packet.citations), "text": packet.text, **extra}))
+                "citations": list(packet.citations), "text": packet.text}
+            if "health" in extra:
+                announced["health"] = extra["health"]
+            emitter(self.sink)(EventName.EXPERT_PACKET, announced)
         return [packet for packet, _ in results]
 
     async def _memory(self, query: str) -> tuple[Packet, dict[str, Any]]:

@@ -26,7 +26,8 @@ from sage_tui.core.errors import SageError
 from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.context import PromptParts
 from sage_tui.core.llm.types import Message
-from sage_tui.core.log.events import ROLES, Event, EventName, Mode, Sink
+from sage_tui.core.log.emitting import Emit, emitter
+from sage_tui.core.log.events import ROLES, ErrorPayload, EventName, Mode, Sink
 
 BACKGROUND_TIMEOUT = 120.0
 
@@ -66,7 +67,7 @@ class Orchestrator:
     remember: bool = True
     code: CodeFlow | None = None
     turn_timeout: float = 600.0  # wall-clock seconds one turn may take (SAGE_TURN_TIMEOUT)
-    notices: list[dict[str, Any]] = field(default_factory=list)  # ERRORs to log at the start
+    notices: list[ErrorPayload] = field(default_factory=list)  # ERRORs to log at the start
     turn: int = 0
     transcript: list[Message] = field(default_factory=list)
     _background: set[asyncio.Task[None]] = field(default_factory=set)
@@ -74,8 +75,10 @@ class Orchestrator:
     def __post_init__(self) -> None:
         self.router = MessageRouter(self.llm)  # the client's read timeout
 
-    def _emit(self, name: EventName, data: dict[str, Any], turn: int | None = None) -> None:
-        self.sink(Event(name, data, turn))
+    @property
+    def _emit(self) -> Emit:
+        """The sink, typed: each event's payload is checked against its TypedDict."""
+        return emitter(self.sink)
 
     def start(self) -> None:
         """Announce the session (SESSION_STARTED)."""

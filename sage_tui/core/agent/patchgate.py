@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from typing import cast
 
 from sage_tui.core.agent.approval import ApprovalRequest, Decision
 from sage_tui.core.agent.checkpoints import PERSON, Checkpoints
 from sage_tui.core.errors import SageError
-from sage_tui.core.log.events import Event, EventName, Sink
+from sage_tui.core.log.emitting import Emit, emitter
+from sage_tui.core.log.events import EventName, HunkVerdict, PatchProposed, Sink
 from sage_tui.core.patch.engine import PatchEngine
 from sage_tui.core.patch.model import Hunk, Patch
 from sage_tui.core.patch.result import ApplyResult
@@ -37,11 +38,17 @@ class PatchGate:
     waiting: dict[str, HunkReview] = field(default_factory=dict)
     last_failure: str = ""  # why the last apply failed, for the person
 
-    def propose(self, patch: Patch, **extra: Any) -> None:
+    def propose(self, patch: Patch, *, description: str | None = None,
+                source: str | None = None) -> None:
         """Announce a new patch (PATCH_PROPOSED, with its diff for review and replay)."""
-        self.sink(Event(EventName.PATCH_PROPOSED, {
-            "patch_id": patch.patch_id, "files": patch.paths, "hunks": len(patch.hunks),
-            **extra, "diff": patch.text()[:MAX_LOGGED_DIFF]}))
+        proposed: PatchProposed = {"patch_id": patch.patch_id, "files": patch.paths,
+                                   "hunks": len(patch.hunks)}
+        if description is not None:
+            proposed["description"] = description
+        if source is not None:
+            proposed["source"] = source
+        proposed["diff"] = patch.text()[:MAX_LOGGED_DIFF]
+        self._emit(EventName.PATCH_PROPOSED, proposed)
 
     async def decide(self, patch: Patch, review: HunkReview | None = None) -> Decision:
         """The patch checkpoint: a person (or the mode) decides its hunks.
@@ -51,9 +58,9 @@ class PatchGate:
         (they asked to reopen it).
         """
         def on_hunk(hunk: Hunk, decision: str, comment: str | None) -> None:
-            self.sink(Event(EventName.HUNK_DECISION, {
+            self._emit(EventName.HUNK_DECISION, {
                 "patch_id": patch.patch_id, "hunk_id": hunk.hunk_id, "hunk_sha": hunk.sha,
-                "decision": decision, "comment": comment, "path": hunk.path}))
+                "decision": cast(HunkVerdict, decision), "comment": comment, "path": hunk.path})
             self.engine.audit("hunk_decision", patch_id=patch.patch_id, hunk_id=hunk.hunk_id,
                               hunk_sha=hunk.sha, decision=decision, comment=comment,
                               who=PERSON if person else f"{self.checkpoints.mode} mode")
@@ -65,18 +72,23 @@ class PatchGate:
             decision = await self.checkpoints.ask(
                 ApprovalRequest("patch", f"Review patch {patch.patch_id}", patch=patch,
                                 on_hunk=on_hunk, review=review),
-                person=person, patch_id=patch.patch_id)
+                person=person)
         except asyncio.CancelledError:  # the turn was stopped: the patch waits, as decided so far
             self.waiting[patch.patch_id] = review
-            self.sink(Event(EventName.CHECKPOINT_RESOLVED, {
+            self._emit(EventName.CHECKPOINT_RESOLVED, {
                 "checkpoint": "patch", "decision": "defer", "comment": "the turn was stopped",
-                "by": PERSON, "patch_id": patch.patch_id}))
+                "by": PERSON, "patch_id": patch.patch_id})
             raise
         if decision.decision == "defer":
             self.waiting[patch.patch_id] = decision.review or review
         else:
             self.waiting.pop(patch.patch_id, None)
         return decision
+
+    @property
+    def _emit(self) -> Emit:
+        """The sink, typed: each event's payload is checked against its TypedDict."""
+        return emitter(self.sink)
 
     def waiting_review(self, patch_id: str) -> HunkReview:
         """The review of a waiting patch.
@@ -93,6 +105,9 @@ class PatchGate:
     async def apply(self, review: HunkReview) -> ApplyResult:
         """Apply the approved hunks (PATCH_APPLIED or PATCH_FAILED)."""
         result = await asyncio.to_thread(self.engine.apply, review.patch, review.approved)
-        self.sink(Event(*result.event()))
+        if result.ok:
+            self._emit(EventName.PATCH_APPLIED, result.payload())
+        else:
+            self._emit(EventName.PATCH_FAILED, result.payload())
         self.last_failure = "" if result.ok else result.reason
         return result

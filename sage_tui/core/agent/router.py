@@ -24,7 +24,7 @@ from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.context import PromptParts
 from sage_tui.core.llm.errors import LLMError
 from sage_tui.core.llm.types import Message
-from sage_tui.core.log.events import ROUTES
+from sage_tui.core.log.events import ROUTES, RouteDecision
 
 EXPERTS = ("memory", "summarizer", "retrieval", "git")
 HISTORY = 7  # messages the classifier sees, the current one included
@@ -66,14 +66,16 @@ class Route:
     fast_path: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
 
-    def event(self) -> dict[str, Any]:
+    def event(self) -> RouteDecision:
         """The ROUTE_DECISION payload."""
-        data: dict[str, Any] = {"route": self.route, "experts": list(self.experts),
-                                "reasoning": self.reasoning, "source": self.source,
-                                "latency_ms": round(self.latency_ms, 2)}
+        data: RouteDecision = {"route": self.route, "experts": list(self.experts),
+                               "reasoning": self.reasoning, "source": self.source,
+                               "latency_ms": round(self.latency_ms, 2)}
         if self.fast_path:
             data["fast_path"] = self.fast_path
-        return {**data, **self.detail}
+        if "fail_safe_reason" in self.detail:
+            data["fail_safe_reason"] = str(self.detail["fail_safe_reason"])
+        return data
 
 
 def fast_path(text: str) -> str | None:

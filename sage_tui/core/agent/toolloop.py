@@ -16,7 +16,6 @@ import asyncio
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 from sage_tui.core.agent.approval import ApprovalRequest
 from sage_tui.core.agent.checkpoints import Checkpoints
@@ -25,7 +24,8 @@ from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.context import PromptParts, untrusted
 from sage_tui.core.llm.errors import ToolsUnsupported
 from sage_tui.core.llm.types import ToolCall
-from sage_tui.core.log.events import Event, EventName, Sink
+from sage_tui.core.log.emitting import Emit, emitter
+from sage_tui.core.log.events import EventName, Sink, ToolError, ToolResult
 from sage_tui.core.tools.policy import Policy
 from sage_tui.core.tools.registry import ToolContext, ToolFailure, ToolOutput, ToolRegistry
 from sage_tui.core.workspace.workspace import PathDenied
@@ -52,7 +52,7 @@ class LoopResult:
     answer: str
     steps: int
     unrecovered: list[str] = field(default_factory=list)
-    failures: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[ToolError] = field(default_factory=list)
 
 
 class ToolLoop:
@@ -72,15 +72,17 @@ class ToolLoop:
         self._calls = 0
         self._offered: list[str] = []
 
-    def _emit(self, name: EventName, data: dict[str, Any]) -> None:
-        self.sink(Event(name, data))
+    @property
+    def _emit(self) -> Emit:
+        """The sink, typed: each event's payload is checked against its TypedDict."""
+        return emitter(self.sink)
 
     async def run(self, role: str, parts: PromptParts, tools: list[str]) -> LoopResult:
         """Ask `role` until it answers; it may call only `tools` (others are refused)."""
         self._offered = list(tools)
         failures: dict[str, int] = {}
         last_failed: dict[str, str] = {}  # tool → message of its last failure
-        log: list[dict[str, Any]] = []
+        log: list[ToolError] = []
         steps = 0
         answer = ""
         while steps < self.max_steps:
@@ -143,7 +145,7 @@ class ToolLoop:
                                    "tool_name": call.name})
 
     async def _one(self, call: ToolCall, failures: dict[str, int]
-                   ) -> tuple[str, dict[str, Any] | None]:
+                   ) -> tuple[str, ToolError | None]:
         self._calls += 1
         call_id = f"tool-{self._calls}"
         self._emit(EventName.TOOL_CALL, {"tool": call.name, "args": dict(call.arguments),
@@ -158,17 +160,19 @@ class ToolLoop:
             failure = _classify(exc, call.name)
             failures[key] = failures.get(key, 0) + 1
             suggestion = failure.suggestion or SUGGESTIONS[failure.kind]
-            data = {"tool": call.name, "call_id": call_id, "kind": failure.kind,
-                    "message": failure.message, "suggestion": suggestion,
-                    "attempt": failures[key]}
+            data: ToolError = {"tool": call.name, "call_id": call_id, "kind": failure.kind,
+                               "message": failure.message, "suggestion": suggestion,
+                               "attempt": failures[key]}
             self._emit(EventName.TOOL_ERROR, data)
             return (f"ERROR ({failure.kind}): {failure.message}\nSuggestion: {suggestion}",
                     data)
-        self._emit(EventName.TOOL_RESULT, {"tool": call.name, "call_id": call_id, "ok": output.ok,
-                                           "summary": output.summary,
-                                           "ms": output.data.get("ms", 0), **{
-                                               k: v for k, v in output.data.items()
-                                               if k in ("patch_id", "exit_code")}})
+        result: ToolResult = {"tool": call.name, "call_id": call_id, "ok": output.ok,
+                              "summary": output.summary, "ms": output.data.get("ms", 0)}
+        if "patch_id" in output.data:
+            result["patch_id"] = str(output.data["patch_id"])
+        if "exit_code" in output.data:
+            result["exit_code"] = int(output.data["exit_code"])
+        self._emit(EventName.TOOL_RESULT, result)
         for event in output.events:
             if event.name in tool.emits:  # a tool reports only the events it declares
                 self.sink(event)
@@ -193,8 +197,7 @@ class ToolLoop:
                               f"({rule}).", "Do without it, or ask the user to change "
                               "SAGE_TOOL_POLICY.")
         decision = await self.checkpoints.ask(
-            ApprovalRequest("tool", f"Allow {tool} on {target}?", tool=tool, target=target),
-            tool=tool, target=target)
+            ApprovalRequest("tool", f"Allow {tool} on {target}?", tool=tool, target=target))
         if decision.decision == "approve_session":
             self.policy.allow_for_session(tool, target)
         elif decision.decision != "approve":

@@ -22,7 +22,14 @@ from sage_tui.core.llm.errors import LLMError, ModelNotFound, ReplyTooLong
 from sage_tui.core.llm.routing import ModelChoice, ModelRouter
 from sage_tui.core.llm.tokens import TokenCounter, UsageLedger
 from sage_tui.core.llm.types import ChatBackend, ChatRequest, Message, ToolCall
-from sage_tui.core.log.events import Event, EventName, Sink
+from sage_tui.core.log.emitting import Emit, emitter
+from sage_tui.core.log.events import (
+    EventName,
+    ModelRoutingDecision,
+    Sink,
+    TokenUsage,
+    UsageSource,
+)
 from sage_tui.core.log.redaction import redact_value
 
 DEFAULT_READ_TIMEOUT = 120.0
@@ -84,8 +91,10 @@ class LLMClient:
                 "host": choice.host, "messages": changed, "setting": self.redact_prompts})
         return sent
 
-    def _emit(self, name: EventName, data: Mapping[str, Any]) -> None:
-        self.sink(Event(name, data))
+    @property
+    def _emit(self) -> Emit:
+        """The sink, typed: each event's payload is checked against its TypedDict."""
+        return emitter(self.sink)
 
     async def call(self, role: str, parts: PromptParts, *,
                    tools: Sequence[Mapping[str, Any]] | None = None,
@@ -104,11 +113,12 @@ class LLMClient:
             if (choice.host, choice.model) in self.unavailable:
                 continue
             call_id = f"llm-{next(self._call_ids)}"  # pairs the three events of an attempt
-            self._emit(EventName.MODEL_ROUTING_DECISION, {
+            routed: ModelRoutingDecision = {
                 "call_id": call_id, "role": role, "model": choice.model, "host": choice.host,
-                "reason": choice.reason, "num_ctx": choice.num_ctx,
-                **({"instead_of": last_missing.model} if last_missing else {}),
-            })
+                "reason": choice.reason, "num_ctx": choice.num_ctx}
+            if last_missing:
+                routed["instead_of"] = last_missing.model
+            self._emit(EventName.MODEL_ROUTING_DECISION, routed)
             built = build_prompt(parts, role=role, num_ctx=choice.num_ctx,
                                  max_chars=self.max_prompt_chars, counter=self.counter,
                                  options=choice.options)
@@ -163,7 +173,8 @@ class LLMClient:
 
     def _usage(self, call_id: str, choice: ModelChoice, built: BuiltPrompt, text: str,
                prompt_count: int | None, completion_count: int | None,
-               failed: str | None = None) -> tuple[int, int, str]:
+               failed: str | None = None) -> tuple[int, int, UsageSource]:
+        source: UsageSource
         if failed is not None and not text:
             prompt, completion, source = 0, 0, "ollama"  # nothing was evaluated
         else:
@@ -174,7 +185,7 @@ class LLMClient:
             source = "ollama" if exact else "estimate"
         totals = self.ledger.record(choice.role, choice.model, choice.num_ctx, prompt, completion,
                                     source == "estimate")
-        data: dict[str, Any] = {
+        data: TokenUsage = {
             "call_id": call_id, "role": choice.role, "model": choice.model, "prompt_tokens": prompt,
             "completion_tokens": completion, "source": source, "session": totals,
             "prompt_estimate": built.tokens, "estimator": "tiktoken" if self.counter.exact

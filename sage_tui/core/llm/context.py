@@ -18,6 +18,7 @@ from typing import Any
 
 from sage_tui.core.llm.tokens import MESSAGE_OVERHEAD, TokenCounter
 from sage_tui.core.llm.types import Message
+from sage_tui.core.log.events import ContextClamped
 
 MIN_PART_CHARS = 240
 CUT_MARK = " …[cut]"
@@ -72,7 +73,7 @@ class BuiltPrompt:
     messages: list[Message]
     tokens: int
     chars: int
-    clamp: dict[str, Any] | None = None
+    clamp: ContextClamped | None = None
 
     @property
     def overflow(self) -> bool:
@@ -178,7 +179,7 @@ def build_prompt(parts: PromptParts, *, role: str, num_ctx: int, max_chars: int,
 
     after = total()
     overflow = not fits()
-    clamp: dict[str, Any] = {
+    clamp: ContextClamped = {
         "role": role, "budget": budget, "before": before[0], "after": after[0],
         "dropped": dropped, "max_chars": max_chars, "chars_before": before[1],
         "chars_after": after[1], "overflow": overflow,

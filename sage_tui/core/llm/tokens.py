@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sage_tui.core.llm import tokenfiles
+from sage_tui.core.log.events import TokenTotals
 
 _WORDS = re.compile(r"\w+|[^\w\s]")
 MESSAGE_OVERHEAD = 4  # role markers and separators per chat message
@@ -114,7 +115,7 @@ class UsageLedger:
         self.roles: dict[str, RoleUsage] = {}
 
     def record(self, role: str, model: str, num_ctx: int, prompt: int, completion: int,
-               estimated: bool) -> dict[str, Any]:
+               estimated: bool) -> TokenTotals:
         """Add one call; return the session totals for its TOKEN_USAGE event."""
         self.calls += 1
         self.prompt_tokens += prompt
@@ -130,6 +131,6 @@ class UsageLedger:
         usage.estimated = usage.estimated or estimated
         return self.totals()
 
-    def totals(self) -> dict[str, Any]:
+    def totals(self) -> TokenTotals:
         return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
                 "estimated": self.estimated}

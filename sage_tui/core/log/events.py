@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict, get_origin, get_type_hints
 
 
 class EventName(StrEnum):
@@ -83,10 +83,13 @@ class SessionStarted(TypedDict):
     mode: Mode
     profile: str | None
     version: str
+    backend: NotRequired[str]  # the model server's label ("ollama", "scripted model")
+    models: NotRequired[dict[str, str]]  # role → model at the start
+    command: NotRequired[str]  # a session of `sage apply` or `sage review`
 
 
 class SessionEnded(TypedDict):
-    status: Literal["ok", "failed", "cancelled", "error"]
+    status: str  # ok, failed, cancelled or error
     turns: int
     tokens: TokenTotals
 
@@ -96,14 +99,17 @@ class Message(TypedDict):
 
     text: str
     role: str
+    model: NotRequired[str]
 
 
 class RouteDecision(TypedDict):
-    route: Route
+    route: str  # one of ROUTES
     experts: list[str]
     reasoning: str
-    source: RouteSource
+    source: str  # one of RouteSource
     latency_ms: float
+    fast_path: NotRequired[str]  # the status question answered without a model
+    fail_safe_reason: NotRequired[str]
 
 
 class ExpertPacket(TypedDict):
@@ -112,30 +118,45 @@ class ExpertPacket(TypedDict):
     evidence: bool
     citations: list[str]
     text: str  # what the model was given (redacted in the log like everything else)
+    health: NotRequired[dict[str, Any]]  # retrieval: the index's state
 
 
 class ModelRoutingDecision(TypedDict):
-    role: Role
+    role: str  # one of ROLES
     model: str
     host: str
     reason: ModelReason
+    call_id: NotRequired[str]  # pairs the three events of one model call
+    num_ctx: NotRequired[int]
+    instead_of: NotRequired[str]  # a fallback: the model that was not pulled
 
 
 class ContextClamped(TypedDict):
-    role: Role
+    role: str
     budget: int
     before: int
     after: int
     dropped: list[str]
+    call_id: NotRequired[str]
+    max_chars: NotRequired[int]
+    chars_before: NotRequired[int]
+    chars_after: NotRequired[int]
+    overflow: NotRequired[bool]
+    warning: NotRequired[str]
 
 
 class TokenUsage(TypedDict):
-    role: Role
+    role: str
     model: str
     prompt_tokens: int
     completion_tokens: int
     source: UsageSource
     session: TokenTotals
+    call_id: NotRequired[str]
+    prompt_estimate: NotRequired[int]
+    estimator: NotRequired[str]
+    num_ctx: NotRequired[int]
+    failed: NotRequired[str]  # the call failed: why
 
 
 class ToolCall(TypedDict):
@@ -150,12 +171,14 @@ class ToolResult(TypedDict):
     ok: bool
     summary: str
     ms: float
+    patch_id: NotRequired[str]  # propose_patch
+    exit_code: NotRequired[int]  # run_command, run_tests
 
 
 class ToolError(TypedDict):
     tool: str
     call_id: str
-    kind: ToolErrorKind
+    kind: str  # one of ToolErrorKind
     message: str
     suggestion: str
     attempt: int
@@ -164,7 +187,7 @@ class ToolError(TypedDict):
 class PolicyDecision(TypedDict):
     tool: str
     target: str
-    verdict: Verdict
+    verdict: str  # one of Verdict
     rule: str
 
 
@@ -175,21 +198,33 @@ class PlanCreated(TypedDict):
 
 class CheckpointReached(TypedDict):
     checkpoint: CheckpointKind
-    mode: Mode
+    mode: str  # one of MODES
     blocking: bool
     skipped: bool
+    title: NotRequired[str]
+    patch_id: NotRequired[str]  # a patch checkpoint
+    tool: NotRequired[str]  # a tool checkpoint, with its target
+    target: NotRequired[str]
 
 
 class CheckpointResolved(TypedDict):
     checkpoint: CheckpointKind
-    decision: CheckpointDecision
+    decision: str  # one of CheckpointDecision
     comment: str | None
+    by: NotRequired[str | None]  # person, <mode> mode, no one at the terminal
+    steps: NotRequired[list[str]]  # an edited plan
+    patch_id: NotRequired[str]
+    tool: NotRequired[str]
+    target: NotRequired[str]
 
 
 class PatchProposed(TypedDict):
     patch_id: str
     files: list[str]
     hunks: int
+    description: NotRequired[str]
+    source: NotRequired[str]  # the file `sage apply` or `sage review` read
+    diff: NotRequired[str]  # up to 200,000 characters, for review and replay
 
 
 class HunkDecision(TypedDict):
@@ -198,6 +233,7 @@ class HunkDecision(TypedDict):
     hunk_sha: str
     decision: HunkVerdict
     comment: str | None
+    path: NotRequired[str]
 
 
 class _Outcome(TypedDict):
@@ -210,6 +246,7 @@ class PatchOutcome(_Outcome, total=False):
     """PATCH_APPLIED, PATCH_FAILED and PATCH_REVERTED (`reason` when it failed)."""
 
     reason: str
+    undo_id: str | None
 
 
 class TestRun(TypedDict):
@@ -236,7 +273,7 @@ class TurnCancelled(TypedDict):
 
 class PromptRedacted(TypedDict):
     call_id: str
-    role: Role
+    role: str
     model: str
     host: str
     messages: int  # how many messages of the prompt had something redacted
@@ -272,9 +309,15 @@ PAYLOADS: dict[EventName, type] = {
     EventName.PROMPT_REDACTED: PromptRedacted,
 }
 
+def _required(payload: type) -> frozenset[str]:
+    """The fields a payload must have (`NotRequired` ones and `total=False` ones excepted)."""
+    hints = get_type_hints(payload, include_extras=True)
+    return frozenset(k for k in payload.__required_keys__  # type: ignore[attr-defined]
+                     if get_origin(hints.get(k)) is not NotRequired)
+
+
 REQUIRED_FIELDS: dict[EventName, frozenset[str]] = {
-    name: frozenset(payload.__required_keys__)  # type: ignore[attr-defined]
-    for name, payload in PAYLOADS.items()
+    name: _required(payload) for name, payload in PAYLOADS.items()
 }
 
 # Records after which the log fsyncs: a human decision, a change to the working
@@ -316,13 +359,3 @@ def validate(name: str, data: Mapping[str, Any]) -> list[str]:
         return [f"unknown event {name!r}"]
     missing = REQUIRED_FIELDS[EventName(name)] - data.keys()
     return [f"{name} lacks field {key!r}" for key in sorted(missing)]
-
-
-def fanout(*sinks: Sink) -> Sink:
-    """Combine sinks so each event reaches all of them, in order."""
-
-    def emit(event: Event) -> None:
-        for sink in sinks:
-            sink(event)
-
-    return emit

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sage_tui.core.log.events import EventName
+from sage_tui.core.log.events import PatchOutcome
 
 
 @dataclass(frozen=True)
@@ -32,11 +32,14 @@ class ApplyResult:
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "hunks": [asdict(h) for h in self.hunks]}
 
-    def event(self) -> tuple[EventName, dict[str, Any]]:
-        """The PATCH_APPLIED or PATCH_FAILED event that reports this result."""
-        data = {"patch_id": self.patch_id, "files": self.files,
-                "hunks": [{"hunk_id": h.hunk_id, "status": h.status, "reason": h.reason}
-                          for h in self.hunks]}
+    def payload(self) -> PatchOutcome:
+        """What PATCH_APPLIED (with the undo id) or PATCH_FAILED (with the reason) reports."""
+        data: PatchOutcome = {
+            "patch_id": self.patch_id, "files": self.files,
+            "hunks": [{"hunk_id": h.hunk_id, "status": h.status, "reason": h.reason}
+                      for h in self.hunks]}
         if self.ok:
-            return EventName.PATCH_APPLIED, {**data, "undo_id": self.undo_id}
-        return EventName.PATCH_FAILED, {**data, "reason": self.reason}
+            data["undo_id"] = self.undo_id
+        else:
+            data["reason"] = self.reason
+        return data

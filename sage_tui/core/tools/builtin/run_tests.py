@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sage_tui.core.log.events import Event, EventName
+from sage_tui.core.log.events import Event, EventName, TestRun
 from sage_tui.core.tools.builtin.common import run_process
 from sage_tui.core.tools.registry import Tool, ToolContext, ToolFailure, ToolOutput
 
@@ -35,9 +35,11 @@ def _text(path: Path) -> str:
         return ""
 
 
-def test_run_payload(data: Mapping[str, Any]) -> dict[str, Any]:
+def test_run_payload(data: Mapping[str, Any]) -> TestRun:
     """The TEST_RUN event's data, from what `run_tests` returned."""
-    return {k: data[k] for k in ("command", "exit_code", "passed", "failed", "ms")}
+    return {"command": str(data["command"]), "exit_code": int(data["exit_code"]),
+            "passed": int(data["passed"]), "failed": int(data["failed"]),
+            "ms": float(data["ms"])}
 
 
 def run_tests(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
