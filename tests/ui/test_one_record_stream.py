@@ -8,6 +8,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from sage_tui.core.log.sessionlog import read_session
 from sage_tui.ui.screens.diff_review import DiffReviewScreen
 from sage_tui.ui.screens.modals import CommentModal, PlanModal
 from tests.helpers import sessions_dir, state_of
+from tests.test_otel_export import Receiver
 from tests.ui.harness import FrozenApp, make_app, workspace
 from tests.ui.test_workbench_pilot import SIZE, send, texts, until
 
@@ -45,6 +48,16 @@ def scenario() -> dict[str, Any]:
     ]}
 
 
+@pytest.fixture
+def collector() -> Iterator[Receiver]:
+    """An OTLP/HTTP receiver in this process (tests/test_otel_export.py)."""
+    server = Receiver()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+
+
 class Recording(FrozenApp):
     """The workbench, keeping every record it was handed."""
 
@@ -60,7 +73,10 @@ def leaked(text: str) -> list[str]:
 
 
 async def test_no_consumer_sees_a_secret_and_the_screen_shows_what_the_log_holds(
-        tmp_path: Path) -> None:
+        tmp_path: Path, collector: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    receiver = collector
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)  # spans too, with text
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
     root = workspace(tmp_path / "repo")
     app = make_app(root, scenario(), policy="allow_commands")
     app.__class__ = Recording
@@ -86,8 +102,12 @@ async def test_no_consumer_sees_a_secret_and_the_screen_shows_what_the_log_holds
     raw_log = "\n".join(p.read_text() for p in sessions_dir().glob("ui-test-session*.jsonl"))
     audit = (state_of(root) / "audit.jsonl").read_text()
     assert "leaked [REDACTED:github_token]" in audit  # the comment is there, its token is not
+    assert receiver.got.wait(10), "no spans arrived"
+    spans = str([(s.name, s.attributes, s.events) for s in receiver.spans])
+    assert "execute_tool run_command" in spans and "gen_ai.user.message" in spans
     for name, text in (("log", raw_log), ("screen", on_screen), ("audit", audit),
-                       ("records", json.dumps(app.shown))):  # type: ignore[attr-defined]
+                       ("records", json.dumps(app.shown)),  # type: ignore[attr-defined]
+                       ("spans", spans)):
         assert not leaked(text), f"the {name} holds {leaked(text)}"
     shown = app.shown  # type: ignore[attr-defined]
     assert len(shown) >= len(log) - 1  # all but SESSION_ENDED, written as the app closed
