@@ -85,6 +85,7 @@ class Settings:
     otel_capture_content: bool = False  # prompt and answer text in spans (redacted)
     theme: str = "textual-dark"
     test_command: str | None = None
+    instructions_file: str | None = None  # more project conventions, besides AGENTS.md
     keys: Mapping[str, str] = field(default_factory=dict)
     config_file: Path | None = None
 
@@ -108,7 +109,7 @@ _FILE_KEYS = (
     "mode", "model_profile", "force_local_model", "max_prompt_chars_total", "tool_policy",
     "session_log_max_mb", "ollama_host", "model_timeout", "turn_timeout", "redact_prompts",
     "otel_endpoint", "otel_headers", "otel_capture_content", "theme",
-    "test_command", "keys",
+    "test_command", "instructions_file", "keys",
 )
 KNOWN_ENV = (*_ENV.values(), "SAGE_HOME", "SAGE_DEBUG")
 

@@ -17,7 +17,7 @@ from sage_tui.config import Settings, load_models, load_settings
 from sage_tui.core.agent.approval import Approver, ModeApprover
 from sage_tui.core.agent.checkpoints import Checkpoints
 from sage_tui.core.agent.codeflow import CodeFlow
-from sage_tui.core.agent.experts import Experts, MemoryStore
+from sage_tui.core.agent.experts import INSTRUCTION_FILES, Experts, MemoryStore
 from sage_tui.core.agent.orchestrator import Orchestrator
 from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.modelmap import ModelsConfig
@@ -77,6 +77,7 @@ class Session:
     llm: LLMClient
     orchestrator: Orchestrator
     telemetry: Any = None  # the OpenTelemetry exporter, when export is on
+    state: Path | None = None  # SAGE's trusted folder for this workspace
 
     async def aclose(self) -> None:
         cache = getattr(self.llm.backend_for, "cache", {})
@@ -117,7 +118,10 @@ def build_session(workspace: Path, *, settings: Settings | None = None,
     confined = Workspace([workspace], hidden=policy.hides)
     state = workspace_state(sage_paths().state, confined.root)
     memory = MemoryStore(state / "memory.json", sage_paths().data / "memory.json")
-    experts = Experts(workspace, llm, sink, memory, index=RetrievalIndex(confined))
+    instructions = (*INSTRUCTION_FILES, *((settings.instructions_file,)
+                                          if settings.instructions_file else ()))
+    experts = Experts(workspace, llm, sink, memory, index=RetrievalIndex(confined),
+                      instruction_files=instructions, files=confined)
     profile = (f"force:{settings.force_local_model}" if settings.force_local_model
                else settings.model_profile)
     label = backend_label or ("ollama" if backend_for is None else "scripted model")
@@ -129,7 +133,7 @@ def build_session(workspace: Path, *, settings: Settings | None = None,
     orchestrator = Orchestrator(workspace, llm, experts, sink, mode=settings.mode, profile=profile,
                                 backend_label=label, remember=remember, code=code,
                                 turn_timeout=settings.turn_timeout, notices=notices)
-    return Session(settings, models, log, llm, orchestrator, telemetry)
+    return Session(settings, models, log, llm, orchestrator, telemetry, state)
 
 
 def _telemetry(settings: Settings, log: SessionLog) -> tuple[Any, list[ErrorPayload]]:

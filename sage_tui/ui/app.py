@@ -90,6 +90,9 @@ class SageApp(App[None]):
         if self.session_factory is not None:
             self.session = self.session_factory(self.bridge)
             self.session.orchestrator.start()
+            if self.session.state is not None:  # recall what was sent here in earlier sessions
+                self.workbench.query_one(PromptInput).keep_history(
+                    self.session.state / "history.jsonl")
             if self.session.orchestrator.backend_label == "ollama":
                 self.workbench.query_one(ErrorBanner).check(self.session.llm)
 

@@ -140,6 +140,11 @@ class RollingSummary:
         return Packet("summarizer", self.text, ("session summary",), True)
 
 
+MAX_DIFF_CHARS = 40_000  # the review route's diff, before the context builder's clamp
+MAX_INSTRUCTIONS = 20_000  # bytes read from each instructions file
+INSTRUCTION_FILES = ("AGENTS.md", "CONVENTIONS.md")
+
+
 @dataclass
 class Experts:
     """Runs the experts a route asks for and announces each packet."""
@@ -150,17 +155,27 @@ class Experts:
     memory: MemoryStore
     summary: RollingSummary = field(default_factory=RollingSummary)
     index: RetrievalIndex | None = None
+    instruction_files: tuple[str, ...] = INSTRUCTION_FILES  # the project's conventions
+    files: Workspace | None = None  # confined reads, with the policy's read rules
 
     def __post_init__(self) -> None:
+        if self.files is None:
+            self.files = Workspace([self.workspace])
         if self.index is None:
-            self.index = RetrievalIndex(Workspace([self.workspace]))
+            self.index = RetrievalIndex(self.files)
 
-    async def gather(self, names: Sequence[str], query: str) -> list[Packet]:
-        """Packets from `names`, concurrently, announced in the order asked."""
+    async def gather(self, names: Sequence[str], query: str, route: str = "qa") -> list[Packet]:
+        """Packets from `names`, concurrently, announced in the order asked. The review route's
+        Git packet holds the working tree's diff (the context builder clamps it)."""
         jobs = {"memory": self._memory, "summarizer": self._summary,
-                "retrieval": self._retrieval, "git": self._git}
+                "retrieval": self._retrieval,
+                "git": self._git_with_diff if route == "review" else self._git,
+                "instructions": self._instructions}
         chosen = [n for n in dict.fromkeys(names) if n in jobs]
+        if route in ("qa", "code"):  # the planner and the coder always follow the project's rules
+            chosen = ["instructions", *chosen]
         results = await asyncio.gather(*(jobs[n](query) for n in chosen))
+        results = [(p, e) for p, e in results if p.expert != "instructions" or p.evidence]
         for packet, extra in results:
             announced: ExpertPacket = {
                 "expert": packet.expert, "chars": len(packet.text), "evidence": packet.evidence,
@@ -204,6 +219,39 @@ class Experts:
         else:
             text += "\nNo commits yet."
         return Packet("git", text, ("git status", "git log"), True), {}
+
+    async def _instructions(self, query: str) -> tuple[Packet, dict[str, Any]]:
+        """AGENTS.md, CONVENTIONS.md and the `instructions_file`, read through the confined
+        workspace (a file the policy hides stays hidden); repository content, so untrusted."""
+        assert self.files is not None
+        workspace = self.files
+        parts, cited = [], []
+        for name in self.instruction_files:
+            try:
+                raw = await asyncio.to_thread(workspace.read_bytes, name, MAX_INSTRUCTIONS)
+            except (OSError, ValueError):
+                continue  # absent, hidden, a link, a folder: no instructions from it
+            text = raw.decode("utf-8", "replace").strip()
+            if text:
+                parts.append(f"{name}:\n{text}")
+                cited.append(name)
+        if not parts:
+            return Packet("instructions", "", (), False), {}
+        return Packet("instructions", "The project's own conventions (from its files):\n\n"
+                      + "\n\n".join(parts), tuple(cited), True), {}
+
+    async def _git_with_diff(self, query: str) -> tuple[Packet, dict[str, Any]]:
+        packet, extra = await self._git(query)
+        diff = await _git(self.workspace, "diff", "HEAD", "--no-color", "--no-ext-diff") \
+            if packet.evidence else None
+        if not diff:
+            diff = await _git(self.workspace, "diff", "--no-color", "--no-ext-diff") or ""
+        if not diff.strip():
+            return packet, extra
+        if len(diff) > MAX_DIFF_CHARS:
+            diff = diff[:MAX_DIFF_CHARS] + f"\n[... {len(diff) - MAX_DIFF_CHARS:,} characters cut]"
+        return Packet("git", f"{packet.text}\nThe working tree's changes:\n{diff}",
+                      (*packet.citations, "git diff"), True), extra
 
     async def update_memory(self, exchange: Sequence[Message]) -> None:
         """Ask the summarizer for durable facts in the last exchange and store them."""

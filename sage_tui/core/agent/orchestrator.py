@@ -149,7 +149,7 @@ class Orchestrator:
         if route.route == "code" and self.code is not None:
             return await self._code_turn(text, route, on_delta)
         try:
-            packets = await self.experts.gather(route.experts, text)
+            packets = await self.experts.gather(route.experts, text, route.route)
             parts = PromptParts(
                 system=ANSWER_SYSTEM[route.route], current=text,
                 packets=[p for p in packets if p.expert != "summarizer"],
@@ -173,7 +173,7 @@ class Orchestrator:
                          on_delta: Callable[[str], None] | None) -> TurnResult:
         assert self.code is not None
         try:
-            packets = await self.experts.gather(route.experts, text)
+            packets = await self.experts.gather(route.experts, text, route.route)
             outcome = await self.code.run(
                 text, [p for p in packets if p.expert != "summarizer"], self.experts.summary.text,
                 self.transcript[self.experts.summary.absorbed:], on_delta)

@@ -106,9 +106,17 @@ def parse_route(raw: str) -> tuple[str, tuple[str, ...], str]:
     experts = data.get("experts") or []
     if not isinstance(experts, list):
         experts = []
-    chosen = tuple(dict.fromkeys(e for e in experts if e in EXPERTS))
+    chosen = tuple(dict.fromkeys(e for e in experts if e in EXPERTS)) \
+        or DEFAULT_EXPERTS.get(str(kind), ())  # a route keeps its experts when none are named
     reasoning = str(data.get("reasoningText") or "").strip() or "(no reasoning given)"
     return str(kind), chosen, reasoning
+
+
+# What each route needs when the router names no expert (DESIGN.md §4's default experts).
+DEFAULT_EXPERTS: dict[str, tuple[str, ...]] = {
+    "summarize": ("summarizer", "memory"), "memory": ("memory",), "review": ("git",),
+    "code": ("retrieval", "git"),
+}
 
 
 class MessageRouter:

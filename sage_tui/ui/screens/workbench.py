@@ -25,12 +25,13 @@ from sage_tui.ui.widgets.status_bar import StatusBar
 class WorkbenchScreen(Screen[None]):
     """Panes only; the app hands them log records, and each shows the events it cares about."""
 
-    ACTION_OWNERS: ClassVar[tuple[str, ...]] = ("workbench", "events", "prompt")
+    ACTION_OWNERS: ClassVar[tuple[str, ...]] = ("workbench", "events", "prompt", "conversation")
     BINDINGS: ClassVar[list[BindingType]] = bindings("workbench")
 
     def action_target(self, owner: str) -> Widget:
         """Where an owner's actions run, for the command palette."""
-        widgets: dict[str, type[Widget]] = {"events": EventStream, "prompt": PromptInput}
+        widgets: dict[str, type[Widget]] = {"events": EventStream, "prompt": PromptInput,
+                                             "conversation": Conversation}
         return self.query_one(widgets[owner]) if owner in widgets else self
 
     @property
@@ -81,6 +82,9 @@ class WorkbenchScreen(Screen[None]):
 
     def action_focus_prompt(self) -> None:
         self.query_one(PromptInput).focus()
+
+    def action_focus_conversation(self) -> None:
+        self.query_one(Conversation).focus()
 
     def action_review_patch(self) -> None:
         queue = self.query_one(PatchQueue)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from sage_tui.core.log.events import EventName
 from sage_tui.core.log.tracefmt import summary
+from sage_tui.ui.actions import bindings
 from sage_tui.ui.records import Handler, Record, data_of
 
 if TYPE_CHECKING:
@@ -22,7 +24,12 @@ SHOWN_CHARS = 60_000
 
 
 class Conversation(VerticalScroll):
-    """A scrolling transcript. Answers stream in through `Markdown.get_stream`."""
+    """A scrolling transcript. Answers stream in through `Markdown.get_stream`.
+
+    It follows the newest text (anchored) until the person scrolls up; End follows again.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = bindings("conversation")
 
     DEFAULT_CSS = """
     Conversation { padding: 0 1; }
@@ -40,6 +47,12 @@ class Conversation(VerticalScroll):
         self._stream: MarkdownStream | None = None
         self._answer: Markdown | None = None
         self._shown = 0  # characters of the current answer on screen
+
+    def on_mount(self) -> None:
+        self.anchor()
+
+    def action_newest(self) -> None:
+        self.anchor()
 
     def record_handlers(self) -> Mapping[EventName, Handler]:
         """What the conversation shows of the log: messages, routes, tools, tests, errors."""

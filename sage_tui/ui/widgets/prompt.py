@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
 from typing import ClassVar
 
 from textual import events
@@ -10,6 +13,8 @@ from textual.message import Message
 from textual.widgets import TextArea
 
 from sage_tui.ui.actions import bindings, keys_of
+
+HISTORY = 1000  # lines of input history kept per workspace
 
 
 class PromptInput(TextArea):
@@ -40,6 +45,11 @@ class PromptInput(TextArea):
             event.stop()
             self.insert("\n")
             return
+        if event.character == "?" and not self.text:  # as the welcome text says: every key
+            event.prevent_default()
+            event.stop()
+            await self.app.run_action("help")
+            return
         if event.key == "enter":
             event.prevent_default()
             event.stop()
@@ -48,6 +58,7 @@ class PromptInput(TextArea):
                 self.sent.append(text)
                 self._position = None
                 self.clear()
+                self._remember(text)
                 self.post_message(self.Submitted(text))
             return
         if event.key == "up" and self.cursor_location[0] == 0 and self.sent:
@@ -62,6 +73,33 @@ class PromptInput(TextArea):
             self._walk(1)
             return
         await super()._on_key(event)
+
+    def keep_history(self, path: Path) -> None:
+        """Recall (up/down) what was sent in earlier sessions in this workspace, and keep
+        what is sent now: `path` is in SAGE's state folder (0600, the last HISTORY lines)."""
+        self.history_file = path
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()[-HISTORY:]
+        except OSError:
+            lines = []
+        earlier = []
+        for line in lines:
+            try:
+                earlier.append(str(json.loads(line)))
+            except ValueError:
+                continue  # a torn line: skip it, keep the rest
+        self.sent[:0] = earlier
+
+    def _remember(self, text: str) -> None:
+        path = getattr(self, "history_file", None)
+        if path is None:
+            return
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(text, ensure_ascii=False) + "\n")
+        except OSError:
+            pass  # history is a convenience: a full disk never costs a message
 
     def _walk(self, step: int) -> None:
         if self._position is None:

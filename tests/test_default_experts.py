@@ -1,0 +1,81 @@
+"""Routes keep their default experts when the router names none; the review route sees the diff."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from sage_tui.config import Settings
+from sage_tui.core.llm.scripted import Scenario, ScriptedBackend
+from sage_tui.factory import build_session
+from tests.conftest import git_repo
+from tests.helpers import as_events
+
+
+def turn(tmp_path: Path, kind: str) -> tuple[list[Any], ScriptedBackend]:
+    repo = git_repo(tmp_path / "repo", {"calc.py": "def add(a, b):\n    return a - b\n"})
+    (repo / "calc.py").write_text("def add(a, b):\n    return a + b  # fixed\n")
+    backend = ScriptedBackend(Scenario.load({"rules": [
+        {"when": {"role": "router"}, "reply": {"json": {
+            "kind": kind, "reasoningText": "x", "experts": []}}},
+        {"when": {}, "reply": "done"},
+    ]}))
+    events: list[Any] = []
+    session = build_session(repo, settings=Settings(mode="auto", force_local_model="m:7b"),
+                            backend_for=lambda h: backend, subscribers=(as_events(events),),
+                            remember=False)
+    try:
+        asyncio.run(session.orchestrator.run_turn("look at my change"))
+    finally:
+        session.close_log()
+    return events, backend
+
+
+def test_the_review_route_gets_the_working_tree_diff(tmp_path: Path) -> None:
+    events, backend = turn(tmp_path, "review")
+    [route] = [e.data for e in events if e.name == "ROUTE_DECISION"]
+    assert route["experts"] == ["git"]
+    reviewer = [r for r in backend.requests if r.role == "reviewer"]
+    prompt = json.dumps(reviewer[0].messages)
+    assert "+    return a + b  # fixed" in prompt and "-    return a - b" in prompt
+
+
+def test_summarize_and_memory_routes_keep_their_experts(tmp_path: Path) -> None:
+    for kind, experts in (("summarize", ["summarizer", "memory"]), ("memory", ["memory"])):
+        events, _ = turn(tmp_path / kind, kind)
+        [route] = [e.data for e in events if e.name == "ROUTE_DECISION"]
+        assert route["experts"] == experts
+        packets = [e.data["expert"] for e in events if e.name == "EXPERT_PACKET"]
+        assert packets == experts
+
+
+def test_agents_md_reaches_the_planner_and_the_coder_as_repository_content(
+        tmp_path: Path) -> None:
+    rule = "Indent calc.py with tabs, never spaces."
+    repo = git_repo(tmp_path / "repo", {"calc.py": "x = 1\n", "AGENTS.md": f"# Rules\n{rule}\n",
+                                        "conv.md": "Name tests test_<what>.\n"})
+    backend = ScriptedBackend(Scenario.load({"rules": [
+        {"when": {"role": "router"}, "reply": {"json": {"kind": "code", "reasoningText": "x",
+                                                        "experts": []}}},
+        {"when": {"role": "planner"}, "reply": {"json": {"steps": ["edit calc.py"]}}},
+        {"when": {}, "reply": "nothing to change"},
+    ]}))
+    events: list[Any] = []
+    session = build_session(repo, settings=Settings(mode="auto", force_local_model="m:7b",
+                                                    instructions_file="conv.md"),
+                            backend_for=lambda h: backend, subscribers=(as_events(events),),
+                            remember=False)
+    try:
+        asyncio.run(session.orchestrator.run_turn("make x two"))
+    finally:
+        session.close_log()
+    for role in ("planner", "coder"):
+        system = [r for r in backend.requests if r.role == role][0].messages[0]["content"]
+        assert rule in system and "Name tests test_<what>." in system, role
+        block = system[system.index('source="instructions"'):]
+        assert rule in block.split("</untrusted-")[0]  # inside the untrusted block
+    [packet] = [e.data for e in events if e.name == "EXPERT_PACKET"
+                and e.data["expert"] == "instructions"]
+    assert packet["citations"] == ["AGENTS.md", "conv.md"] and rule in packet["text"]
