@@ -72,10 +72,42 @@ def test_agents_md_reaches_the_planner_and_the_coder_as_repository_content(
     finally:
         session.close_log()
     for role in ("planner", "coder"):
-        system = [r for r in backend.requests if r.role == role][0].messages[0]["content"]
+        system = next(r for r in backend.requests if r.role == role).messages[0]["content"]
         assert rule in system and "Name tests test_<what>." in system, role
         block = system[system.index('source="instructions"'):]
         assert rule in block.split("</untrusted-")[0]  # inside the untrusted block
     [packet] = [e.data for e in events if e.name == "EXPERT_PACKET"
                 and e.data["expert"] == "instructions"]
     assert packet["citations"] == ["AGENTS.md", "conv.md"] and rule in packet["text"]
+
+
+def test_an_at_mention_pins_the_file_into_later_prompts_until_dropped(tmp_path: Path) -> None:
+    body = "def word_count(text):\n    return len(text.split())  # PINNED-MARKER\n"
+    repo = git_repo(tmp_path / "repo", {"textstats.py": body, "other.py": "x = 1\n"})
+    backend = ScriptedBackend(Scenario.load({"rules": [
+        {"when": {"role": "router"}, "reply": {"json": {"kind": "qa", "reasoningText": "x",
+                                                        "experts": []}}},
+        {"when": {}, "reply": "ok"}]}))
+    events: list[Any] = []
+    session = build_session(repo, settings=Settings(mode="auto", force_local_model="m:7b"),
+                            backend_for=lambda h: backend, subscribers=(as_events(events),),
+                            remember=False)
+    orchestrator = session.orchestrator
+
+    def coder_prompt() -> str:
+        return json.dumps([r for r in backend.requests if r.role == "coder"][-1].messages)
+
+    try:
+        asyncio.run(orchestrator.run_turn("explain @textstats.py, and mail me@example.com."))
+        assert "PINNED-MARKER" in coder_prompt()
+        asyncio.run(orchestrator.run_turn("and now?"))  # still pinned on the next turn
+        assert "PINNED-MARKER" in coder_prompt()
+        assert orchestrator.experts.unpin("@textstats.py") == ["textstats.py"]
+        asyncio.run(orchestrator.run_turn("and after dropping it?"))
+        assert "PINNED-MARKER" not in coder_prompt()
+        asyncio.run(orchestrator.run_turn("lines @textstats.py:2-2 and @../../etc/passwd"))
+        assert list(orchestrator.experts.pinned) == ["textstats.py"]  # outside: refused
+    finally:
+        session.close_log()
+    pinned = [e.data for e in events if e.name == "EXPERT_PACKET" and e.data["expert"] == "pinned"]
+    assert len(pinned) == 3 and pinned[-1]["citations"] == ["textstats.py:2-2"]

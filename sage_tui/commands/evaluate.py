@@ -10,6 +10,7 @@ import click
 
 from sage_tui.core.errors import UsageError
 from sage_tui.core.log.logfiles import encode_record
+from sage_tui.core.log.safetext import plain
 from sage_tui.core.log.sessionlog import TornTailWarning, read_session
 from sage_tui.eval.golden import SESSION_VOLATILE, check_order, compare, shipped
 from sage_tui.eval.specs import load_spec, run_spec
@@ -84,13 +85,16 @@ def run_diff(session: str, baseline: str, mode: str) -> int:
     logs = []
     for ref in (session, baseline):
         target = resolve(ref, sage_paths().sessions)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", TornTailWarning)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", TornTailWarning)
             logs.append(list(target.reader()))
+        if any(issubclass(w.category, TornTailWarning) for w in caught):
+            click.echo(f"Note: {plain(ref)} ends with a torn line (a crash while writing); "
+                       "it was left out.", err=True)
     actual, expected = logs
     divergence = compare(expected, actual, mode, SESSION_VOLATILE)
     if divergence is None:
         click.echo(f"Same: {len(actual)} events match the baseline's {len(expected)} ({mode}).")
         return 0
-    click.echo(divergence.describe())
+    click.echo(plain(divergence.describe()))
     return 1

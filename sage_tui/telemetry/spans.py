@@ -180,7 +180,8 @@ class Exporter:
             "service.name": config.service_name, "service.version": version}))
         exporter = OTLPSpanExporter(endpoint=config.endpoint, headers=dict(config.headers),
                                     timeout=EXPORT_TIMEOUT)
-        self.processor = BatchSpanProcessor(_Reporting(exporter, config.endpoint, warn),
+        self.reporting = _Reporting(exporter, config.endpoint, warn)
+        self.processor = BatchSpanProcessor(self.reporting,
                                             max_queue_size=QUEUE_SIZE,
                                             export_timeout_millis=int(EXPORT_TIMEOUT * 1000))
         self.provider.add_span_processor(self.processor)
@@ -195,7 +196,7 @@ class Exporter:
         worker = threading.Thread(target=self.provider.shutdown, name="sage-otel-close",
                                   daemon=True)
         worker.start()
-        worker.join(CLOSE_SECONDS)
+        worker.join(0.1 if self.reporting.warned else CLOSE_SECONDS)  # a dead one: no wait
 
 
 class _Reporting(SpanExporter):

@@ -86,6 +86,8 @@ ACTIONS: tuple[Action, ...] = (
            palette=False),
     Action("events.details", "events", "details", "Details", "enter",
            "Show the selected event's JSON"),
+    Action("events.filter", "events", "filter", "Filter", "slash",
+           "Filter the event stream (as / searches in less and lazygit)"),
     Action("events.follow", "events", "toggle_follow", "Pause/follow", "p",
            "Stop or resume following new events"),
     Action("events.home", "events", "cursor_home", "First event", "home", show=False,

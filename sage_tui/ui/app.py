@@ -19,13 +19,15 @@ from textual.binding import BindingType
 from textual.screen import Screen
 
 from sage_tui.core.agent.approval import Decision
-from sage_tui.core.log.events import MODES
+from sage_tui.core.log.events import MODES, Mode
 from sage_tui.core.log.redaction import redact
 from sage_tui.ui.actions import Keys, bindings, palette
 from sage_tui.ui.bridge import UiBridge
 from sage_tui.ui.messages import AnswerDelta, ApprovalRequested, RecordPosted, TurnFinished
 from sage_tui.ui.records import Record, dispatch
 from sage_tui.ui.screens.workbench import WorkbenchScreen
+from sage_tui.ui.slash import is_command
+from sage_tui.ui.slash import run as run_command
 from sage_tui.ui.widgets.banner import ErrorBanner
 from sage_tui.ui.widgets.conversation import Conversation
 from sage_tui.ui.widgets.event_stream import EventStream
@@ -107,6 +109,9 @@ class SageApp(App[None]):
     @on(PromptInput.Submitted)
     def submit(self, message: PromptInput.Submitted) -> None:
         if self.session is None:
+            return
+        if is_command(message.text):  # for SAGE itself: never a question for the model
+            self.run_worker(run_command(self, message.text), group="slash")
             return
         if self._turn_running:
             self.notify(f"A turn is running; {self.action_keys.key('app.stop')} stops it.",
@@ -205,25 +210,26 @@ class SageApp(App[None]):
         self.workers.cancel_group(self, "turn")
 
     def action_cycle_mode(self) -> None:
-        if self.session is None:
+        if self.session is not None:
+            current = self.session.orchestrator.mode
+            self.switch_mode_to(MODES[(MODES.index(current) + 1) % len(MODES)])
+
+    def switch_mode_to(self, mode: Mode) -> None:
+        """Switch the mode (MODE_CHANGED); to auto or silent with a patch waiting, ask first."""
+        if self.session is None or mode == self.session.orchestrator.mode:
             return
         orchestrator = self.session.orchestrator
-        mode = MODES[(MODES.index(orchestrator.mode) + 1) % len(MODES)]
 
         def switch(yes: bool | None = True) -> None:
             if yes and self.session is not None:
                 orchestrator.set_mode(mode)  # MODE_CHANGED: the status line follows it
                 self.notify(f"Mode: {mode}", timeout=2)
 
-        if orchestrator.mode != "research" or not orchestrator.waiting:
+        if orchestrator.mode != "research" or not orchestrator.waiting or mode == "research":
             return switch()
-        from sage_tui.ui.screens.modals import ConfirmModal
+        from sage_tui.ui.screens.modals import mode_question
 
-        self.push_screen(ConfirmModal(
-            f"Switch to {mode}? Patch {', '.join(orchestrator.waiting)} waits for your review. "
-            f"In {mode} mode new plans and patches are approved without asking; the waiting "
-            "patch stays in the queue for you to decide.", f"Switch to {mode}", "Stay in research"),
-            switch)
+        self.push_screen(mode_question(mode, orchestrator.waiting), switch)
 
     def action_help(self) -> None:
         from sage_tui.ui.screens.help import toggle_help

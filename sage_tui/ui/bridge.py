@@ -30,8 +30,12 @@ class UiBridge:
         self._redactor = StreamRedactor()  # the screen shows what the log shows
 
     def sink(self, record: Record) -> None:
-        """Every record the session's recorder makes (numbered and redacted as logged)."""
-        self.flush(final=True)  # answer text streamed so far comes before the event after it
+        """Every record the session's recorder makes (numbered and redacted as logged).
+
+        Answer text streamed so far comes before the record; the words the redactor still
+        holds stay held (a record can arrive from another thread mid-answer), except when
+        the record is the answer's end."""
+        self.flush(final=record.get("event") == "ASSISTANT_MESSAGE")
         self.app.post_message(RecordPosted(record))
 
     def delta(self, text: str) -> None:

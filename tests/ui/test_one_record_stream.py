@@ -125,3 +125,37 @@ def test_doctor_json_never_prints_the_host_password(tmp_path: Path) -> None:
     checks = json.loads(out.stdout)
     assert checks and password not in out.stdout + out.stderr
     assert any("[REDACTED:url_password]" in c["message"] for c in checks)
+
+
+async def test_the_start_banner_never_shows_the_host_password(tmp_path: Path,
+                                                              dead_host: str) -> None:
+    from sage_tui.ui.widgets.banner import ErrorBanner
+    from tests.ui.test_workbench_pilot import _ollama_app
+
+    password = "Hu" + "nter2-" + "x9"
+    app = _ollama_app(workspace(tmp_path / "repo"), f"admin:{password}@{dead_host}")
+    async with app.run_test(size=SIZE) as pilot:
+        banner = app.workbench.query_one(ErrorBanner)
+        await until(pilot, lambda: banner.has_class("shown"), "the banner")
+        shown = str(banner.render())
+    assert "Cannot reach Ollama" in shown and password not in shown
+    assert "admin:[REDACTED:url_password]@" in shown
+
+
+async def test_the_plan_and_tool_checkpoints_show_what_the_log_shows(tmp_path: Path) -> None:
+    from sage_tui.ui.screens.modals import ToolAskModal
+
+    rules = scenario()["rules"]
+    rules[1] = {"when": {"role": "planner"}, "reply": {"json": {"steps": [f"use key {DO}"]}}}
+    app = make_app(workspace(tmp_path / "repo"), {"label": "scripted model", "rules": rules})
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.session is not None, "the session")
+        await send(pilot, "add the config")
+        await until(pilot, lambda: isinstance(app.screen, PlanModal), "the plan")
+        plan = " ".join(str(w.render()) for w in app.screen.query("Static"))
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, ToolAskModal), "the tool ask")
+        ask = " ".join(str(w.render()) for w in app.screen.query("Static"))
+        await pilot.press("d")
+    assert "[REDACTED:digitalocean_token]" in plan and DO not in plan
+    assert "echo token=[REDACTED:github_token]" in ask and GH not in ask

@@ -30,6 +30,7 @@ from sage_tui.core.llm.context import Packet, PromptParts, untrusted
 from sage_tui.core.llm.types import Message
 from sage_tui.core.log.emitting import Emit, emitter
 from sage_tui.core.log.events import EventName, Sink
+from sage_tui.core.log.redaction import clip, redact_value
 from sage_tui.core.patch.engine import PatchEngine
 from sage_tui.core.patch.model import Patch
 from sage_tui.core.patch.result import ApplyResult
@@ -165,8 +166,8 @@ class CodeFlow:
 
     async def _save_plan(self, task: str, steps: list[str], edited: bool = False) -> str:
         """Write `.sage/last_plan.json` (the plan as it stands); its workspace-relative path."""
-        plan = {"task": task, "steps": steps, "edited": edited,
-                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        plan = redact_value({"task": task, "steps": steps, "edited": edited,  # as the log has it
+                             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
         plan_file = await asyncio.to_thread(
             self.engine.sage.write, "last_plan.json",
             (json.dumps(plan, ensure_ascii=False, indent=2) + "\n").encode())
@@ -273,7 +274,7 @@ class CodeFlow:
         for event in output.events:
             if event.name in tool.emits:  # as the tool loop does: only declared events
                 self.sink(event)
-        return {**output.data, "output": output.content[-6000:]}
+        return {**output.data, "output": clip(output.content, 6000, tail=True)}
 
     async def _review(self, task: str, applied: list[tuple[Patch, ApplyResult]],
                       tests: dict[str, Any] | None, notes: list[str],

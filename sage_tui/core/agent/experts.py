@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -143,6 +144,8 @@ class RollingSummary:
 MAX_DIFF_CHARS = 40_000  # the review route's diff, before the context builder's clamp
 MAX_INSTRUCTIONS = 20_000  # bytes read from each instructions file
 INSTRUCTION_FILES = ("AGENTS.md", "CONVENTIONS.md")
+MAX_PINNED = 200_000  # bytes read from a pinned file (the context builder clamps the rest)
+MENTION = re.compile(r"(?<![\w@])@([\w./\-]+?)(?::(\d+)-(\d+))?(?=[\s,;:!?)]|$)")
 
 
 @dataclass
@@ -157,6 +160,7 @@ class Experts:
     index: RetrievalIndex | None = None
     instruction_files: tuple[str, ...] = INSTRUCTION_FILES  # the project's conventions
     files: Workspace | None = None  # confined reads, with the policy's read rules
+    pinned: dict[str, tuple[int, int] | None] = field(default_factory=dict)  # @path mentions
 
     def __post_init__(self) -> None:
         if self.files is None:
@@ -170,12 +174,15 @@ class Experts:
         jobs = {"memory": self._memory, "summarizer": self._summary,
                 "retrieval": self._retrieval,
                 "git": self._git_with_diff if route == "review" else self._git,
-                "instructions": self._instructions}
+                "instructions": self._instructions, "pinned": self._pinned}
         chosen = [n for n in dict.fromkeys(names) if n in jobs]
         if route in ("qa", "code"):  # the planner and the coder always follow the project's rules
             chosen = ["instructions", *chosen]
+        if self.pinned:  # what the person pinned with @path, every turn until dropped
+            chosen = [*chosen, "pinned"]
         results = await asyncio.gather(*(jobs[n](query) for n in chosen))
-        results = [(p, e) for p, e in results if p.expert != "instructions" or p.evidence]
+        results = [(p, e) for p, e in results
+                   if p.expert not in ("instructions", "pinned") or p.evidence]
         for packet, extra in results:
             announced: ExpertPacket = {
                 "expert": packet.expert, "chars": len(packet.text), "evidence": packet.evidence,
@@ -219,6 +226,51 @@ class Experts:
         else:
             text += "\nNo commits yet."
         return Packet("git", text, ("git status", "git log"), True), {}
+
+    def pin(self, text: str) -> list[str]:
+        """Pin every `@path` (or `@path:10-40`) that `text` mentions and that exists; the
+        pinned, as written."""
+        assert self.files is not None
+        added = []
+        for match in MENTION.finditer(text):
+            path, start, end = match.group(1).rstrip("."), match.group(2), match.group(3)
+            try:
+                rel = self.files.normalize(path)
+            except (OSError, ValueError):
+                continue  # outside the workspace, or refused: not pinned
+            if (self.workspace / rel).is_file():
+                self.pinned[rel] = (int(start), int(end)) if start and end else None
+                added.append(rel)
+        return added
+
+    def unpin(self, which: str) -> list[str]:
+        """Unpin one file (`all`: every one); what was unpinned."""
+        which = which.lstrip("@")
+        gone = list(self.pinned) if which == "all" else [p for p in self.pinned if p == which]
+        for path in gone:
+            del self.pinned[path]
+        return gone
+
+    async def _pinned(self, query: str) -> tuple[Packet, dict[str, Any]]:
+        """The pinned files (or line ranges), read through the confined workspace."""
+        assert self.files is not None
+        parts, cited = [], []
+        for path, lines in self.pinned.items():
+            try:
+                raw = await asyncio.to_thread(self.files.read_bytes, path, MAX_PINNED)
+            except (OSError, ValueError) as exc:
+                parts.append(f"{path}: cannot be read ({type(exc).__name__}).")
+                continue
+            numbered = raw.decode("utf-8", "replace").splitlines()
+            first, last = lines or (1, len(numbered))
+            shown = numbered[first - 1:last]
+            parts.append(f"{path}" + (f" (lines {first}-{last})" if lines else "") + ":\n"
+                         + "\n".join(f"{n:>5}  {t}" for n, t in enumerate(shown, start=first)))
+            cited.append(f"{path}:{first}-{first + len(shown) - 1}" if shown else path)
+        if not parts:
+            return Packet("pinned", "", (), False), {}
+        return Packet("pinned", "Files the user pinned into this conversation:\n\n"
+                      + "\n\n".join(parts), tuple(cited), True), {}
 
     async def _instructions(self, query: str) -> tuple[Packet, dict[str, Any]]:
         """AGENTS.md, CONVENTIONS.md and the `instructions_file`, read through the confined

@@ -94,6 +94,7 @@ class Orchestrator:
         """Handle one user message; stream the answer's text to `on_delta`."""
         self.turn += 1
         self.llm.new_turn()
+        self.experts.pin(text)  # @path mentions stay in the context until /drop
         self._emit(EventName.USER_MESSAGE, {"text": text, "role": "user"}, turn=self.turn)
         try:
             async with asyncio.timeout(self.turn_timeout) as deadline:

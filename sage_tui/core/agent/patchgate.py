@@ -20,6 +20,7 @@ from sage_tui.core.agent.checkpoints import PERSON, Checkpoints
 from sage_tui.core.errors import SageError
 from sage_tui.core.log.emitting import Emit, emitter
 from sage_tui.core.log.events import EventName, HunkVerdict, PatchProposed, Sink
+from sage_tui.core.log.redaction import clip
 from sage_tui.core.patch.engine import PatchEngine
 from sage_tui.core.patch.model import Hunk, Patch
 from sage_tui.core.patch.result import ApplyResult
@@ -47,7 +48,7 @@ class PatchGate:
             proposed["description"] = description
         if source is not None:
             proposed["source"] = source
-        proposed["diff"] = patch.text()[:MAX_LOGGED_DIFF]
+        proposed["diff"] = clip(patch.text(), MAX_LOGGED_DIFF)
         self._emit(EventName.PATCH_PROPOSED, proposed)
 
     async def decide(self, patch: Patch, review: HunkReview | None = None) -> Decision:

@@ -26,6 +26,7 @@ from sage_tui.core.llm.errors import ToolsUnsupported
 from sage_tui.core.llm.types import ToolCall
 from sage_tui.core.log.emitting import Emit, emitter
 from sage_tui.core.log.events import EventName, Sink, ToolError, ToolResult
+from sage_tui.core.log.redaction import clip
 from sage_tui.core.tools.policy import Policy
 from sage_tui.core.tools.registry import ToolContext, ToolFailure, ToolOutput, ToolRegistry
 from sage_tui.core.workspace.workspace import PathDenied
@@ -136,7 +137,7 @@ class ToolLoop:
 
     def _feed(self, parts: PromptParts, call: ToolCall, content: str) -> None:
         if len(content) > RESULT_LIMIT:
-            content = content[:RESULT_LIMIT] + f"\n[... {len(content) - RESULT_LIMIT} characters cut]"
+            content = clip(content, RESULT_LIMIT) + f"\n[... {len(content) - RESULT_LIMIT} characters cut]"
         if self.text_mode:
             parts.followup.append({"role": "user", "content": f"Result of {call.name}:\n"
                                    + untrusted(f"tool {call.name}", content)})

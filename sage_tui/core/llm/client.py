@@ -200,7 +200,7 @@ class LLMClient:
 def is_loopback(host: str) -> bool:
     """Whether a model host URL points at this machine (127.0.0.0/8, ::1, localhost)."""
     name = urlsplit(host if "://" in host else f"http://{host}").hostname or ""
-    if name == "localhost" or name.endswith(".localhost"):
+    if name == "localhost":  # not x.localhost: a resolver may send that anywhere
         return True
     try:
         return ipaddress.ip_address(name).is_loopback

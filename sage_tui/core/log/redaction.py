@@ -37,7 +37,7 @@ from sage_tui.core.log.secretnames import (
 )
 from sage_tui.core.log.secretrules import RULES
 
-__all__ = ["MARK", "is_sensitive_name", "kind_for_name", "may_hold_secret", "redact",
+__all__ = ["MARK", "clip", "is_sensitive_name", "kind_for_name", "may_hold_secret", "redact",
            "redact_value"]
 
 # Secrets found through the name they are assigned to. One keyword-anchored scan
@@ -84,6 +84,11 @@ def _quoted(text: str, start: int) -> tuple[bool, tuple[int, int] | None]:
     first = text[start + 1] if escaped else text[start:start + 1]
     if first not in ("\"", "'", "`"):
         return False, None
+    if first == "`" and not escaped:  # a shell command (`cat f`) or a template (`${x}`)
+        close = text.find("`", start + 1)
+        inside = text[start + 1:close] if close > 0 else ""
+        if any(c.isspace() for c in inside) or _TEMPLATE.search(inside):
+            return True, None
     if escaped:
         open_end = start + 2
         close = text.find("\\" + first, open_end)
@@ -98,14 +103,29 @@ def _quoted(text: str, start: int) -> tuple[bool, tuple[int, int] | None]:
     return True, (open_end, close)
 
 
-def _line_start(text: str, key_start: int) -> int:
-    """Where the key's line starts: after a newline, or after an escaped `\\n` in a string."""
-    real = text.rfind("\n", 0, key_start) + 1
-    escaped = text.rfind("\\n", 0, key_start)
-    return max(real, escaped + 2 if escaped >= 0 else 0)
+_TEMPLATE = re.compile(r"\$\{[A-Za-z_][\w.]*\}|^\$[A-Za-z_(]")  # `${x}`, `$HOME`, `$(cmd)`
+_LINE_BREAK = re.compile(r"\n|\\n")  # a newline, or an escaped one inside a string
 
 
-def _assignment_value(text: str, match: re.Match[str], key_start: int) -> tuple[int, int] | None:
+class _Lines:
+    """Where a position's line starts (after a newline or an escaped `\\n`), for positions
+    asked in increasing order: one pass over the text, however many keys a line holds."""
+
+    def __init__(self, text: str) -> None:
+        self.text, self.scanned, self.start = text, 0, 0
+
+    def start_of(self, at: int) -> int:
+        if at < self.scanned:  # asked out of order: look back (rare)
+            escaped = self.text.rfind("\\n", 0, at)
+            return max(self.text.rfind("\n", 0, at) + 1, escaped + 2 if escaped >= 0 else 0)
+        for found in _LINE_BREAK.finditer(self.text, self.scanned, at):
+            self.start = found.end()
+        self.scanned = at
+        return self.start
+
+
+def _assignment_value(text: str, match: re.Match[str], key_start: int,
+                      lines: _Lines) -> tuple[int, int] | None:
     """The span of the value assigned in `match`, if it should be redacted."""
     end = match.end()
     sep = match["sep"]
@@ -124,18 +144,25 @@ def _assignment_value(text: str, match: re.Match[str], key_start: int) -> tuple[
         return value.span()
     if is_quoted:
         return quoted
+    if text.startswith("$(", end):  # PASSWORD=$(openssl rand -hex 16): a command, not a value
+        return None
     if sep == "=":  # no spaces around it: env, shell, query string, flag
         value = _INLINE_VALUE.match(text, end)
     else:  # `password: x` or `secret = x`: only as a line of its own (YAML, .env, ini)
-        lead = _LINE_LEAD.match(text, _line_start(text, key_start))
+        lead = _LINE_LEAD.match(text, lines.start_of(key_start))
         if lead is None or lead.end() != key_start:
             return None
         value = _WORD_VALUE.match(text, end)
         if value is None or first == "#" or not _LINE_REST.match(text, value.end()):
             return None
-    if value is None or is_reference(value.group()):
+    if value is None:
         return None
-    return value.span()
+    start, stop = value.span()
+    while stop > start and text[stop - 1] in ",;":  # `token: string;`, `api_key: T,`: code
+        stop -= 1
+    if stop == start or is_reference(text[start:stop]):
+        return None
+    return start, stop
 
 
 def _redact_assignments(text: str) -> str:
@@ -144,13 +171,14 @@ def _redact_assignments(text: str) -> str:
     low = text.lower()
     # Lower-casing keeps indices unless the text holds a letter like "İ".
     matches = _ASSIGN_LOWER.finditer(low) if len(low) == len(text) else _ASSIGN.finditer(text)
+    lines = _Lines(text)
     for match in matches:
         key_start = match.start()
         if key_start < done:
             continue
         while key_start > 0 and text[key_start - 1] in _KEY_SET:
             key_start -= 1
-        span = _assignment_value(text, match, key_start)
+        span = _assignment_value(text, match, key_start, lines)
         if span is None:
             continue
         key = text[key_start:match.end() - len(match["sep"]) - len(match["kq"])]
@@ -234,10 +262,13 @@ def redact_value(value: Any, name: str | None = None) -> Any:
         if name is not None and is_sensitive_name(name) and not is_placeholder(value):
             return f"[REDACTED:{kind_for_name(name)}]"
         return redact(value)
+    if kind is int and name is not None and is_sensitive_name(name):
+        return f"[REDACTED:{kind_for_name(name)}]"  # {"password": 12345678}
     if kind is int or kind is bool or value is None:
         return value
-    if kind is dict:
-        return {k if type(k) is str else str(k): redact_value(v, str(k)) for k, v in value.items()}
+    if kind is dict:  # keys too: a model can put a token where a name belongs
+        return {redact(k) if type(k) is str else redact(str(k)): redact_value(v, str(k))
+                for k, v in value.items()}
     if kind is list:
         return [redact_value(v, name) for v in value]
     if isinstance(value, str):
@@ -247,7 +278,24 @@ def redact_value(value: Any, name: str | None = None) -> Any:
     if isinstance(value, float):
         return value if value == value and value not in (float("inf"), float("-inf")) else None
     if isinstance(value, Mapping):
-        return {str(k): redact_value(v, str(k)) for k, v in value.items()}
+        return {redact(str(k)): redact_value(v, str(k)) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [redact_value(v, name) for v in value]
     return redact_value(str(value), name)
+
+
+def clip(text: str, limit: int, *, tail: bool = False) -> str:
+    """At most `limit` characters of `text` (its end with `tail`), never a piece of a word:
+    a token cut in two no longer has its shape, so redaction would miss the piece. A word
+    longer than the whole limit is redacted first, then cut."""
+    if len(text) <= limit:
+        return text
+    if tail:
+        return clip(text[::-1], limit)[::-1]  # the same rule, read from the end
+    if text[limit].isspace() or text[limit - 1].isspace():
+        return text[:limit]
+    word = max(text.rfind(" ", 0, limit), text.rfind("\n", 0, limit),
+               text.rfind("\t", 0, limit)) + 1
+    if word > 0:
+        return text[:word]
+    return redact(text)[:limit]

@@ -44,7 +44,7 @@ _REFERENCE = re.compile(
     r"(?:os\.environ|os\.getenv|getenv\(|process\.env|ENV\[|env\(|secrets\.|vault\.)"
 )
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z_.]*")  # no digits: a variable, not a password
-_CODE_LIKE = re.compile(r"[A-Za-z_][\w.]*\s*(?:\[|\(|\|\s*[A-Za-z_]|=\s)")
+_CODE_LIKE = re.compile(r"[A-Za-z_][\w.:]*\s*(?:\[|\(|<|\|\s*[A-Za-z_]|=\s)")  # Option<T>
 
 
 def is_placeholder(value: str) -> bool:

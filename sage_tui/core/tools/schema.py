@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sage_tui.core.log.redaction import clip
+
 _TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
     "object": (dict,), "array": (list,), "null": (type(None),),
@@ -23,8 +25,8 @@ def validate(value: Any, schema: Mapping[str, Any], where: str = "arguments") ->
     if kind is not None:
         allowed = _TYPES[kind]
         if (isinstance(value, bool) and bool not in allowed) or not isinstance(value, allowed):
-            return [f"{where} must be {'an' if kind[0] in 'aeiou' else 'a'} {kind}, "
-                    f"got {type(value).__name__} {value!r}"[:200]]
+            return [clip(f"{where} must be {'an' if kind[0] in 'aeiou' else 'a'} {kind}, "
+                         f"got {type(value).__name__} {value!r}", 200)]
     if "enum" in schema and value not in schema["enum"]:
         problems.append(f"{where} must be one of {', '.join(map(str, schema['enum']))}, "
                         f"got {value!r}")

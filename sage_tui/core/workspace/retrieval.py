@@ -18,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from sage_tui.core.log.redaction import clip
 from sage_tui.core.workspace.gitcmd import git_argv, git_env
 from sage_tui.core.workspace.workspace import Workspace
 
@@ -200,5 +201,5 @@ class RetrievalIndex:
                     per_line[number] += 1
             best = min(per_line, key=lambda n: (-per_line[n], n)) if per_line else 1
             text = entry.lines[best - 1].strip() if entry.lines else ""
-            hits.append(Hit(name, best, text[:160], round(score, 3)))
+            hits.append(Hit(name, best, clip(text, 160), round(score, 3)))
         return hits, health

@@ -199,7 +199,7 @@ class SageFolder:
     def write(self, name: str, data: bytes) -> Path:
         """Write a file meant for people (`last_plan.json`) into `.sage/`, atomically."""
         with self.open() as fd:
-            os.rename(write_temp(fd, name, data, 0o644), name, src_dir_fd=fd, dst_dir_fd=fd)
+            os.rename(write_temp(fd, name, data, 0o600), name, src_dir_fd=fd, dst_dir_fd=fd)
         return self.path / name
 
     def _exclude(self) -> None:

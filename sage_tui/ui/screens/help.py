@@ -19,14 +19,31 @@ from sage_tui.ui.screens.modals import MODAL_CSS
 
 
 def keys_markdown(keys: Keys) -> str:
-    """One table per owner: key, what it does, the id to remap it by."""
-    sections = []
+    """The commands typed in the prompt, then one table per owner: key, what it does, the id
+    to remap it by."""
+    from sage_tui.ui.slash import commands_markdown
+
+    sections = ["### Commands (type them in the message input; Tab completes)\n\n"
+                + commands_markdown()]
     for owner, title in OWNERS.items():
         rows = [f"### {title}", "", "| key | does | id |", "|---|---|---|"]
         rows += [f"| `{display(keys.keys(a.id))}` | {a.tooltip or a.description} | `{a.id}` |"
                  for a in ACTIONS if a.owner == owner]
         sections.append("\n".join(rows))
     return "\n\n".join(sections)
+
+
+DOCS_START = "<!-- generated from the action registry and the command registry: do not edit -->"
+DOCS_END = "<!-- end of the generated tables -->"
+
+
+def docs_tables() -> str:
+    """The block `docs/workbench.md` holds (a test fails when they drift apart)."""
+    return f"{DOCS_START}\n\n{keys_markdown(Keys())}\n\n{DOCS_END}"
+
+
+if __name__ == "__main__":  # python -m sage_tui.ui.screens.help: the block, to paste
+    print(docs_tables())
 
 
 class HelpScreen(ModalScreen[None]):

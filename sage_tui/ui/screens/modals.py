@@ -16,6 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Markdown, Static, TextArea
 
 from sage_tui.core.agent.approval import ApprovalRequest, Decision
+from sage_tui.core.log.safetext import shown
 from sage_tui.core.patch.model import Hunk
 from sage_tui.ui.actions import bindings, keys_of
 
@@ -43,7 +44,7 @@ class PlanModal(ModalScreen[Decision]):
         self.request = request
 
     def compose(self) -> ComposeResult:
-        steps = "\n".join(f"{i}. {s}" for i, s in enumerate(self.request.steps, start=1))
+        steps = "\n".join(f"{i}. {shown(s)}" for i, s in enumerate(self.request.steps, start=1))
         keys = keys_of(self.app)
         with Vertical():
             yield Label("Plan checkpoint: approve the plan?", classes="title")
@@ -83,7 +84,7 @@ class PlanModal(ModalScreen[Decision]):
 
     def action_edit(self) -> None:
         editor = self.query_one("#plan-edit", TextArea)
-        editor.text = "\n".join(self.request.steps)
+        editor.text = "\n".join(shown(s) for s in self.request.steps)  # as the log shows them
         editor.display = True
         editor.focus()
         self.notify("Edit the steps, one per line; then press Approve.", timeout=3)
@@ -114,7 +115,7 @@ class ToolAskModal(ModalScreen[Decision]):
         with Vertical():
             yield Label("Tool checkpoint: the policy asks you", classes="title")
             yield Static(f"[b]{self.request.tool}[/b] wants to run on:", markup=True)
-            yield Static(str(self.request.target), markup=False, id="tool-target")
+            yield Static(shown(str(self.request.target)), markup=False, id="tool-target")
             yield Input(placeholder="Say what to do instead, Enter denies; Tab for the buttons",
                         id="tool-reason")
             with Horizontal(classes="buttons"):
@@ -260,3 +261,11 @@ class ConfirmModal(ModalScreen[bool]):
 
     def action_no(self) -> None:
         self.dismiss(False)
+
+
+def mode_question(mode: str, waiting: list[str]) -> ConfirmModal:
+    """Switching to auto or silent while a patch waits: the person says so first."""
+    return ConfirmModal(
+        f"Switch to {mode}? Patch {', '.join(waiting)} waits for your review. In {mode} mode "
+        "new plans and patches are approved without asking; the waiting patch stays in the "
+        "queue for you to decide.", f"Switch to {mode}", "Stay in research")

@@ -10,6 +10,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from sage_tui.core.log.events import EventName
+from sage_tui.core.log.safetext import shown
 from sage_tui.ui.records import Handler, Record, data_of
 
 if TYPE_CHECKING:
@@ -49,4 +50,4 @@ class ErrorBanner(Static):
 
         health = await check_roles(llm.router, llm.backend_for)
         if health.status != "ok":
-            self.show(health.message)
+            self.show(shown(health.message))  # OLLAMA_HOST may carry a password

@@ -26,7 +26,10 @@ SHOWN_CHARS = 60_000
 class Conversation(VerticalScroll):
     """A scrolling transcript. Answers stream in through `Markdown.get_stream`.
 
-    It follows the newest text (anchored) until the person scrolls up; End follows again.
+    Once its text overflows the pane it is anchored (Textual's `anchor`): it follows the
+    newest text, even a long answer on a small terminal; scrolled up, it stays where the
+    person put it, and End follows again. (Anchoring an unfilled pane would push its
+    first lines to the bottom, so it waits until the pane is full.)
     """
 
     BINDINGS: ClassVar[list[BindingType]] = bindings("conversation")
@@ -48,11 +51,16 @@ class Conversation(VerticalScroll):
         self._answer: Markdown | None = None
         self._shown = 0  # characters of the current answer on screen
 
-    def on_mount(self) -> None:
-        self.anchor()
-
     def action_newest(self) -> None:
         self.anchor()
+
+    def _follow(self) -> None:
+        if not self.is_anchored:
+            self.call_after_refresh(self._anchor_when_full)
+
+    def _anchor_when_full(self) -> None:
+        if self.max_scroll_y > 0:
+            self.anchor()
 
     def record_handlers(self) -> Mapping[EventName, Handler]:
         """What the conversation shows of the log: messages, routes, tools, tests, errors."""
@@ -78,21 +86,21 @@ class Conversation(VerticalScroll):
 
     def add_user(self, text: str) -> None:
         self.mount(Static("you", classes="user-label"), Static(text, classes="user", markup=False))
-        self.scroll_end(animate=False)
+        self._follow()
 
     def add_note(self, text: str) -> None:
         self.mount(Static(text, classes="note", markup=False))
-        self.scroll_end(animate=False)
+        self._follow()
 
     def add_error(self, text: str) -> None:
         self.mount(Static(text, classes="error", markup=False))
-        self.scroll_end(animate=False)
+        self._follow()
 
     def add_tool(self, title: str, detail: str) -> None:
         from textual.widgets import Collapsible
 
         self.mount(Collapsible(Static(detail, markup=False), title=title, collapsed=True))
-        self.scroll_end(animate=False)
+        self._follow()
 
     async def write_answer(self, fragment: str, label: str = "sage") -> None:
         """Append streamed text to the current answer, starting one if needed.
@@ -113,7 +121,7 @@ class Conversation(VerticalScroll):
             await self.mount(Static(label, classes="answer-label"), self._answer)
             self._stream = Markdown.get_stream(self._answer)
         await self._stream.write(fragment)
-        self.scroll_end(animate=False)
+        self._follow()
 
     async def end_answer(self, final: str | None = None) -> None:
         """Close the streamed answer; `final` replaces it when nothing was streamed."""

@@ -196,6 +196,9 @@ class EventStream(ScrollView, can_focus=True):
         self.following = True
         self._dirty = True
 
+    async def action_filter(self) -> None:
+        await self.screen.run_action("filter")
+
     def action_toggle_follow(self) -> None:
         self.following = not self.following
         if self.following:

@@ -45,6 +45,11 @@ class PromptInput(TextArea):
             event.stop()
             self.insert("\n")
             return
+        if event.key == "tab" and self.text.startswith("/") and "\n" not in self.text:
+            event.prevent_default()  # Tab completes a command (it moves focus elsewhere)
+            event.stop()
+            self._complete()
+            return
         if event.character == "?" and not self.text:  # as the welcome text says: every key
             event.prevent_default()
             event.stop()
@@ -73,6 +78,18 @@ class PromptInput(TextArea):
             self._walk(1)
             return
         await super()._on_key(event)
+
+    def _complete(self) -> None:
+        from sage_tui.ui.slash import candidates, complete
+
+        done = complete(self.text)
+        if done is not None:
+            self.text = done
+            self.move_cursor(self.document.end)
+        else:
+            options = candidates(self.text)
+            self.notify("  ".join(options) if options else f"No command starts with {self.text}",
+                        timeout=4)
 
     def keep_history(self, path: Path) -> None:
         """Recall (up/down) what was sent in earlier sessions in this workspace, and keep

@@ -9,6 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from sage_tui.core.log.redaction import clip
 from sage_tui.core.tools.registry import ToolContext, ToolFailure
 from sage_tui.core.workspace.retrieval import list_workspace_files
 
@@ -56,7 +57,7 @@ def run_process(ctx: ToolContext, command: str, timeout: float) -> tuple[int, st
         raise ToolFailure("timeout", f"`{command}` ran longer than {timeout:g} s and was stopped.",
                           "Run a narrower command (one test file, for instance).") from None
     output = (proc.stdout + proc.stderr).decode("utf-8", "replace")
-    tail = output[-OUTPUT_TAIL:]
+    tail = clip(output, OUTPUT_TAIL, tail=True)
     if len(output) > OUTPUT_TAIL:
         tail = f"[... {len(output) - OUTPUT_TAIL} characters cut ...]\n" + tail
     return proc.returncode, tail, (time.perf_counter() - start) * 1000

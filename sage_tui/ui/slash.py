@@ -1,0 +1,107 @@
+"""The command line in the prompt: `/help`, `/mode`, `/tokens`, `/models`, `/drop`.
+
+A message that starts with `/` is a command for SAGE, never a question for the model: an
+unknown one says so. Tab completes a command's name. The registry here feeds the help
+screen and the table in `docs/workbench.md` (a test keeps them in step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sage_tui.core.log.events import MODES
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    usage: str
+    description: str
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("help", "/help", "Show every key and command"),
+    Command("mode", "/mode [research|auto|silent]", "Show the mode, or switch to another one "
+            "(a MODE_CHANGED event; auto with a patch waiting asks first)"),
+    Command("tokens", "/tokens", "Tokens used this session, by role and model"),
+    Command("models", "/models", "The model each role uses, and why"),
+    Command("context", "/context", "The files pinned with @path and the project's instruction "
+            "files"),
+    Command("drop", "/drop PATH|all", "Unpin a file pinned with @path"),
+)
+BY_NAME = {command.name: command for command in COMMANDS}
+
+
+def is_command(text: str) -> bool:
+    """A message for SAGE itself: `/name ...` (`//...` sends a literal slash to the model)."""
+    return text.startswith("/") and not text.startswith("//") and len(text) > 1
+
+
+def complete(text: str) -> str | None:
+    """`text` with the command's name completed, when exactly one command starts so."""
+    if not text.startswith("/") or " " in text:
+        return None
+    matches = [c.name for c in COMMANDS if c.name.startswith(text[1:])]
+    return f"/{matches[0]} " if len(matches) == 1 else None
+
+
+def candidates(text: str) -> list[str]:
+    """Every command whose name starts with what follows the slash."""
+    return [c.usage for c in COMMANDS if c.name.startswith(text[1:].split(" ")[0])]
+
+
+def commands_markdown() -> str:
+    rows = ["| command | does |", "|---|---|"]
+    rows += ["| `" + c.usage.replace("|", "\\|") + f"` | {c.description} |" for c in COMMANDS]
+    return "\n".join(rows)
+
+
+async def run(app: Any, text: str) -> None:
+    """Carry out `text` in the workbench `app`; every outcome is one line in the conversation."""
+    from sage_tui.ui.widgets.conversation import Conversation
+
+    conversation = app.workbench.query_one(Conversation)
+    name, _, args = text[1:].strip().partition(" ")
+    args = args.strip()
+    command = BY_NAME.get(name.lower())
+    session = app.session
+    if command is None:
+        near = ", ".join(f"/{c.name}" for c in COMMANDS if c.name.startswith(name[:1].lower()))
+        conversation.add_note(f"/{name} is not a command{f' (did you mean {near}?)' if near else ''}"
+                              "; /help lists them. Nothing was sent to the model.")
+        return
+    if command.name == "help":
+        app.action_help()
+    elif session is None:
+        conversation.add_note("No session is running here (a replay is read-only).")
+    elif command.name == "mode":
+        _mode(app, conversation, args)
+    elif command.name in ("tokens", "models"):
+        conversation.add_note(session.orchestrator.fast_answer(command.name))
+    elif command.name == "context":
+        conversation.add_note(_context(session))
+    elif command.name == "drop":
+        dropped = session.orchestrator.experts.unpin(args or "all")
+        conversation.add_note(f"Unpinned {', '.join(dropped)}." if dropped
+                              else f"{args or 'Nothing'} was not pinned; /context lists pins.")
+
+
+def _mode(app: Any, conversation: Any, wanted: str) -> None:
+    orchestrator = app.session.orchestrator
+    if not wanted:
+        conversation.add_note(orchestrator.fast_answer("mode"))
+        return
+    if wanted not in MODES:
+        conversation.add_note(f"{wanted!r} is not a mode; use one of {', '.join(MODES)}.")
+        return
+    app.switch_mode_to(wanted)
+
+
+def _context(session: Any) -> str:
+    experts = session.orchestrator.experts
+    pinned = [f"@{p}" for p in experts.pinned] or ["none (mention a file as @path to pin it)"]
+    found = [name for name in experts.instruction_files
+             if (session.orchestrator.workspace / name).is_file()]
+    return ("Pinned into every prompt: " + ", ".join(pinned) + ".\nProject instructions: "
+            + (", ".join(found) if found else "none (AGENTS.md, CONVENTIONS.md)") + ".")

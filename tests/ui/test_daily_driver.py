@@ -1,0 +1,99 @@
+"""Living in the workbench: the conversation follows the newest answer at 80×24, `?` on an empty
+prompt shows the keys, `/` commands never reach the model, input history survives a restart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sage_tui.core.log.sessionlog import read_session
+from sage_tui.ui.screens.help import HelpScreen
+from sage_tui.ui.widgets.conversation import Conversation
+from sage_tui.ui.widgets.prompt import PromptInput
+from tests.helpers import sessions_dir
+from tests.ui.harness import make_app, workspace
+from tests.ui.test_workbench_pilot import QA, send, texts, until
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_the_newest_answer_is_visible_after_every_turn_at_80x24(tmp_path: Path) -> None:
+    app = make_app(workspace(tmp_path / "repo"), QA)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.session is not None, "the session")
+        conversation = app.workbench.query_one(Conversation)
+        for n in range(6):
+            await send(pilot, f"question {n}: where is word_count?")
+            await until(pilot, lambda: not app._turn_running, "the turn")
+            await app.workers.wait_for_complete()
+            await pilot.pause(0.05)
+            newest = conversation.children[-1]
+            assert newest.region.bottom <= conversation.content_region.bottom + 1, n
+            assert newest.region.y >= conversation.content_region.y, n
+        assert conversation.max_scroll_y > 0  # it did overflow: following was needed
+        conversation.scroll_home(animate=False)  # scrolled up, it stays put ...
+        await pilot.pause(0.05)
+        await send(pilot, "one more")
+        await until(pilot, lambda: not app._turn_running, "the turn")
+        await pilot.pause(0.05)
+        assert conversation.scroll_y == 0
+        await pilot.press("f4", "end")  # ... until End follows again
+        await pilot.pause(0.05)
+        assert conversation.scroll_y == conversation.max_scroll_y
+
+
+async def test_question_mark_on_an_empty_prompt_shows_every_key(tmp_path: Path) -> None:
+    app = make_app(workspace(tmp_path / "repo"), QA)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await until(pilot, lambda: app.session is not None, "the session")
+        await pilot.press("?")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
+        await pilot.press("escape")
+        await pilot.press(*"why?")  # inside a message it is a question mark
+        assert app.workbench.query_one(PromptInput).text == "why?"
+
+
+async def test_slash_commands_are_for_sage_not_the_model(tmp_path: Path) -> None:
+    app = make_app(workspace(tmp_path / "repo"), QA)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await until(pilot, lambda: app.session is not None, "the session")
+        prompt = app.workbench.query_one(PromptInput)
+        prompt.focus()
+        await pilot.press(*"/tok", "tab")
+        assert prompt.text == "/tokens "
+        await pilot.press("enter")
+        await until(pilot, lambda: "This session:" in texts(app), "the token counts")
+        await send(pilot, "/undoo everything")
+        await until(pilot, lambda: "/undoo is not a command" in texts(app), "the refusal")
+        await send(pilot, "/mode auto")
+        assert app.session is not None
+        await until(pilot, lambda: app.session.orchestrator.mode == "auto", "auto mode")
+    events = [r["event"] for r in read_session("ui-test-session", sessions_dir())]
+    assert "USER_MESSAGE" not in events  # not one of them went to the model
+    assert events.count("MODE_CHANGED") == 1
+
+
+async def test_input_history_survives_a_restart(tmp_path: Path) -> None:
+    root = workspace(tmp_path / "repo")
+    for round_ in range(2):
+        app = make_app(root, QA)
+        async with app.run_test(size=(140, 45)) as pilot:
+            await until(pilot, lambda a=app: a.session is not None, "the session")  # type: ignore[misc]
+            prompt = app.workbench.query_one(PromptInput)
+            if round_ == 0:
+                await send(pilot, "where is word_count?")
+                await until(pilot, lambda a=app: not a._turn_running, "the turn")  # type: ignore[misc]
+            else:
+                prompt.focus()
+                await pilot.press("up")
+                assert prompt.text == "where is word_count?"
+
+
+def test_the_docs_table_of_keys_and_commands_matches_the_registries() -> None:
+    from sage_tui.ui.screens.help import docs_tables
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "workbench.md").read_text()
+    assert docs_tables() in docs, ("docs/workbench.md has drifted from the registries; paste "
+                                   "the output of `python -m sage_tui.ui.screens.help` over its "
+                                   "generated block")
