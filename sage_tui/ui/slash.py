@@ -29,6 +29,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("context", "/context", "The files pinned with @path and the project's instruction "
             "files"),
     Command("drop", "/drop PATH|all", "Unpin a file pinned with @path"),
+    Command("undo", "/undo", "Undo the newest patch SAGE applied in this workspace, after showing "
+            "the reverse diff (again for the one before; refused when a file changed since)"),
 )
 BY_NAME = {command.name: command for command in COMMANDS}
 
@@ -81,10 +83,44 @@ async def run(app: Any, text: str) -> None:
         conversation.add_note(session.orchestrator.fast_answer(command.name))
     elif command.name == "context":
         conversation.add_note(_context(session))
+    elif command.name == "undo":
+        await _undo(app, conversation)
     elif command.name == "drop":
         dropped = session.orchestrator.experts.unpin(args or "all")
         conversation.add_note(f"Unpinned {', '.join(dropped)}." if dropped
                               else f"{args or 'Nothing'} was not pinned; /context lists pins.")
+
+
+async def _undo(app: Any, conversation: Any) -> None:
+    """Show what undoing the newest patch restores, ask, then undo it (PATCH_REVERTED)."""
+    from sage_tui.core.errors import SageError
+    from sage_tui.core.log.safetext import plain
+    from sage_tui.ui.screens.modals import ConfirmModal
+
+    gate = app.session.orchestrator.code.gate
+    try:
+        manifest = await gate.undo(check_only=True)
+    except SageError as exc:
+        conversation.add_note(str(exc))
+        return
+    files = ", ".join(str(f["path"]) for f in manifest["files"])
+    conversation.add_note(f"Undoing patch {manifest['patch_id']} would apply this reverse "
+                          f"diff:\n{plain(str(manifest['reverse']))}")
+
+    async def answered(yes: bool | None) -> None:
+        if not yes:
+            conversation.add_note("Nothing was undone.")
+            return
+        try:
+            await gate.undo()
+        except SageError as exc:
+            conversation.add_note(str(exc))
+            return
+        conversation.add_note(f"Patch {manifest['patch_id']} undone: {files} restored. "
+                              "/undo again undoes the one before.")
+
+    app.push_screen(ConfirmModal(f"Undo patch {manifest['patch_id']}? It restores {files}.",
+                                 "Undo it", "Keep it"), answered)
 
 
 def _mode(app: Any, conversation: Any, wanted: str) -> None:

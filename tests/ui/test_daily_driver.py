@@ -97,3 +97,34 @@ def test_the_docs_table_of_keys_and_commands_matches_the_registries() -> None:
     assert docs_tables() in docs, ("docs/workbench.md has drifted from the registries; paste "
                                    "the output of `python -m sage_tui.ui.screens.help` over its "
                                    "generated block")
+
+
+async def test_undo_in_the_workbench_previews_then_restores_and_refuses_by_name(
+        tmp_path: Path) -> None:
+    from sage_tui.ui.screens.diff_review import DiffReviewScreen
+    from sage_tui.ui.screens.modals import ConfirmModal, PlanModal
+
+    root = workspace(tmp_path / "repo")
+    original = {name: (root / name).read_text() for name in ("textstats.py", "README.md")}
+    app = make_app(root)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await until(pilot, lambda: app.session is not None, "the session")
+        await send(pilot, "fix it")
+        await until(pilot, lambda: isinstance(app.screen, PlanModal), "the plan")
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, DiffReviewScreen), "the reviewer")
+        await pilot.press("y", "y", "enter")
+        await until(pilot, lambda: not app._turn_running, "the turn")
+        assert "counts words" in (root / "README.md").read_text()
+        await send(pilot, "/undo")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal), "are you sure")
+        assert "would apply this reverse diff" in texts(app) and "-`word_count` counts" in texts(app)
+        await pilot.press("y")
+        await until(pilot, lambda: "undone: textstats.py, README.md restored" in texts(app),
+                    "the undo")
+        assert {n: (root / n).read_text() for n in original} == original  # both files back
+        await send(pilot, "/undo")
+        await until(pilot, lambda: "Nothing to undo" in texts(app), "nothing left")
+    reverted = [r["data"] for r in read_session("ui-test-session", sessions_dir())
+                if r["event"] == "PATCH_REVERTED"]
+    assert len(reverted) == 1 and reverted[0]["files"] == ["textstats.py", "README.md"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 from sage_tui.core.agent.approval import ApprovalRequest, Decision
 from sage_tui.core.agent.checkpoints import PERSON, Checkpoints
@@ -90,6 +90,21 @@ class PatchGate:
     def _emit(self) -> Emit:
         """The sink, typed: each event's payload is checked against its TypedDict."""
         return emitter(self.sink)
+
+    async def undo(self, check_only: bool = False) -> dict[str, Any]:
+        """Undo the newest applied patch (PATCH_REVERTED), or with `check_only` say what undoing
+        it would restore; the manifest (patch id, files, reverse diff).
+
+        Raises:
+            UndoError: nothing to undo, or a file changed since (named in the sentence).
+        """
+        undo_id, manifest = await asyncio.to_thread(self.engine.undo, check_only)
+        if not check_only:
+            self._emit(EventName.PATCH_REVERTED, {
+                "patch_id": str(manifest["patch_id"]),
+                "files": [str(f["path"]) for f in manifest["files"]], "hunks": [],
+                "undo_id": undo_id})
+        return manifest
 
     def waiting_review(self, patch_id: str) -> HunkReview:
         """The review of a waiting patch.
