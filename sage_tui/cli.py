@@ -129,6 +129,18 @@ def undo(workspace: Path | None, check: bool, as_json: bool) -> None:
     raise SystemExit(run_undo(workspace=workspace, check=check, as_json=as_json))
 
 
+@cli.command()
+@click.option("--workspace", "-w", type=click.Path(path_type=Path, file_okay=False),
+              help="The project folder (default: the current one).")
+@click.option("--check", is_flag=True, help="Show what would be applied again; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def redo(workspace: Path | None, check: bool, as_json: bool) -> None:
+    """Apply the last undone patch again, if its files are unchanged since the undo."""
+    from sage_tui.commands.patching import run_undo
+
+    raise SystemExit(run_undo(workspace=workspace, check=check, as_json=as_json, redo=True))
+
+
 @cli.group(name="eval")
 def eval_group() -> None:
     """Regression checks: golden traces (no model) and the smoke run (a real model)."""

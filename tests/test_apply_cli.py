@@ -58,6 +58,15 @@ def test_check_then_apply_some_hunks_then_undo(repo: Path) -> None:
     assert (repo / "b.txt").read_text() == FILES["b.txt"]
     again = sage("undo", "-w", str(repo))
     assert again.returncode == 1 and again.stderr.startswith("Error: Nothing to undo")
+    preview = sage("redo", "--check", "-w", str(repo))  # the undone patch can come back
+    assert preview.returncode == 0 and "+BETA" in preview.stdout
+    assert (repo / "b.txt").read_text() == FILES["b.txt"]
+    redone = sage("redo", "-w", str(repo))
+    assert redone.returncode == 0 and "applied again to b.txt" in redone.stdout
+    assert (repo / "b.txt").read_text() == "alpha\nBETA\n"
+    assert sage("redo", "-w", str(repo)).stderr.startswith("Error: Nothing to redo")
+    assert sage("undo", "-w", str(repo)).returncode == 0  # and undone again
+    assert (repo / "b.txt").read_text() == FILES["b.txt"]
 
 
 def test_apply_from_stdin_and_a_stale_patch_changes_nothing(repo: Path) -> None:

@@ -114,28 +114,30 @@ async def _decide_and_apply(gate: PatchGate, patch: Patch, source: str) -> Apply
     return await gate.apply(decision.review)
 
 
-def run_undo(*, workspace: Path | None, check: bool, as_json: bool) -> int:
-    """Implement `sage undo`; return the exit code."""
+def run_undo(*, workspace: Path | None, check: bool, as_json: bool, redo: bool = False) -> int:
+    """Implement `sage undo` (and `sage redo`); return the exit code."""
     ws = _workspace(workspace)
     settings = load_settings()
-    with SessionLog.open(sage_paths().sessions, session_id=settings.session_id, trace_id=settings.trace_id,
-                         max_mb=settings.session_log_max_mb) as log:
+    word = "redo" if redo else "undo"
+    with SessionLog.open(sage_paths().sessions, session_id=settings.session_id,
+                         trace_id=settings.trace_id, max_mb=settings.session_log_max_mb) as log:
         engine = patch_engine(ws, {"session_id": log.session_id, "trace_id": log.trace_id,
-                                   "who": "sage undo"})
+                                   "who": f"sage {word}"})
         _say_recovered(engine.recovery_note())
-        undo_id, manifest = engine.undo(check_only=check)
+        gate = PatchGate(Checkpoints(log.sink, ChosenHunks([])), engine, log.sink)
+        manifest = asyncio.run(gate.undo(check_only=check, redo=redo))
         files = [f["path"] for f in manifest["files"]]
-        if not check:
-            emitter(log.sink)(EventName.PATCH_REVERTED, {"patch_id": manifest["patch_id"], "files": files,
-                                                "hunks": [], "undo_id": undo_id})
+    shown = manifest["diff"] if redo else manifest["reverse"]
     if as_json:
-        click.echo(json.dumps({"undone": not check, "patch_id": manifest["patch_id"],
-                               "files": files, "reverse": manifest["reverse"]}))
+        click.echo(json.dumps({"redone" if redo else "undone": not check,
+                               "patch_id": manifest["patch_id"], "files": files,
+                               "diff" if redo else "reverse": shown}))
         return 0
-    for line in manifest["reverse"].split("\n"):
+    for line in shown.split("\n"):
         colour = "green" if line.startswith("+") else "red" if line.startswith("-") else None
         click.echo(click.style(plain(line), fg=colour), err=False)
-    verb = "would restore" if check else "restored"
+    verb = {(False, True): "would restore", (False, False): "restored",
+            (True, True): "would change", (True, False): "applied again to"}[(redo, check)]
     click.echo(f"Patch {manifest['patch_id']}: {verb} {plain(', '.join(files))}.")
     return 0
 

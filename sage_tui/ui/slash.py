@@ -31,6 +31,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("drop", "/drop PATH|all", "Unpin a file pinned with @path"),
     Command("undo", "/undo", "Undo the newest patch SAGE applied in this workspace, after showing "
             "the reverse diff (again for the one before; refused when a file changed since)"),
+    Command("redo", "/redo", "Apply the newest undone patch again, after showing it"),
 )
 BY_NAME = {command.name: command for command in COMMANDS}
 
@@ -83,44 +84,48 @@ async def run(app: Any, text: str) -> None:
         conversation.add_note(session.orchestrator.fast_answer(command.name))
     elif command.name == "context":
         conversation.add_note(_context(session))
-    elif command.name == "undo":
-        await _undo(app, conversation)
+    elif command.name in ("undo", "redo"):
+        await _undo(app, conversation, redo=command.name == "redo")
     elif command.name == "drop":
         dropped = session.orchestrator.experts.unpin(args or "all")
         conversation.add_note(f"Unpinned {', '.join(dropped)}." if dropped
                               else f"{args or 'Nothing'} was not pinned; /context lists pins.")
 
 
-async def _undo(app: Any, conversation: Any) -> None:
-    """Show what undoing the newest patch restores, ask, then undo it (PATCH_REVERTED)."""
+async def _undo(app: Any, conversation: Any, redo: bool = False) -> None:
+    """Show what undoing (or redoing) the newest patch does, ask, then do it."""
     from sage_tui.core.errors import SageError
     from sage_tui.core.log.safetext import plain
     from sage_tui.ui.screens.modals import ConfirmModal
 
     gate = app.session.orchestrator.code.gate
+    word = "redo" if redo else "undo"
     try:
-        manifest = await gate.undo(check_only=True)
+        manifest = await gate.undo(check_only=True, redo=redo)
     except SageError as exc:
         conversation.add_note(str(exc))
         return
     files = ", ".join(str(f["path"]) for f in manifest["files"])
-    conversation.add_note(f"Undoing patch {manifest['patch_id']} would apply this reverse "
-                          f"diff:\n{plain(str(manifest['reverse']))}")
+    diff = manifest["diff"] if redo else manifest["reverse"]
+    conversation.add_note(f"{word.capitalize()}ing patch {manifest['patch_id']} would apply "
+                          f"this {'' if redo else 'reverse '}diff:\n{plain(str(diff))}")
 
     async def answered(yes: bool | None) -> None:
         if not yes:
-            conversation.add_note("Nothing was undone.")
+            conversation.add_note(f"Nothing was {word}ne.")
             return
         try:
-            await gate.undo()
+            await gate.undo(redo=redo)
         except SageError as exc:
             conversation.add_note(str(exc))
             return
-        conversation.add_note(f"Patch {manifest['patch_id']} undone: {files} restored. "
-                              "/undo again undoes the one before.")
+        done = "applied again" if redo else "undone"
+        conversation.add_note(f"Patch {manifest['patch_id']} {done}: {files} "
+                              f"{'changed' if redo else 'restored'}. /{word} again for the next.")
 
-    app.push_screen(ConfirmModal(f"Undo patch {manifest['patch_id']}? It restores {files}.",
-                                 "Undo it", "Keep it"), answered)
+    app.push_screen(ConfirmModal(f"{word.capitalize()} patch {manifest['patch_id']}? It "
+                                 f"{'changes' if redo else 'restores'} {files}.",
+                                 f"{word.capitalize()} it", "Leave it"), answered)
 
 
 def _mode(app: Any, conversation: Any, wanted: str) -> None:

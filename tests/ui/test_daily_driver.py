@@ -123,8 +123,23 @@ async def test_undo_in_the_workbench_previews_then_restores_and_refuses_by_name(
         await until(pilot, lambda: "undone: textstats.py, README.md restored" in texts(app),
                     "the undo")
         assert {n: (root / n).read_text() for n in original} == original  # both files back
+        await send(pilot, "/redo")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal), "redo: are you sure")
+        await pilot.press("y")
+        await until(pilot, lambda: "applied again: textstats.py, README.md" in texts(app),
+                    "the redo")
+        assert "counts words" in (root / "README.md").read_text()
+        await send(pilot, "/redo")
+        await until(pilot, lambda: "Nothing to redo" in texts(app), "nothing to redo")
+        await send(pilot, "/undo")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal), "undo again")
+        await pilot.press("y")
+        await until(pilot, lambda: texts(app).count("restored") >= 2, "the second undo")
         await send(pilot, "/undo")
         await until(pilot, lambda: "Nothing to undo" in texts(app), "nothing left")
     reverted = [r["data"] for r in read_session("ui-test-session", sessions_dir())
                 if r["event"] == "PATCH_REVERTED"]
-    assert len(reverted) == 1 and reverted[0]["files"] == ["textstats.py", "README.md"]
+    assert len(reverted) == 2 and reverted[0]["files"] == ["textstats.py", "README.md"]
+    redone = [r["data"] for r in read_session("ui-test-session", sessions_dir())
+              if r["event"] == "PATCH_APPLIED" and r["data"].get("redone")]
+    assert len(redone) == 1

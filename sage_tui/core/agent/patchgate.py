@@ -19,7 +19,7 @@ from sage_tui.core.agent.approval import ApprovalRequest, Decision
 from sage_tui.core.agent.checkpoints import PERSON, Checkpoints
 from sage_tui.core.errors import SageError
 from sage_tui.core.log.emitting import Emit, emitter
-from sage_tui.core.log.events import EventName, HunkVerdict, PatchProposed, Sink
+from sage_tui.core.log.events import EventName, HunkVerdict, PatchOutcome, PatchProposed, Sink
 from sage_tui.core.log.redaction import clip
 from sage_tui.core.patch.engine import PatchEngine
 from sage_tui.core.patch.model import Hunk, Patch
@@ -91,19 +91,25 @@ class PatchGate:
         """The sink, typed: each event's payload is checked against its TypedDict."""
         return emitter(self.sink)
 
-    async def undo(self, check_only: bool = False) -> dict[str, Any]:
-        """Undo the newest applied patch (PATCH_REVERTED), or with `check_only` say what undoing
-        it would restore; the manifest (patch id, files, reverse diff).
+    async def undo(self, check_only: bool = False, *, redo: bool = False) -> dict[str, Any]:
+        """Undo the newest applied patch (PATCH_REVERTED), or with `redo` apply the newest
+        undone one again (PATCH_APPLIED, `redone`); with `check_only`, only say what it would
+        do. Returns the manifest (patch id, files, diff, reverse diff).
 
         Raises:
-            UndoError: nothing to undo, or a file changed since (named in the sentence).
+            UndoError: nothing to undo or redo, or a file changed since (named).
         """
-        undo_id, manifest = await asyncio.to_thread(self.engine.undo, check_only)
+        step = self.engine.redo if redo else self.engine.undo
+        undo_id, manifest = await asyncio.to_thread(step, check_only)
         if not check_only:
-            self._emit(EventName.PATCH_REVERTED, {
-                "patch_id": str(manifest["patch_id"]),
-                "files": [str(f["path"]) for f in manifest["files"]], "hunks": [],
-                "undo_id": undo_id})
+            outcome: PatchOutcome = {"patch_id": str(manifest["patch_id"]),
+                                     "files": [str(f["path"]) for f in manifest["files"]],
+                                     "hunks": [], "undo_id": undo_id}
+            if redo:
+                outcome["redone"] = True
+                self._emit(EventName.PATCH_APPLIED, outcome)
+            else:
+                self._emit(EventName.PATCH_REVERTED, outcome)
         return manifest
 
     def waiting_review(self, patch_id: str) -> HunkReview:

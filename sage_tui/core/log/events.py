@@ -247,6 +247,7 @@ class PatchOutcome(_Outcome, total=False):
 
     reason: str
     undo_id: str | None
+    redone: bool  # PATCH_APPLIED by a redo
 
 
 class TestRun(TypedDict):

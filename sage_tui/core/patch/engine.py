@@ -1,23 +1,19 @@
-"""Applying approved hunks atomically, undoing, and recovering: the patch engine.
+"""Applying approved hunks atomically, undoing and redoing, and recovering: the patch engine.
 
-Applying the chosen hunks:
-
-1. every path is checked by the workspace (confinement: no `..`, no `.git`/`.sage`,
-   no links) and each hunk against the file's bytes, so a failure names the hunk
-   and the closest match;
-2. `git apply --recount` runs on a scratch copy in SAGE's own state folder; it
-   verifies every hunk before it writes, so a patch that does not apply changes
-   nothing. Bytes go in and come out as they are (CRLF, Latin-1, any file name);
-3. the results are staged in the workspace's `.sage/staging/` (same filesystem), the
-   folder of every target is opened and held (no link followed) and proven
-   writable; then a journal naming every rename is written to the state folder, the
-   renames are done through the held folders, the undo record is updated, and the
-   journal is removed.
+Applying the chosen hunks: (1) every path is checked by the workspace (confinement: no `..`,
+no `.git`/`.sage`, no links) and each hunk against the file's bytes, so a failure names the
+hunk and the closest match; (2) `git apply --recount` runs on a scratch copy in SAGE's own
+state folder and verifies every hunk before it writes, so a patch that does not apply
+changes nothing (bytes go in and come out as they are: CRLF, Latin-1, any file name);
+(3) the results are staged in the workspace's `.sage/staging/` (same filesystem), every
+target's folder is opened and held (no link followed) and proven writable; a journal naming
+every rename is written to the state folder, the renames are done through the held folders,
+the undo records are updated, and the journal is removed.
 
 A process killed during step 3 leaves a journal; `recover()` (run before any patch
-operation) finishes the renames and the undo record, so the files end all-before or
-all-after and `undo` reverts exactly what is on disk. Undo records, the audit trail
-and the patch lock live in the state folder too: a repository cannot plant them.
+operation) finishes the renames and the undo records, so the files end all-before or
+all-after and `undo` reverts exactly what is on disk. Undo records, the audit trail and
+the patch lock live in the state folder too: a repository cannot plant them.
 """
 
 from __future__ import annotations
@@ -327,62 +323,78 @@ class PatchEngine:
         self._clean_staging()
 
     def _finish(self, journal: Journal) -> None:
-        """The undo record follows the files: pushed after an apply, popped after an undo."""
-        stack = self.undo_stack()
-        if journal.kind == "apply" and (not stack or stack[-1] != journal.undo_id):
-            stack.append(journal.undo_id)
-        elif journal.kind == "undo" and journal.undo_id in stack:
-            stack.remove(journal.undo_id)
-        write_json_atomic(self.undo_dir / "stack.json", {"applied": stack})
+        """The undo records follow the files: an apply pushes onto `applied` (and forgets what
+        was undone), an undo moves its record to `undone`, a redo moves it back."""
+        applied, undone = self._stacks()
+        if journal.kind == "apply":
+            applied = [*(i for i in applied if i != journal.undo_id), journal.undo_id]
+            undone = []
+        elif journal.kind == "undo" and journal.undo_id in applied:
+            applied.remove(journal.undo_id)
+            undone.append(journal.undo_id)
+        elif journal.kind == "redo" and journal.undo_id in undone:
+            undone.remove(journal.undo_id)
+            applied.append(journal.undo_id)
+        write_json_atomic(self.undo_dir / "stack.json", {"applied": applied, "undone": undone})
 
-    # -- undo -----------------------------------------------------------------------
-    def undo_stack(self) -> list[str]:
-        """Undo ids of applied patches, oldest first."""
+    # -- undo and redo ----------------------------------------------------------------
+    def _stacks(self) -> tuple[list[str], list[str]]:
         try:
             data = json.loads((self.undo_dir / "stack.json").read_text(encoding="utf-8"))
-            return [str(i) for i in data.get("applied", []) if isinstance(i, str)]
+            return ([str(i) for i in data.get("applied", []) if isinstance(i, str)],
+                    [str(i) for i in data.get("undone", []) if isinstance(i, str)])
         except (OSError, ValueError, AttributeError):
-            return []
+            return [], []
 
-    def last_undo(self) -> tuple[str, dict[str, Any]]:
-        """The last apply that can be undone, and its manifest."""
-        stack = self.undo_stack()
+    def undo_stack(self) -> list[str]:
+        """Undo ids of applied patches, oldest first."""
+        return self._stacks()[0]
+    def last_undo(self, redo: bool = False) -> tuple[str, dict[str, Any]]:
+        """The last apply that can be undone (with `redo`: the last undo that can be redone),
+        and its manifest."""
+        stack = self._stacks()[1 if redo else 0]
         undo_id = stack[-1] if stack else ""
         manifest_file = self.undo_dir / undo_id / "manifest.json"
         if not undo_id or not manifest_file.exists():
-            raise UndoError("Nothing to undo: no patch has been applied in this workspace "
-                            "(or the last one was already undone).")
+            raise UndoError("Nothing to redo: no undone patch waits." if redo else "Nothing to "
+                            "undo: no patch has been applied in this workspace (or undone).")
         manifest: dict[str, Any] = json.loads(manifest_file.read_text(encoding="utf-8"))
         return undo_id, manifest
 
     def undo(self, check_only: bool = False) -> tuple[str, dict[str, Any]]:
         """Restore the files of the last apply, if nobody changed them since."""
         with _patch_lock(self.state):
-            return self._undo(check_only)
+            return self._step(check_only, redo=False)
 
-    def _undo(self, check_only: bool) -> tuple[str, dict[str, Any]]:
+    def redo(self, check_only: bool = False) -> tuple[str, dict[str, Any]]:
+        """Apply the last undone patch again, if nobody changed its files since the undo."""
+        with _patch_lock(self.state):
+            return self._step(check_only, redo=True)
+
+    def _step(self, check_only: bool, redo: bool) -> tuple[str, dict[str, Any]]:
         self._recover()
-        undo_id, manifest = self.last_undo()
+        undo_id, manifest = self.last_undo(redo)
+        word: journals.Kind = "redo" if redo else "undo"
+        patch_id = manifest["patch_id"]
         paths = [str(f["path"]) for f in manifest["files"]]
         try:
             contents = {path: self._read(path) for path in paths}
         except PathDenied as exc:
-            raise UndoError(f"Cannot undo patch {manifest['patch_id']}: {exc}") from exc
-        changed = [f["path"] for f in manifest["files"] if _sha(contents[f["path"]]) != f["after"]]
+            raise UndoError(f"Cannot {word} patch {patch_id}: {exc}") from exc
+        expected = "before" if redo else "after"
+        changed = [f["path"] for f in manifest["files"] if _sha(contents[f["path"]]) != f[expected]]
         if changed:
-            raise UndoError(f"Cannot undo patch {manifest['patch_id']}: "
-                            f"{', '.join(changed)} changed since it was applied; revert those "
-                            "edits first (`sage undo --check` shows the reverse patch).")
+            raise UndoError(f"Cannot {word} patch {patch_id}: {', '.join(changed)} changed since "
+                            f"it was {'undone' if redo else 'applied'}; revert those edits first "
+                            f"(`sage {word} --check` shows the patch).")
         if check_only:
             return undo_id, manifest
-        outcomes, error = self._scratch_apply(manifest["diff"], contents, reverse=True)
-        if outcomes is None:
-            raise UndoError(f"Cannot undo patch {manifest['patch_id']}: the reverse patch does "
-                            f"not apply ({error}).")
+        outcomes, error = self._scratch_apply(manifest["diff"], contents, reverse=not redo)
         try:
-            self._change("undo", undo_id, contents, outcomes)
+            if outcomes is None:
+                raise PathDenied(f"the patch does not apply ({error})")
+            self._change(word, undo_id, contents, outcomes)
         except PathDenied as exc:
-            raise UndoError(f"Cannot undo patch {manifest['patch_id']}: {exc}") from exc
-        self.audit("reverted", patch_id=manifest["patch_id"], undo_id=undo_id)
+            raise UndoError(f"Cannot {word} patch {patch_id}: {exc}") from exc
+        self.audit("reapplied" if redo else "reverted", patch_id=patch_id, undo_id=undo_id)
         return undo_id, manifest
-

@@ -28,7 +28,7 @@ from sage_tui.core.log.logfiles import fsync_dir
 from sage_tui.core.workspace.state import SageFolder, write_json_atomic
 from sage_tui.core.workspace.workspace import PathDenied, Workspace, check_kind
 
-Kind = Literal["apply", "undo"]
+Kind = Literal["apply", "undo", "redo"]
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
 _STAGED = re.compile(r"^[0-9]{1,6}$")
 
@@ -75,7 +75,7 @@ def load(path: Path) -> Journal | None:
                         for e in data["entries"])
     except (KeyError, TypeError) as exc:
         raise JournalInvalid(f"missing {exc}") from exc
-    if kind not in ("apply", "undo") or not _ID.match(str(undo_id)) or not _ID.match(str(apply_id)):
+    if kind not in ("apply", "undo", "redo") or not _ID.match(str(undo_id)) or not _ID.match(str(apply_id)):
         raise JournalInvalid("bad kind or id")
     for entry in entries:
         if entry.staged is not None and not _STAGED.match(str(entry.staged)):
