@@ -58,7 +58,8 @@ OWNERS: dict[str, str] = {
 ACTIONS: tuple[Action, ...] = (
     Action("app.help", "app", "help", "Help", "question_mark,f1", "Show every key"),
     Action("app.stop", "app", "stop", "Stop", "escape", "Stop the running turn"),
-    Action("app.stop_c", "app", "stop", "Stop", "ctrl+c", "Stop the running turn", show=False,
+    Action("app.stop_c", "app", "interrupt", "Copy or stop", "ctrl+c",
+           "Copy the selected text; with none, stop the running turn", show=False,
            palette=False, priority=True),
     Action("app.quit", "app", "quit", "Quit", "ctrl+q", "Leave SAGE", priority=True,
            palette=False),  # the palette's own "Quit" entry runs it
@@ -74,6 +75,10 @@ ACTIONS: tuple[Action, ...] = (
            "Focus the patch queue", priority=True),
     Action("workbench.prompt", "workbench", "focus_prompt", "Prompt", "ctrl+l",
            "Focus the message input", priority=True),
+    Action("workbench.copy_answer", "workbench", "copy_answer", "Copy last answer", "f8",
+           "Copy the last answer to the clipboard", show=False),
+    Action("workbench.copy_code", "workbench", "copy_code", "Copy code block", "f9",
+           "Copy the last answer's last code block to the clipboard", show=False),
     Action("workbench.conversation", "workbench", "focus_conversation", "Conversation", "f4",
            "Focus the conversation to scroll it (up/down, page up/down)", priority=True),
     Action("conversation.newest", "conversation", "newest", "Newest", "end",

@@ -25,6 +25,7 @@ from sage_tui.ui.actions import Keys, bindings, palette
 from sage_tui.ui.bridge import UiBridge
 from sage_tui.ui.messages import AnswerDelta, ApprovalRequested, RecordPosted, TurnFinished
 from sage_tui.ui.records import Record, dispatch
+from sage_tui.ui.replay import replay_into
 from sage_tui.ui.screens.workbench import WorkbenchScreen
 from sage_tui.ui.slash import is_command
 from sage_tui.ui.slash import run as run_command
@@ -87,16 +88,12 @@ class SageApp(App[None]):
             self.workbench.query_one(Conversation).add_note(self.action_keys.format(self.intro))
         if self.replay_records is not None:
             self.workbench.query_one(PromptInput).freeze("replay: read-only")
-            self._replay()
+            self.run_worker(replay_into(self), group="replay", exclusive=True)
             return
         if self.session_factory is not None:
             self.session = self.session_factory(self.bridge)
             self.session.orchestrator.start()
-            if self.session.state is not None:  # recall what was sent here in earlier sessions
-                self.workbench.query_one(PromptInput).keep_history(
-                    self.session.state / "history.jsonl")
-            if self.session.orchestrator.backend_label == "ollama":
-                self.workbench.query_one(ErrorBanner).check(self.session.llm)
+            self.workbench.attach(self.session)  # input history, the server check
 
     @property
     def workbench(self) -> WorkbenchScreen:
@@ -179,14 +176,6 @@ class SageApp(App[None]):
         self.workbench.query_one(EventStream).add(record)
         await dispatch(record, self.workbench.panes)
 
-    @work(exclusive=True, group="replay")
-    async def _replay(self) -> None:
-        from sage_tui.ui.replay import play
-
-        assert self.replay_records is not None
-        shown = await play(self.replay_records, self.show_record, self.replay_speed)
-        self.workbench.query_one(Conversation).add_note(f"End of the recording ({shown} events).")
-
     def on_approval_requested(self, message: ApprovalRequested) -> None:
         from sage_tui.ui.screens.checkpoints import open_checkpoint
 
@@ -197,6 +186,17 @@ class SageApp(App[None]):
     # -- actions ------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return self._turn_running if action == "stop" else True  # Stop: only while a turn runs
+
+    def action_interrupt(self) -> None:
+        """ctrl+c: copy the selection if there is one, else stop the turn, else say how to quit."""
+        selected = self.screen.get_selected_text()
+        if selected:
+            self.copy_to_clipboard(selected)
+            self.notify(f"Copied {len(selected):,} characters.", timeout=2)
+        elif self._turn_running:
+            self.action_stop()
+        else:
+            self.notify(f"Nothing to stop; {self.action_keys.key('app.quit')} quits.", timeout=3)
 
     def action_stop(self) -> None:
         if not self._turn_running:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 from sage_tui.core.log.tracefmt import parse_ts
 from sage_tui.ui.records import Record
@@ -34,3 +35,11 @@ async def play(records: Iterable[Record], show: Callable[[Record], Awaitable[Non
         await show(record)
         shown += 1
     return shown
+
+
+async def replay_into(app: Any) -> None:
+    """Play the app's recorded records through its own `show_record`, then say it ended."""
+    from sage_tui.ui.widgets.conversation import Conversation
+
+    shown = await play(app.replay_records, app.show_record, app.replay_speed)
+    app.workbench.query_one(Conversation).add_note(f"End of the recording ({shown} events).")

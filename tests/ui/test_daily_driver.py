@@ -143,3 +143,21 @@ async def test_undo_in_the_workbench_previews_then_restores_and_refuses_by_name(
     redone = [r["data"] for r in read_session("ui-test-session", sessions_dir())
               if r["event"] == "PATCH_APPLIED" and r["data"].get("redone")]
     assert len(redone) == 1
+
+
+async def test_copy_the_last_answer_a_code_block_or_a_selection(tmp_path: Path) -> None:
+    answer = "Use this:\n\n```python\nprint(word_count('a b'))\n```\n\nIt prints 2."
+    scenario = {"label": "scripted model", "rules": [
+        QA["rules"][0], {"when": {"role": "coder"}, "reply": {"content": answer, "chunks": 3}}]}
+    app = make_app(workspace(tmp_path / "repo"), scenario)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await until(pilot, lambda: app.session is not None, "the session")
+        await pilot.press("ctrl+c")  # idle: nothing to stop, and it says how to quit
+        await send(pilot, "how do I count words?")
+        await until(pilot, lambda: not app._turn_running and "It prints 2." in texts(app),
+                    "the answer")
+        await pilot.press("f8")  # with the cursor in the input: f6/f7 are the input's own
+        assert app.clipboard == answer
+        await pilot.press("f9")
+        assert app.clipboard == "print(word_count('a b'))\n"
+    assert app.session is not None  # ctrl+c while idle did not quit or break anything

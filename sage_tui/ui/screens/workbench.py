@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+import re
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -20,6 +21,9 @@ from sage_tui.ui.widgets.event_stream import EventStream
 from sage_tui.ui.widgets.patch_queue import PatchQueue
 from sage_tui.ui.widgets.prompt import PromptInput
 from sage_tui.ui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from sage_tui.factory import Session
 
 
 class WorkbenchScreen(Screen[None]):
@@ -54,6 +58,14 @@ class WorkbenchScreen(Screen[None]):
         yield StatusBar(id="status")
         yield Footer()
 
+    def attach(self, session: Session) -> None:
+        """A session starts here: recall what was sent in this workspace before, and check
+        the model server at once (the banner says what is wrong)."""
+        if session.state is not None:
+            self.query_one(PromptInput).keep_history(session.state / "history.jsonl")
+        if session.orchestrator.backend_label == "ollama":
+            self.query_one(ErrorBanner).check(session.llm)
+
     def on_mount(self) -> None:
         self.query_one("#event-filter").display = False
         self.query_one(PromptInput).focus()
@@ -82,6 +94,21 @@ class WorkbenchScreen(Screen[None]):
 
     def action_focus_prompt(self) -> None:
         self.query_one(PromptInput).focus()
+
+    def action_copy_answer(self) -> None:
+        self._copy(self.query_one(Conversation).last_answer(), "the last answer")
+
+    def action_copy_code(self) -> None:
+        blocks = re.findall(r"```[^\n]*\n(.*?)```", self.query_one(Conversation).last_answer(),
+                            re.S)
+        self._copy(blocks[-1] if blocks else "", "the last code block")
+
+    def _copy(self, text: str, what: str) -> None:
+        if not text:
+            self.notify(f"There is no {what.removeprefix('the ')} to copy yet.", timeout=3)
+            return
+        self.app.copy_to_clipboard(text)  # OSC 52: works over ssh and in tmux with it on
+        self.notify(f"Copied {what} ({len(text):,} characters).", timeout=2)
 
     def action_focus_conversation(self) -> None:
         self.query_one(Conversation).focus()

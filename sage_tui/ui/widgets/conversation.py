@@ -50,6 +50,11 @@ class Conversation(VerticalScroll):
         self._stream: MarkdownStream | None = None
         self._answer: Markdown | None = None
         self._shown = 0  # characters of the current answer on screen
+        self._last_answer = ""
+
+    def last_answer(self) -> str:
+        """The newest answer's text, as shown (redacted like the log)."""
+        return self._last_answer
 
     def action_newest(self) -> None:
         self.anchor()
@@ -114,6 +119,9 @@ class Conversation(VerticalScroll):
             fragment = fragment[:SHOWN_CHARS - self._shown] + (
                 "\n\n*(The rest of this answer is not shown here; `sage trace` has all of it.)*")
         self._shown += len(fragment)
+        if self._stream is None:
+            self._last_answer = ""
+        self._last_answer += fragment
         if self._stream is None:
             from textual.widgets import Markdown  # the parser loads with the first answer
 
