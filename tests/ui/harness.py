@@ -22,6 +22,7 @@ from sage_tui.factory import build_session
 from sage_tui.ui import app as app_module
 from sage_tui.ui.app import SageApp
 from sage_tui.ui.bridge import UiBridge
+from sage_tui.ui.widgets import busy as busy_module
 from sage_tui.ui.widgets.prompt import PromptInput
 
 DEMO = Path(app_module.__file__).resolve().parent.parent / "demo" / "scenario.yaml"
@@ -46,6 +47,7 @@ def freeze() -> None:
     os.environ["TZ"] = "UTC"
     time.tzset()
     recorder_module.now_iso = lambda: "2026-11-21T10:00:00.000Z"  # type: ignore[assignment]
+    busy_module.clock = lambda: 0.0  # the busy line's elapsed time and spinner frame hold still
 
 
 def workspace(root: Path) -> Path:

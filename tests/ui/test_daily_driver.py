@@ -161,3 +161,22 @@ async def test_copy_the_last_answer_a_code_block_or_a_selection(tmp_path: Path) 
         await pilot.press("f9")
         assert app.clipboard == "print(word_count('a b'))\n"
     assert app.session is not None  # ctrl+c while idle did not quit or break anything
+
+
+async def test_a_slow_model_call_shows_what_sage_waits_on(tmp_path: Path) -> None:
+    from sage_tui.ui.widgets.busy import BusyLine
+
+    slow = {"label": "scripted model", "rules": [
+        QA["rules"][0], {"when": {"role": "coder"}, "reply": {
+            "content": "word_count is in textstats.py:11.", "chunks": 4, "delay_ms": 250}}]}
+    app = make_app(workspace(tmp_path / "repo"), slow)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await until(pilot, lambda: app.session is not None, "the session")
+        busy = app.workbench.query_one(BusyLine)
+        assert not busy.has_class("busy")  # idle: no line
+        await send(pilot, "where is word_count?")
+        await until(pilot, lambda: busy.has_class("busy") and "coder" in str(busy.render()),
+                    "the coder's call on the busy line")
+        assert "demo-model" in str(busy.render()) and " s" in str(busy.render())
+        await until(pilot, lambda: not app._turn_running, "the turn")
+        await until(pilot, lambda: not busy.has_class("busy"), "an idle line again")

@@ -16,6 +16,7 @@ from textual.widgets import Footer, Input, Static
 from sage_tui.ui.actions import bindings
 from sage_tui.ui.records import RecordPane
 from sage_tui.ui.widgets.banner import ErrorBanner
+from sage_tui.ui.widgets.busy import BusyLine
 from sage_tui.ui.widgets.conversation import Conversation
 from sage_tui.ui.widgets.event_stream import EventStream
 from sage_tui.ui.widgets.patch_queue import PatchQueue
@@ -42,7 +43,7 @@ class WorkbenchScreen(Screen[None]):
     def panes(self) -> list[RecordPane]:
         """The panes that show records, in the order they should see each one."""
         return [self.query_one(Conversation), self.query_one(PatchQueue),
-                self.query_one(ErrorBanner), self.query_one(StatusBar)]
+                self.query_one(ErrorBanner), self.query_one(StatusBar), self.query_one(BusyLine)]
 
     def compose(self) -> ComposeResult:
         yield ErrorBanner(id="banner")
@@ -54,6 +55,7 @@ class WorkbenchScreen(Screen[None]):
                             "empty clears)", id="event-filter")
                 yield EventStream(id="events")
                 yield PatchQueue(id="patches")
+        yield BusyLine(id="busy")
         yield PromptInput(id="prompt")
         yield StatusBar(id="status")
         yield Footer()
