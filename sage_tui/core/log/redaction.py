@@ -23,6 +23,7 @@ microsecond.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -249,6 +250,12 @@ def may_hold_secret(text: str) -> bool:
     return _GATE.search(text.lower()) is not None
 
 
+@functools.lru_cache(maxsize=4096)
+def _redact_key(key: str) -> str:
+    """A dict key, redacted: the same few names come in every record, so they are cached."""
+    return redact(key)
+
+
 def redact_value(value: Any, name: str | None = None) -> Any:
     """Redact a JSON-like value: every string in it, and whole values by key name.
 
@@ -267,7 +274,7 @@ def redact_value(value: Any, name: str | None = None) -> Any:
     if kind is int or kind is bool or value is None:
         return value
     if kind is dict:  # keys too: a model can put a token where a name belongs
-        return {redact(k) if type(k) is str else redact(str(k)): redact_value(v, str(k))
+        return {_redact_key(k if type(k) is str else str(k)): redact_value(v, str(k))
                 for k, v in value.items()}
     if kind is list:
         return [redact_value(v, name) for v in value]
@@ -278,7 +285,7 @@ def redact_value(value: Any, name: str | None = None) -> Any:
     if isinstance(value, float):
         return value if value == value and value not in (float("inf"), float("-inf")) else None
     if isinstance(value, Mapping):
-        return {redact(str(k)): redact_value(v, str(k)) for k, v in value.items()}
+        return {_redact_key(str(k)): redact_value(v, str(k)) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [redact_value(v, name) for v in value]
     return redact_value(str(value), name)
