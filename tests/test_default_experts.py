@@ -111,3 +111,35 @@ def test_an_at_mention_pins_the_file_into_later_prompts_until_dropped(tmp_path: 
         session.close_log()
     pinned = [e.data for e in events if e.name == "EXPERT_PACKET" and e.data["expert"] == "pinned"]
     assert len(pinned) == 3 and pinned[-1]["citations"] == ["textstats.py:2-2"]
+
+
+def test_undo_acts_only_on_the_patch_that_was_shown(tmp_path: Path) -> None:
+    """A preview names a patch; if another lands before the person says yes, nothing changes."""
+    import pytest
+
+    from sage_tui.core.patch.engine import UndoError
+    from sage_tui.core.patch.model import parse_patch
+    from sage_tui.factory import patch_engine
+
+    repo = git_repo(tmp_path / "repo", {"a.txt": "one\n", "b.txt": "uno\n"})
+    engine = patch_engine(repo)
+    assert engine.apply(parse_patch("--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-one\n+two\n")).ok
+    shown, _ = engine.undo(check_only=True)
+    assert patch_engine(repo).apply(  # another terminal, or an auto-mode turn
+        parse_patch("--- a/b.txt\n+++ b/b.txt\n@@ -1 +1 @@\n-uno\n+dos\n")).ok
+    with pytest.raises(UndoError, match="The newest patch is now"):
+        engine.undo(expect=shown)
+    assert (repo / "a.txt").read_text() == "two\n" and (repo / "b.txt").read_text() == "dos\n"
+
+
+def test_a_link_a_bad_range_or_a_huge_file_is_not_pinned_whole(tmp_path: Path) -> None:
+    repo = git_repo(tmp_path / "repo", {"f.py": "x = 1\n", "big.py": "# line\n" * 20_000})
+    (repo / "link.py").symlink_to(repo / "f.py")
+    from sage_tui.core.agent.experts import MAX_PINNED, Experts, MemoryStore
+
+    experts = Experts(repo, None, lambda e: None,  # type: ignore[arg-type]
+                      MemoryStore(tmp_path / "m.json", tmp_path / "u.json"))
+    assert experts.pin("see @link.py and @f.py:8-3 and @f.py:0-1") == []
+    assert experts.pin("and @big.py") == ["big.py"]
+    packet, _ = asyncio.run(experts._pinned(""))
+    assert len(packet.text) < MAX_PINNED + 200  # history is not dropped for one big file

@@ -153,8 +153,7 @@ class SageApp(App[None]):
         if not self.screen_stack:  # the app is closing
             return
         self.refresh_bindings()
-        conversation = self.workbench.query_one(Conversation)
-        await conversation.end_answer()
+        conversation = await self.workbench.turn_over()  # however it ended
         status = message.result.status if message.result is not None else None
         if message.error and message.error != "cancelled":  # a stop is a TURN_CANCELLED record
             conversation.add_error(f"Unexpected failure: {redact(message.error)}")

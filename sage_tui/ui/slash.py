@@ -100,6 +100,9 @@ async def _undo(app: Any, conversation: Any, redo: bool = False) -> None:
 
     gate = app.session.orchestrator.code.gate
     word = "redo" if redo else "undo"
+    if app._turn_running:
+        conversation.add_note(f"A turn is running; /{word} when it has ended.")
+        return
     try:
         manifest = await gate.undo(check_only=True, redo=redo)
     except SageError as exc:
@@ -115,7 +118,7 @@ async def _undo(app: Any, conversation: Any, redo: bool = False) -> None:
             conversation.add_note(f"Nothing was {word}ne.")
             return
         try:
-            await gate.undo(redo=redo)
+            await gate.undo(redo=redo, expect=manifest["undo_id"])  # the one shown, or none
         except SageError as exc:
             conversation.add_note(str(exc))
             return
@@ -142,7 +145,6 @@ def _mode(app: Any, conversation: Any, wanted: str) -> None:
 def _context(session: Any) -> str:
     experts = session.orchestrator.experts
     pinned = [f"@{p}" for p in experts.pinned] or ["none (mention a file as @path to pin it)"]
-    found = [name for name in experts.instruction_files
-             if (session.orchestrator.workspace / name).is_file()]
+    found = [name for name in experts.instruction_files if experts.readable(name)]
     return ("Pinned into every prompt: " + ", ".join(pinned) + ".\nProject instructions: "
             + (", ".join(found) if found else "none (AGENTS.md, CONVENTIONS.md)") + ".")

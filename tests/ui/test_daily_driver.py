@@ -180,3 +180,24 @@ async def test_a_slow_model_call_shows_what_sage_waits_on(tmp_path: Path) -> Non
         assert "demo-model" in str(busy.render()) and " s" in str(busy.render())
         await until(pilot, lambda: not app._turn_running, "the turn")
         await until(pilot, lambda: not busy.has_class("busy"), "an idle line again")
+
+
+async def test_the_busy_line_clears_after_an_unexpected_failure(tmp_path: Path) -> None:
+    from sage_tui.ui.widgets.busy import BusyLine
+
+    retrieval = {"label": "scripted model", "rules": [
+        {"when": {"role": "router"}, "reply": {"json": {"kind": "qa", "reasoningText": "x",
+                                                        "experts": ["retrieval"]}}},
+        {"when": {}, "reply": "never reached"}]}
+    app = make_app(workspace(tmp_path / "repo"), retrieval)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await until(pilot, lambda: app.session is not None, "the session")
+
+        async def broken(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("a bug in an expert")
+
+        app.session.orchestrator.experts.gather = broken  # type: ignore[method-assign]
+        await send(pilot, "where is word_count?")
+        await until(pilot, lambda: "Unexpected failure" in texts(app), "the failure")
+        busy = app.workbench.query_one(BusyLine)
+        await until(pilot, lambda: not busy.has_class("busy"), "the busy line cleared")

@@ -144,7 +144,7 @@ class RollingSummary:
 MAX_DIFF_CHARS = 40_000  # the review route's diff, before the context builder's clamp
 MAX_INSTRUCTIONS = 20_000  # bytes read from each instructions file
 INSTRUCTION_FILES = ("AGENTS.md", "CONVENTIONS.md")
-MAX_PINNED = 200_000  # bytes read from a pinned file (the context builder clamps the rest)
+MAX_PINNED = 24_000  # characters of pinned text in a prompt: pin a range (@f.py:10-40) for more
 MENTION = re.compile(r"(?<![\w@])@([\w./\-]+?)(?::(\d+)-(\d+))?(?=[\s,;:!?)]|$)")
 
 
@@ -234,14 +234,26 @@ class Experts:
         added = []
         for match in MENTION.finditer(text):
             path, start, end = match.group(1).rstrip("."), match.group(2), match.group(3)
+            lines = (int(start), int(end)) if start and end else None
+            if lines is not None and not 1 <= lines[0] <= lines[1]:
+                continue  # @f.py:8-3 is no range
             try:
                 rel = self.files.normalize(path)
             except (OSError, ValueError):
                 continue  # outside the workspace, or refused: not pinned
-            if (self.workspace / rel).is_file():
-                self.pinned[rel] = (int(start), int(end)) if start and end else None
+            if self.readable(rel):  # not hidden by the policy, not a link, a file
+                self.pinned[rel] = lines
                 added.append(rel)
         return added
+
+    def readable(self, path: str) -> bool:
+        """Whether the confined workspace lets `path` be read (hidden files and links not)."""
+        assert self.files is not None
+        try:
+            self.files.read_bytes(path, 1)
+        except (OSError, ValueError):
+            return False
+        return True
 
     def unpin(self, which: str) -> list[str]:
         """Unpin one file (`all`: every one); what was unpinned."""
@@ -257,7 +269,7 @@ class Experts:
         parts, cited = [], []
         for path, lines in self.pinned.items():
             try:
-                raw = await asyncio.to_thread(self.files.read_bytes, path, MAX_PINNED)
+                raw = await asyncio.to_thread(self.files.read_bytes, path, MAX_PINNED * 4)
             except (OSError, ValueError) as exc:
                 parts.append(f"{path}: cannot be read ({type(exc).__name__}).")
                 continue
@@ -269,8 +281,11 @@ class Experts:
             cited.append(f"{path}:{first}-{first + len(shown) - 1}" if shown else path)
         if not parts:
             return Packet("pinned", "", (), False), {}
-        return Packet("pinned", "Files the user pinned into this conversation:\n\n"
-                      + "\n\n".join(parts), tuple(cited), True), {}
+        text = "\n\n".join(parts)
+        if len(text) > MAX_PINNED:  # the transcript must not be dropped for one big file
+            text = text[:MAX_PINNED] + "\n[... cut: pin a line range, @path:10-40, to see more]"
+        return Packet("pinned", "Files the user pinned into this conversation:\n\n" + text,
+                      tuple(cited), True), {}
 
     async def _instructions(self, query: str) -> tuple[Packet, dict[str, Any]]:
         """AGENTS.md, CONVENTIONS.md and the `instructions_file`, read through the confined

@@ -91,16 +91,18 @@ class PatchGate:
         """The sink, typed: each event's payload is checked against its TypedDict."""
         return emitter(self.sink)
 
-    async def undo(self, check_only: bool = False, *, redo: bool = False) -> dict[str, Any]:
+    async def undo(self, check_only: bool = False, *, redo: bool = False,
+                   expect: str | None = None) -> dict[str, Any]:
         """Undo the newest applied patch (PATCH_REVERTED), or with `redo` apply the newest
         undone one again (PATCH_APPLIED, `redone`); with `check_only`, only say what it would
-        do. Returns the manifest (patch id, files, diff, reverse diff).
+        do; with `expect` (the `undo_id` a preview returned), only that patch. Returns the
+        manifest (patch id, files, diff, reverse diff) with its `undo_id`.
 
         Raises:
             UndoError: nothing to undo or redo, or a file changed since (named).
         """
         step = self.engine.redo if redo else self.engine.undo
-        undo_id, manifest = await asyncio.to_thread(step, check_only)
+        undo_id, manifest = await asyncio.to_thread(step, check_only, expect)
         if not check_only:
             outcome: PatchOutcome = {"patch_id": str(manifest["patch_id"]),
                                      "files": [str(f["path"]) for f in manifest["files"]],
@@ -110,7 +112,7 @@ class PatchGate:
                 self._emit(EventName.PATCH_APPLIED, outcome)
             else:
                 self._emit(EventName.PATCH_REVERTED, outcome)
-        return manifest
+        return {**manifest, "undo_id": undo_id}
 
     def waiting_review(self, patch_id: str) -> HunkReview:
         """The review of a waiting patch.

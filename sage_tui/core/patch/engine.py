@@ -90,8 +90,7 @@ class PatchEngine:
 
     Args:
         workspace: The confined workspace.
-        state: SAGE's trusted folder for this workspace (journal, undo records, audit,
-            lock); see `workspace_state`.
+        state: SAGE's trusted folder for this workspace (journal, undo records, audit, lock).
     """
 
     workspace: Workspace
@@ -150,8 +149,7 @@ class PatchEngine:
         """One sentence about what recovery finished before this command, or ""."""
         if self.recovered is None:
             return ""
-        what = "apply" if self.recovered.kind == "apply" else "undo"
-        note = (f"Finished an interrupted {what} of {len(self.recovered.entries)} file(s) "
+        note = (f"Finished an interrupted {self.recovered.kind} of {len(self.recovered.entries)} file(s) "
                 f"(undo record {self.recovered.undo_id}) before this command")
         if self.kept:
             note += f"; kept your later edits to {', '.join(self.kept)}"
@@ -361,19 +359,21 @@ class PatchEngine:
         manifest: dict[str, Any] = json.loads(manifest_file.read_text(encoding="utf-8"))
         return undo_id, manifest
 
-    def undo(self, check_only: bool = False) -> tuple[str, dict[str, Any]]:
-        """Restore the files of the last apply, if nobody changed them since."""
+    def undo(self, check_only: bool = False, expect: str | None = None) -> tuple[str, dict[str, Any]]:
+        """Restore the last apply's files if unchanged (with `expect`: if it is that one)."""
         with _patch_lock(self.state):
-            return self._step(check_only, redo=False)
+            return self._step(check_only, redo=False, expect=expect)
 
-    def redo(self, check_only: bool = False) -> tuple[str, dict[str, Any]]:
+    def redo(self, check_only: bool = False, expect: str | None = None) -> tuple[str, dict[str, Any]]:
         """Apply the last undone patch again, if nobody changed its files since the undo."""
         with _patch_lock(self.state):
-            return self._step(check_only, redo=True)
+            return self._step(check_only, redo=True, expect=expect)
 
-    def _step(self, check_only: bool, redo: bool) -> tuple[str, dict[str, Any]]:
+    def _step(self, check_only: bool, redo: bool, expect: str | None) -> tuple[str, dict[str, Any]]:
         self._recover()
         undo_id, manifest = self.last_undo(redo)
+        if expect is not None and undo_id != expect:
+            raise UndoError(f"The newest patch is now {manifest['patch_id']}; nothing changed.")
         word: journals.Kind = "redo" if redo else "undo"
         patch_id = manifest["patch_id"]
         paths = [str(f["path"]) for f in manifest["files"]]

@@ -60,6 +60,13 @@ class WorkbenchScreen(Screen[None]):
         yield StatusBar(id="status")
         yield Footer()
 
+    async def turn_over(self) -> Conversation:
+        """A turn ended, however it ended: close its answer and clear the busy line."""
+        self.query_one(BusyLine)._done()
+        conversation = self.query_one(Conversation)
+        await conversation.end_answer()
+        return conversation
+
     def attach(self, session: Session) -> None:
         """A session starts here: recall what was sent in this workspace before, and check
         the model server at once (the banner says what is wrong)."""

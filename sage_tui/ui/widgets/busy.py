@@ -76,8 +76,10 @@ class BusyLine(Static):
         if data.get("tool") == "run_tests" and data.get("verdict") == "allow":
             self.show("running the tests")
 
-    def _done(self, record: Record) -> None:
+    def _done(self, record: Record | None = None) -> None:
+        """Nothing runs now (also when a turn ended without a record saying so)."""
         self.doing = ""
+        self.calls.clear()
         self.remove_class("busy")
 
     def _tick(self) -> None:
