@@ -32,6 +32,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("undo", "/undo", "Undo the newest patch SAGE applied in this workspace, after showing "
             "the reverse diff (again for the one before; refused when a file changed since)"),
     Command("redo", "/redo", "Apply the newest undone patch again, after showing it"),
+    Command("diff", "/diff", "What SAGE applied in this session: each applied patch's diff"),
 )
 BY_NAME = {command.name: command for command in COMMANDS}
 
@@ -84,6 +85,8 @@ async def run(app: Any, text: str) -> None:
         conversation.add_note(session.orchestrator.fast_answer(command.name))
     elif command.name == "context":
         conversation.add_note(_context(session))
+    elif command.name == "diff":
+        conversation.add_note(_applied(app))
     elif command.name in ("undo", "redo"):
         await _undo(app, conversation, redo=command.name == "redo")
     elif command.name == "drop":
@@ -129,6 +132,26 @@ async def _undo(app: Any, conversation: Any, redo: bool = False) -> None:
     app.push_screen(ConfirmModal(f"{word.capitalize()} patch {manifest['patch_id']}? It "
                                  f"{'changes' if redo else 'restores'} {files}.",
                                  f"{word.capitalize()} it", "Leave it"), answered)
+
+
+def _applied(app: Any) -> str:
+    """Every patch that landed in this session (undone ones say so): its approved hunks, as
+    the log would show them (redacted)."""
+    from sage_tui.core.log.safetext import shown
+    from sage_tui.ui.screens.diff_review import recorded_review
+    from sage_tui.ui.widgets.patch_queue import PatchQueue
+
+    queue = app.workbench.query_one(PatchQueue)
+    landed = [p for p in queue.patches.values() if p.state in ("applied", "reverted") and p.diff]
+    if not landed:
+        return "Nothing was applied in this session yet."
+    parts = []
+    for queued in landed:
+        review = recorded_review(queued.diff, queued.patch_id, queued.decided)
+        text = review.patch.text(review.approved) if review.approved else queued.diff
+        parts.append(f"Patch {queued.patch_id} ({queued.state}, {len(review.approved)} hunk(s) "
+                     f"approved):\n{shown(text)}")
+    return "\n\n".join(parts)
 
 
 def _mode(app: Any, conversation: Any, wanted: str) -> None:

@@ -201,3 +201,25 @@ async def test_the_busy_line_clears_after_an_unexpected_failure(tmp_path: Path) 
         await until(pilot, lambda: "Unexpected failure" in texts(app), "the failure")
         busy = app.workbench.query_one(BusyLine)
         await until(pilot, lambda: not busy.has_class("busy"), "the busy line cleared")
+
+
+async def test_slash_diff_shows_only_what_landed(tmp_path: Path) -> None:
+    from sage_tui.ui.screens.diff_review import DiffReviewScreen
+    from sage_tui.ui.screens.modals import PlanModal
+
+    app = make_app(workspace(tmp_path / "repo"))
+    async with app.run_test(size=(140, 45)) as pilot:
+        await until(pilot, lambda: app.session is not None, "the session")
+        await send(pilot, "/diff")
+        await until(pilot, lambda: "Nothing was applied in this session yet." in texts(app),
+                    "nothing yet")
+        await send(pilot, "fix it")
+        await until(pilot, lambda: isinstance(app.screen, PlanModal), "the plan")
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, DiffReviewScreen), "the reviewer")
+        await pilot.press("y", "n", "enter")  # the fix lands, the README line does not
+        await until(pilot, lambda: not app._turn_running, "the turn")
+        await send(pilot, "/diff")
+        await until(pilot, lambda: "1 hunk(s) approved" in texts(app), "the diff")
+        shown = texts(app).split("1 hunk(s) approved")[-1]
+        assert "+    return len(words(text))" in shown and "counts words" not in shown
