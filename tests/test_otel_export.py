@@ -5,6 +5,7 @@ that plants secrets shows none in any span; a dead collector costs the turn noth
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import threading
@@ -42,6 +43,17 @@ class Receiver(ThreadingHTTPServer):
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
 
+    @classmethod
+    @contextlib.contextmanager
+    def serving(cls) -> Iterator[Receiver]:
+        """A receiver answering on its own thread until the block ends."""
+        server = cls()
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            yield server
+        finally:
+            server.shutdown()
+
 
 class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
@@ -68,11 +80,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
+    with Receiver.serving() as server:
+        yield server
 
 
 def attrs(span: Any) -> dict[str, Any]:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
-from sage_tui.config import load_settings
+from sage_tui.config import Settings, load_settings
 from sage_tui.core.agent.approval import ChosenHunks
 from sage_tui.core.agent.checkpoints import Checkpoints
 from sage_tui.core.agent.patchgate import PatchGate
@@ -18,6 +21,7 @@ from sage_tui.core.log.emitting import emitter
 from sage_tui.core.log.events import EventName
 from sage_tui.core.log.safetext import plain
 from sage_tui.core.log.sessionlog import SessionLog
+from sage_tui.core.patch.engine import PatchEngine
 from sage_tui.core.patch.model import Patch, parse_patch
 from sage_tui.core.patch.result import ApplyResult
 from sage_tui.core.workspace.state import SageFolder, check_workspace
@@ -71,30 +75,54 @@ def _print(result: ApplyResult) -> None:
         click.echo(f"{hunk.index:>3} {status} {plain(hunk.path)}{plain(reason)}")
 
 
+@dataclass
+class CommandSession:
+    """A patch command's session: its log, the engine, and the status it ends with."""
+
+    log: SessionLog
+    engine: PatchEngine
+    status: str = "ok"
+
+
+@contextlib.contextmanager
+def command_session(ws: Path, command: str, settings: Settings) -> Iterator[CommandSession]:
+    """Open the session log for `sage <command>`, build the engine (recovery first, said in
+    one sentence), and bracket the session with SESSION_STARTED and SESSION_ENDED."""
+    with SessionLog.open(sage_paths().sessions, session_id=settings.session_id,
+                         trace_id=settings.trace_id, max_mb=settings.session_log_max_mb) as log:
+        engine = patch_engine(ws, {"session_id": log.session_id, "trace_id": log.trace_id,
+                                   "who": f"sage {command}"})
+        _say_recovered(engine.recovery_note())
+        emit = emitter(log.sink)
+        emit(EventName.SESSION_STARTED, {"workspace": str(ws), "mode": "research",
+                                         "profile": None, "version": _version(),
+                                         "command": command}, turn=0)
+        session = CommandSession(log, engine)
+        try:
+            yield session
+        except BaseException:
+            session.status = "error"
+            raise
+        finally:
+            emit(EventName.SESSION_ENDED, {"status": session.status, "turns": 0, "tokens": {
+                "prompt_tokens": 0, "completion_tokens": 0}})
+
+
 def run_apply(source: str, *, workspace: Path | None, hunks: str | None, check: bool,
               as_json: bool) -> int:
     """Implement `sage apply`; return the exit code."""
     ws = _workspace(workspace)
     patch = parse_patch(_read_patch(source))
     chosen = _select(patch, hunks)
-    settings = load_settings()
-    with SessionLog.open(sage_paths().sessions, session_id=settings.session_id, trace_id=settings.trace_id,
-                         max_mb=settings.session_log_max_mb) as log:
-        engine = patch_engine(ws, {"session_id": log.session_id, "trace_id": log.trace_id,
-                                   "who": "sage apply"})
-        _say_recovered(engine.recovery_note())
-        emitter(log.sink)(EventName.SESSION_STARTED, {"workspace": str(ws), "mode": "research",
-                                             "profile": None, "version": _version(),
-                                             "command": "apply"}, turn=0)
+    with command_session(ws, "apply", load_settings()) as session:
         if check:
-            result = engine.check(patch, chosen)
+            result = session.engine.check(patch, chosen)
         else:  # the command line is the person's decision, recorded as any checkpoint's is
             approver = ChosenHunks(chosen, "chosen with --hunks" if hunks else None)
-            gate = PatchGate(Checkpoints(log.sink, approver), engine, log.sink)
+            log = session.log
+            gate = PatchGate(Checkpoints(log.sink, approver), session.engine, log.sink)
             result = asyncio.run(_decide_and_apply(gate, patch, source))
-        emitter(log.sink)(EventName.SESSION_ENDED, {"status": "ok" if result.ok else "failed",
-                                           "turns": 0, "tokens": {"prompt_tokens": 0,
-                                                                  "completion_tokens": 0}})
+        session.status = "ok" if result.ok else "failed"
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False))
     else:
@@ -117,14 +145,9 @@ async def _decide_and_apply(gate: PatchGate, patch: Patch, source: str) -> Apply
 def run_undo(*, workspace: Path | None, check: bool, as_json: bool, redo: bool = False) -> int:
     """Implement `sage undo` (and `sage redo`); return the exit code."""
     ws = _workspace(workspace)
-    settings = load_settings()
-    word = "redo" if redo else "undo"
-    with SessionLog.open(sage_paths().sessions, session_id=settings.session_id,
-                         trace_id=settings.trace_id, max_mb=settings.session_log_max_mb) as log:
-        engine = patch_engine(ws, {"session_id": log.session_id, "trace_id": log.trace_id,
-                                   "who": f"sage {word}"})
-        _say_recovered(engine.recovery_note())
-        gate = PatchGate(Checkpoints(log.sink, ChosenHunks([])), engine, log.sink)
+    with command_session(ws, "redo" if redo else "undo", load_settings()) as session:
+        log = session.log
+        gate = PatchGate(Checkpoints(log.sink, ChosenHunks([])), session.engine, log.sink)
         manifest = asyncio.run(gate.undo(check_only=check, redo=redo))
         files = [f["path"] for f in manifest["files"]]
     shown = manifest["diff"] if redo else manifest["reverse"]

@@ -130,13 +130,9 @@ def run_review(source: str, workspace: Path | None) -> int:
     The review is a session of its own (`sage trace` shows it): the patch, its checkpoint,
     each hunk decision and the result, as in the workbench.
     """
-    from sage_tui.commands.patching import _print, _read_patch, _version, _workspace
-    from sage_tui.core.log.emitting import emitter
-    from sage_tui.core.log.events import EventName
+    from sage_tui.commands.patching import _print, _read_patch, _workspace, command_session
     from sage_tui.core.log.safetext import plain
-    from sage_tui.core.log.sessionlog import SessionLog
     from sage_tui.core.patch.model import parse_patch
-    from sage_tui.factory import patch_engine
     from sage_tui.ui.review_app import ReviewApp
 
     checked = _workspace(workspace)
@@ -147,19 +143,12 @@ def run_review(source: str, workspace: Path | None) -> int:
     if source == "-" or not sys.stdin.isatty():
         _keys_from_terminal(source)  # the patch came down a pipe; the keys come from the person
     settings = load_settings()
-    with SessionLog.open(sage_paths().sessions, session_id=settings.session_id,
-                         trace_id=settings.trace_id, max_mb=settings.session_log_max_mb) as log:
-        engine = patch_engine(checked, {"session_id": log.session_id, "trace_id": log.trace_id,
-                                        "who": "sage review"})
-        emitter(log.sink)(EventName.SESSION_STARTED, {"workspace": str(checked), "mode": "research",
-                                             "profile": None, "version": _version(),
-                                             "command": "review"}, turn=0)
-        app = ReviewApp(patch, engine, log.sink, keys=dict(settings.keys), source=source)
+    with command_session(checked, "review", settings) as session:
+        app = ReviewApp(patch, session.engine, session.log.sink, keys=dict(settings.keys),
+                        source=source)
         app.run()
         result = app.result
-        emitter(log.sink)(EventName.SESSION_ENDED, {
-            "status": "failed" if result is not None and not result.ok else "ok", "turns": 0,
-            "tokens": {"prompt_tokens": 0, "completion_tokens": 0}})
+        session.status = "failed" if result is not None and not result.ok else "ok"
     decision = app.decision
     if result is None:
         why = {"defer": "you left the reviewer", "reject": "you discarded the patch",

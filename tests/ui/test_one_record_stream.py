@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -51,11 +50,8 @@ def scenario() -> dict[str, Any]:
 @pytest.fixture
 def collector() -> Iterator[Receiver]:
     """An OTLP/HTTP receiver in this process (tests/test_otel_export.py)."""
-    server = Receiver()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
+    with Receiver.serving() as server:
+        yield server
 
 
 class Recording(FrozenApp):

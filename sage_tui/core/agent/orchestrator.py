@@ -133,8 +133,7 @@ class Orchestrator:
             return TurnResult("failed", error=exc)
         self._emit(EventName.ASSISTANT_MESSAGE, {"text": outcome.answer, "role": "sage"})
         if outcome.status == "failed":
-            error = SageError(f"{outcome.answer}")
-            return TurnResult("failed", outcome.answer, error=error)
+            return TurnResult("failed", outcome.answer, error=SageError(outcome.answer))
         return TurnResult(outcome.status, outcome.answer)
 
     async def _turn(self, text: str, on_delta: Callable[[str], None] | None) -> TurnResult:
