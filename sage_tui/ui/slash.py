@@ -138,7 +138,7 @@ def _applied(app: Any) -> str:
     """Every patch that landed in this session (undone ones say so): its approved hunks, as
     the log would show them (redacted)."""
     from sage_tui.core.log.safetext import shown
-    from sage_tui.ui.screens.diff_review import recorded_review
+    from sage_tui.core.patch.review import recorded_review
     from sage_tui.ui.widgets.patch_queue import PatchQueue
 
     queue = app.workbench.query_one(PatchQueue)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from sage_tui.core.patch.model import Hunk, Patch
+from sage_tui.core.patch.model import Hunk, Patch, parse_patch
 
 
 def split_hunk(hunk: Hunk) -> list[Hunk]:
@@ -166,3 +166,19 @@ def reverse_diff(diff: str) -> str:
         else:
             fixed.append(line)
     return "\n".join(fixed[:-1])
+
+
+def recorded_review(diff: str, patch_id: str, decided: dict[str, str]) -> HunkReview:
+    """A patch's review as the log recorded it: its hunk decisions, split hunks split again
+    (an edited hunk shows approved; the edit itself is in the applied files)."""
+    review = HunkReview(parse_patch(diff, patch_id=patch_id))
+    for hunk_id in sorted(decided, key=lambda h: h.count(".")):
+        parent = hunk_id.rsplit(".", 1)[0]
+        known = {h.hunk_id for h in review.patch.hunks}
+        if hunk_id not in known and "." in hunk_id and parent in known:
+            review.split(parent)
+    known = {h.hunk_id for h in review.patch.hunks}
+    for hunk_id, decision in decided.items():
+        if hunk_id in known:
+            review.decide(hunk_id, "approve" if decision == "edit" else decision)
+    return review

@@ -21,7 +21,7 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from sage_tui.core.agent.approval import Decision
-from sage_tui.core.patch.model import Hunk, Patch, parse_patch
+from sage_tui.core.patch.model import Hunk, Patch
 from sage_tui.core.patch.review import HunkReview
 from sage_tui.ui.actions import bindings, keys_of
 from sage_tui.ui.screens.modals import CommentModal, ConfirmModal, EditHunkModal
@@ -44,22 +44,6 @@ def _when_ready(action: Action) -> Action:
             action(screen)
 
     return run
-
-
-def recorded_review(diff: str, patch_id: str, decided: dict[str, str]) -> HunkReview:
-    """A patch's review as the log recorded it: its hunk decisions, split hunks split again
-    (an edited hunk shows approved; the edit itself is in the applied files)."""
-    review = HunkReview(parse_patch(diff, patch_id=patch_id))
-    for hunk_id in sorted(decided, key=lambda h: h.count(".")):
-        parent = hunk_id.rsplit(".", 1)[0]
-        known = {h.hunk_id for h in review.patch.hunks}
-        if hunk_id not in known and "." in hunk_id and parent in known:
-            review.split(parent)
-    known = {h.hunk_id for h in review.patch.hunks}
-    for hunk_id, decision in decided.items():
-        if hunk_id in known:
-            review.decide(hunk_id, "approve" if decision == "edit" else decision)
-    return review
 
 
 HELP_LINE = (("review.approve", "approve"), ("review.reject", "reject"),

@@ -145,7 +145,8 @@ class WorkbenchScreen(Screen[None]):
         if not text:
             self.notify("That patch's diff is not available here.", severity="warning")
             return
-        from sage_tui.ui.screens.diff_review import DiffReviewScreen, recorded_review
+        from sage_tui.core.patch.review import recorded_review
+        from sage_tui.ui.screens.diff_review import DiffReviewScreen
 
         queued = queue.patches[patch_id]
         review = recorded_review(text, patch_id, queued.decided)
