@@ -25,8 +25,11 @@ from sage_tui import __version__
               help="The git repository to work in (default: the current folder).")
 @click.option("--mode", type=click.Choice(["research", "auto", "silent"]),
               help="Checkpoint mode (default: SAGE_MODE or research).")
+@click.option("--continue", "-c", "latest", is_flag=True,
+              help="Continue this workspace's latest session (its transcript, turns, tokens, "
+                   "waiting patches and mode).")
 @click.pass_context
-def cli(ctx: click.Context, workspace: Path | None, mode: str | None) -> None:
+def cli(ctx: click.Context, workspace: Path | None, mode: str | None, latest: bool) -> None:
     """SAGE: a terminal workbench for local-model coding agents.
 
     Without a command, opens the workbench in the current git repository.
@@ -34,7 +37,23 @@ def cli(ctx: click.Context, workspace: Path | None, mode: str | None) -> None:
     if ctx.invoked_subcommand is None:
         from sage_tui.commands.ui import run_workbench
 
-        raise SystemExit(run_workbench(workspace, mode))
+        raise SystemExit(run_workbench(workspace, mode, latest=latest))
+    if latest:
+        raise click.UsageError("--continue goes with `sage` itself or `sage run --continue`.")
+
+
+@cli.command()
+@click.argument("session", required=False)
+@click.option("--workspace", "-w", type=click.Path(path_type=Path, file_okay=False),
+              help="The git repository to work in (default: the current folder).")
+@click.option("--mode", type=click.Choice(["research", "auto", "silent"]),
+              help="Switch to this mode after continuing (logged as MODE_CHANGED).")
+def resume(session: str | None, workspace: Path | None, mode: str | None) -> None:
+    """Continue SESSION (an id or unique prefix) in the workbench; without one, pick from
+    this workspace's sessions (time, first message, turns, tokens)."""
+    from sage_tui.commands.ui import run_resume
+
+    raise SystemExit(run_resume(session, workspace, mode))
 
 
 @cli.command()
@@ -94,11 +113,16 @@ def trace(ref: str | None, events: tuple[str, ...], as_json: bool, follow: bool,
 @click.option("--workspace", "-w", type=click.Path(path_type=Path, file_okay=False),
               help="The project folder (default: the current one).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON result instead of streaming.")
-def run(task: str, mode: str | None, workspace: Path | None, as_json: bool) -> None:
+@click.option("--continue", "-c", "latest", is_flag=True,
+              help="Continue this workspace's latest session: the router and the model see "
+                   "the earlier messages.")
+def run(task: str, mode: str | None, workspace: Path | None, as_json: bool,
+        latest: bool) -> None:
     """Run one TASK headless: the answer streams to stdout, every step goes to the log."""
     from sage_tui.commands.run import run_task
 
-    raise SystemExit(run_task(task, mode=mode, workspace=workspace, as_json=as_json))
+    raise SystemExit(run_task(task, mode=mode, workspace=workspace, as_json=as_json,
+                              latest=latest))
 
 
 @cli.command()

@@ -86,6 +86,7 @@ class Settings:
     theme: str = "textual-dark"
     test_command: str | None = None
     instructions_file: str | None = None  # more project conventions, besides AGENTS.md
+    commit: str = "ask"  # after an applied, tested change: off, ask (the workbench), auto
     keys: Mapping[str, str] = field(default_factory=dict)
     config_file: Path | None = None
 
@@ -104,12 +105,13 @@ _ENV: dict[str, str] = {
     "model_timeout": "SAGE_MODEL_TIMEOUT",
     "turn_timeout": "SAGE_TURN_TIMEOUT",
     "redact_prompts": "SAGE_REDACT_PROMPTS",
+    "commit": "SAGE_COMMIT",
 }
 _FILE_KEYS = (
     "mode", "model_profile", "force_local_model", "max_prompt_chars_total", "tool_policy",
     "session_log_max_mb", "ollama_host", "model_timeout", "turn_timeout", "redact_prompts",
     "otel_endpoint", "otel_headers", "otel_capture_content", "theme",
-    "test_command", "instructions_file", "keys",
+    "test_command", "instructions_file", "commit", "keys",
 )
 KNOWN_ENV = (*_ENV.values(), "SAGE_HOME", "SAGE_DEBUG")
 
@@ -139,6 +141,11 @@ def _parse(name: str, value: Any, source: str) -> Any:
     if name == "otel_capture_content":
         if not isinstance(value, bool):
             raise ConfigError(f"{where} to {value!r}, but it must be true or false.")
+        return value
+    if name == "commit":
+        if value not in ("off", "ask", "auto"):
+            raise ConfigError(f"{where} to {value!r}, but it must be off, ask (offer a commit "
+                              "after an applied, tested change) or auto.")
         return value
     if name == "redact_prompts":
         if value not in ("auto", "always", "never"):

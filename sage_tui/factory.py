@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +19,14 @@ from sage_tui.core.agent.checkpoints import Checkpoints
 from sage_tui.core.agent.codeflow import CodeFlow
 from sage_tui.core.agent.experts import INSTRUCTION_FILES, Experts, MemoryStore
 from sage_tui.core.agent.orchestrator import Orchestrator
+from sage_tui.core.agent.resume import History
+from sage_tui.core.errors import UsageError
 from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.modelmap import ModelsConfig
 from sage_tui.core.llm.routing import ModelRouter
 from sage_tui.core.llm.types import ChatBackend
 from sage_tui.core.log.emitting import emitter
-from sage_tui.core.log.events import ErrorPayload, EventName, Sink
+from sage_tui.core.log.events import ErrorPayload, EventName, Mode, Sink
 from sage_tui.core.log.recorder import Subscriber
 from sage_tui.core.log.sessionlog import SessionLog
 from sage_tui.core.patch.engine import PatchEngine
@@ -94,14 +96,18 @@ def build_session(workspace: Path, *, settings: Settings | None = None,
                   models: ModelsConfig | None = None, backend_for: BackendFactory | None = None,
                   backend_label: str | None = None, subscribers: tuple[Subscriber, ...] = (),
                   read_timeout: float | None = None, remember: bool = True,
-                  approver: Approver | None = None) -> Session:
+                  approver: Approver | None = None, mode: Mode | None = None) -> Session:
     """Open the session log and wire a ready-to-run orchestrator for `workspace`.
 
     `approver` answers research-mode checkpoints (the TUI's modals, terminal prompts);
     without one, checkpoints are approved as in auto mode. `subscribers` receive every
-    record (numbered, stamped, redacted) as the session log writes it.
+    record (numbered, stamped, redacted) as the session log writes it. `mode` is one the
+    person asked for (`--mode`): a new session starts in it, a continued one switches to
+    it after SESSION_RESUMED (else it keeps the mode it had).
     """
     settings = settings or load_settings()
+    if mode is not None:
+        settings = replace(settings, mode=mode)
     models = models or load_models()
     router = model_router(models, settings)
     policy = load_policy(settings.tool_policy)  # a bad policy file fails before anything runs
@@ -132,8 +138,35 @@ def build_session(workspace: Path, *, settings: Settings | None = None,
     code = CodeFlow(llm, sink, builtin_tools(), policy, engine, memory, tools, checkpoints)
     orchestrator = Orchestrator(workspace, llm, experts, sink, mode=settings.mode, profile=profile,
                                 backend_label=label, remember=remember, code=code,
-                                turn_timeout=settings.turn_timeout, notices=notices)
+                                turn_timeout=settings.turn_timeout, notices=notices,
+                                session_id=log.session_id, commit_setting=settings.commit)
+    if log.continued:  # the same session again: carry on from its log
+        try:
+            orchestrator.restore(_history(log, confined.root))
+            orchestrator.wanted_mode = mode
+        except BaseException:
+            log.close()
+            raise
     return Session(settings, models, log, llm, orchestrator, telemetry, state)
+
+
+def _history(log: SessionLog, root: Path) -> History:
+    """What the session's log holds, for continuing it in `root`.
+
+    Raises:
+        UsageError: the session was recorded in another workspace.
+    """
+    import warnings
+
+    from sage_tui.core.log.sessionlog import TornTailWarning, read_session
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TornTailWarning)  # repaired when the log was opened
+        history = History.read(read_session(log.session_id, log.directory))
+    if history.workspace and Path(history.workspace).resolve() != root:
+        raise UsageError(f"Session {log.session_id} was recorded in {history.workspace}, not "
+                         f"here ({root}); continue it there, or start a new one here.")
+    return history
 
 
 def _telemetry(settings: Settings, log: SessionLog) -> tuple[Any, list[ErrorPayload]]:

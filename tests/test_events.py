@@ -23,10 +23,17 @@ DESIGN_EVENTS = {
     "TOOL_RESULT", "TOOL_ERROR", "POLICY_DECISION", "PLAN_CREATED", "HUMAN_CHECKPOINT_REACHED",
     "CHECKPOINT_RESOLVED", "PATCH_PROPOSED", "HUNK_DECISION", "PATCH_APPLIED", "PATCH_FAILED",
     "PATCH_REVERTED", "TEST_RUN", "ERROR", "MODE_CHANGED", "TURN_CANCELLED",
-    "PROMPT_REDACTED",
+    "PROMPT_REDACTED", "SESSION_RESUMED", "SUMMARY_UPDATED", "CONVERSATION_CLEARED",
+    "COMMIT_CREATED",
 }
 
 SAMPLES: dict[str, dict[str, Any]] = {
+    "SESSION_RESUMED": {"workspace": "/w", "mode": "auto", "profile": None, "version": "0.1.0",
+                        "turns": 3, "messages": 6, "waiting": ["p-1"], "from_seq": 41},
+    "SUMMARY_UPDATED": {"text": "The user asked about the CLI.", "absorbed": 8},
+    "CONVERSATION_CLEARED": {"by": "person", "messages": 4},
+    "COMMIT_CREATED": {"sha": "0123456789abcdef", "message": "Fix\n\nSage-Session: s",
+                       "files": ["a.py"], "by": "person"},
     "SESSION_STARTED": {"workspace": "/w", "mode": "auto", "profile": "test", "version": "0.1.0"},
     "SESSION_ENDED": {"status": "ok", "turns": 3,
                       "tokens": {"prompt_tokens": 1200, "completion_tokens": 80, "estimated": True}},

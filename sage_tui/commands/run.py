@@ -36,7 +36,7 @@ def _progress(record: Record) -> None:
 
 
 def run_task(task: str, *, mode: str | None, workspace: Path | None, as_json: bool,
-             backend_for: BackendFactory | None = None) -> int:
+             backend_for: BackendFactory | None = None, latest: bool = False) -> int:
     """Implement `sage run`; return the exit code."""
     root = (workspace or Path.cwd()).expanduser().resolve()
     if not root.is_dir():
@@ -44,16 +44,22 @@ def run_task(task: str, *, mode: str | None, workspace: Path | None, as_json: bo
     if not task.strip():
         raise UsageError("The task is empty; say what you want, e.g. sage run \"what does cli.py do?\"")
     settings = load_settings()
+    if latest:  # carry on with this workspace's newest conversation
+        from sage_tui.commands.ui import latest_session
+
+        earlier = latest_session(root)
+        if earlier is None:
+            click.echo(f"No earlier session in {root}; starting a new one.", err=True)
+        settings = replace(settings, session_id=earlier or settings.session_id)
     if mode is not None:
         settings = replace(settings, mode=mode)  # type: ignore[arg-type]
     chatty = settings.mode != "silent" and not as_json
-    approver = None
-    if settings.mode == "research":
-        from sage_tui.commands.prompts import TerminalApprover
+    from sage_tui.commands.prompts import TerminalApprover
 
-        approver = TerminalApprover()
+    approver = TerminalApprover()  # asked only in research mode (a continued session's too)
     session = build_session(root, settings=settings, backend_for=backend_for,
-                            subscribers=(_progress,) if chatty else (), approver=approver)
+                            subscribers=(_progress,) if chatty else (), approver=approver,
+                            mode=mode)  # type: ignore[arg-type]
     return asyncio.run(_run(session, task, as_json))
 
 

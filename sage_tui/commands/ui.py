@@ -12,6 +12,7 @@ import tempfile
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import click
 
@@ -19,6 +20,11 @@ from sage_tui.config import Settings, load_settings
 from sage_tui.core.errors import UsageError
 from sage_tui.core.workspace.state import check_workspace, git_dir
 from sage_tui.paths import sage_paths
+
+if TYPE_CHECKING:
+    from sage_tui.core.log.events import Mode
+    from sage_tui.factory import Session
+    from sage_tui.ui.bridge import UiBridge
 
 DEMO_INTRO = (
     "Welcome to the SAGE demo. This is a scratch copy of a small project ({path}), and the "
@@ -47,21 +53,63 @@ def _need_terminal(command: str) -> None:
                          "input and output; for scripts and pipes use `sage run \"TASK\"`.")
 
 
-def run_workbench(workspace: Path | None, mode: str | None) -> int:
-    """`sage`: the workbench on a git repository, with Ollama."""
+def run_workbench(workspace: Path | None, mode: str | None, *, latest: bool = False,
+                  session_id: str | None = None) -> int:
+    """`sage` (`--continue`: this workspace's latest session): the workbench, with Ollama.
+    `/resume` in the workbench closes this session and opens the chosen one."""
     from sage_tui.factory import build_session
     from sage_tui.ui.app import SageApp
 
     root = _workspace(workspace)  # the folder first: the more useful sentence
     _need_terminal("sage")
     settings = load_settings()
-    if mode is not None:
-        settings = replace(settings, mode=mode)  # type: ignore[arg-type]
-    app = SageApp(lambda bridge: build_session(root, settings=settings, subscribers=(bridge.sink,),
-                                               approver=bridge),
-                  theme=settings.theme, keys=dict(settings.keys))
-    app.run()
-    return 0
+    if latest:
+        session_id = latest_session(root)
+        if session_id is None:
+            click.echo(f"No earlier session in {root}; starting a new one.", err=True)
+    while True:
+        chosen = replace(settings, session_id=session_id) if session_id else settings
+        asked = cast("Mode | None", mode)
+
+        def factory(bridge: UiBridge, chosen: Settings = chosen,
+                    asked: Mode | None = asked) -> Session:
+            return build_session(root, settings=chosen, subscribers=(bridge.sink,),
+                                 approver=bridge, mode=asked)
+
+        app = SageApp(factory, theme=settings.theme, keys=dict(settings.keys))
+        app.run()
+        if app.next_session is None:
+            return 0
+        session_id, mode = app.next_session, None  # /resume: the chosen one, as it was
+
+
+def latest_session(root: Path) -> str | None:
+    """The id of the newest conversation recorded in `root`, if any."""
+    from sage_tui.core.log.sessions import resumable
+
+    found = resumable(sage_paths().sessions, root, limit=1)
+    return found[0].session_id if found else None
+
+
+def run_resume(ref: str | None, workspace: Path | None, mode: str | None) -> int:
+    """`sage resume [ID]`: continue a session; without an id, pick one first."""
+    from sage_tui.core.log.sessions import resumable, resumable_session
+    from sage_tui.ui.screens.pickers import PickerApp, session_picker
+
+    root = _workspace(workspace)
+    _need_terminal("sage resume")
+    if ref is not None:
+        return run_workbench(root, mode,
+                             session_id=resumable_session(ref, sage_paths().sessions, root))
+    sessions = resumable(sage_paths().sessions, root)
+    if not sessions:
+        click.echo(f"No earlier session in {root} to continue; `sage` starts one.", err=True)
+        return 1
+    picked = PickerApp(session_picker(sessions)).run()
+    if picked is None:
+        click.echo("Nothing was continued.", err=True)
+        return 0
+    return run_workbench(root, mode, session_id=picked)
 
 
 def make_demo_project(target: Path) -> Path:

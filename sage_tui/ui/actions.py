@@ -49,9 +49,11 @@ OWNERS: dict[str, str] = {
     "plan": "Plan checkpoint",
     "tool": "Tool checkpoint",
     "edit": "Hunk editor",
+    "commit": "Commit message",
     "comment": "Comment",
     "confirm": "Question",
     "detail": "Event details",
+    "picker": "Session and model pickers",
     "help": "Help",
 }
 
@@ -136,9 +138,15 @@ ACTIONS: tuple[Action, ...] = (
            "Keep the edit and approve the hunk", priority=True),
     Action("edit.cancel", "edit", "cancel", "Cancel", "escape", "Drop the edit"),
     Action("comment.cancel", "comment", "cancel", "Cancel", "escape", "Drop the comment"),
+    Action("commit.save", "commit", "save", "Commit", "ctrl+s",
+           "Commit SAGE's changes with this message"),
+    Action("commit.cancel", "commit", "cancel", "Not now", "escape",
+           "Commit nothing (/commit later)"),
     Action("confirm.yes", "confirm", "yes", "Yes", "y", "Answer yes"),
     Action("confirm.no", "confirm", "no", "No", "n,escape", "Answer no (the safe answer)"),
     Action("detail.close", "detail", "close", "Close", "escape,enter,q", "Close the details"),
+    Action("picker.cancel", "picker", "cancel", "Cancel", "escape",
+           "Close the picker; nothing changes"),
     Action("help.close", "help", "close", "Close", "escape,q", "Close the help"),
 )
 BY_ID: dict[str, Action] = {action.id: action for action in ACTIONS}

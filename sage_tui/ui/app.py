@@ -29,6 +29,7 @@ from sage_tui.ui.replay import replay_into
 from sage_tui.ui.screens.workbench import WorkbenchScreen
 from sage_tui.ui.slash import is_command
 from sage_tui.ui.slash import run as run_command
+from sage_tui.ui.slash_actions import offer_commit
 from sage_tui.ui.widgets.banner import ErrorBanner
 from sage_tui.ui.widgets.conversation import Conversation
 from sage_tui.ui.widgets.event_stream import EventStream
@@ -63,6 +64,7 @@ class SageApp(App[None]):
         self.wanted_theme = theme
         self._approval: tuple[asyncio.Future[Decision], Screen[Any]] | None = None
         self._turn_running = False
+        self.next_session: str | None = None  # /resume: the session to open after this one
 
     @property
     def action_keys(self) -> Keys:
@@ -92,8 +94,7 @@ class SageApp(App[None]):
             return
         if self.session_factory is not None:
             self.session = self.session_factory(self.bridge)
-            self.session.orchestrator.start()
-            self.workbench.attach(self.session)  # input history, the server check
+            self.workbench.begin(self.session)  # or continue it; input history, server check
 
     @property
     def workbench(self) -> WorkbenchScreen:
@@ -159,6 +160,7 @@ class SageApp(App[None]):
             conversation.add_error(f"Unexpected failure: {redact(message.error)}")
         elif status == "ok":
             self.workbench.query_one(ErrorBanner).hide()
+            offer_commit(self)  # the `commit` setting: ask after changes landed, tests green
         if message.text and ((message.error and message.error != "cancelled")
                              or status == "failed"):
             self.workbench.query_one(PromptInput).restore(message.text)

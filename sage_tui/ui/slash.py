@@ -1,8 +1,9 @@
-"""The command line in the prompt: `/help`, `/mode`, `/tokens`, `/models`, `/drop`.
+"""The command line in the prompt: `/help`, `/undo`, `/commit`, `/model`, `!cmd`...
 
 A message that starts with `/` is a command for SAGE, never a question for the model: an
-unknown one says so. Tab completes a command's name. The registry here feeds the help
-screen and the table in `docs/workbench.md` (a test keeps them in step).
+unknown one says so. `!cmd` runs a command line under the tool policy (the person typed
+it). Tab completes a command's name. The registry here feeds the help screen and the
+table in `docs/workbench.md` (a test keeps them in step).
 """
 
 from __future__ import annotations
@@ -24,22 +25,38 @@ COMMANDS: tuple[Command, ...] = (
     Command("help", "/help", "Show every key and command"),
     Command("mode", "/mode [research|auto|silent]", "Show the mode, or switch to another one "
             "(a MODE_CHANGED event; auto with a patch waiting asks first)"),
-    Command("tokens", "/tokens", "Tokens used this session, by role and model"),
+    Command("model", "/model [ROLE] [TAG]", "Pick the model a role uses for this session from "
+            "the models the server has (no ROLE: the coder; a MODEL_ROUTING_DECISION, reason "
+            "user)"),
     Command("models", "/models", "The model each role uses, and why"),
+    Command("tokens", "/tokens", "Tokens used this session, by role and model"),
     Command("context", "/context", "The files pinned with @path and the project's instruction "
             "files"),
-    Command("drop", "/drop PATH|all", "Unpin a file pinned with @path"),
+    Command("add", "/add PATH [PATH...]", "Pin files into every prompt, as @PATH does"),
+    Command("drop", "/drop PATH|all", "Unpin a file pinned with @path or /add"),
+    Command("clear", "/clear", "Start a new conversation in the same session log (the model no "
+            "longer sees the earlier messages; pins stay)"),
     Command("undo", "/undo", "Undo the newest patch SAGE applied in this workspace, after showing "
-            "the reverse diff (again for the one before; refused when a file changed since)"),
+            "the reverse diff (again for the one before; refused when a file changed since; a "
+            "committed patch is reverted with a commit, as git revert does)"),
     Command("redo", "/redo", "Apply the newest undone patch again, after showing it"),
     Command("diff", "/diff", "What SAGE applied in this session: each applied patch's diff"),
+    Command("commit", "/commit [MESSAGE]", "Commit the files SAGE changed and has not committed "
+            "(only those; the message is editable, with a trailer naming the model and session)"),
+    Command("resume", "/resume [ID]", "Leave this session and continue another of this "
+            "workspace's sessions (a picker without ID)"),
 )
+SHELL = Command("!", "!COMMAND", "Run a command line in the workspace under the tool policy "
+                "(you typed it, so `ask` runs; `deny` still denies) and show its output; the model "
+                "does not see it")
 BY_NAME = {command.name: command for command in COMMANDS}
 
 
 def is_command(text: str) -> bool:
-    """A message for SAGE itself: `/name ...` (`//...` sends a literal slash to the model)."""
-    return text.startswith("/") and not text.startswith("//") and len(text) > 1
+    """A message for SAGE itself: `/name ...` or `!command` (`//...` sends a literal slash to
+    the model)."""
+    return (text.startswith("/") and not text.startswith("//") and len(text) > 1) or \
+        (text.startswith("!") and len(text.strip()) > 1)
 
 
 def complete(text: str) -> str | None:
@@ -57,7 +74,8 @@ def candidates(text: str) -> list[str]:
 
 def commands_markdown() -> str:
     rows = ["| command | does |", "|---|---|"]
-    rows += ["| `" + c.usage.replace("|", "\\|") + f"` | {c.description} |" for c in COMMANDS]
+    rows += ["| `" + c.usage.replace("|", "\\|") + f"` | {c.description} |"
+             for c in (*COMMANDS, SHELL)]
     return "\n".join(rows)
 
 
@@ -66,6 +84,9 @@ async def run(app: Any, text: str) -> None:
     from sage_tui.ui.widgets.conversation import Conversation
 
     conversation = app.workbench.query_one(Conversation)
+    if text.startswith("!"):
+        await _shell(app, conversation, text[1:].strip())
+        return
     name, _, args = text[1:].strip().partition(" ")
     args = args.strip()
     command = BY_NAME.get(name.lower())
@@ -87,51 +108,51 @@ async def run(app: Any, text: str) -> None:
         conversation.add_note(_context(session))
     elif command.name == "diff":
         conversation.add_note(_applied(app))
-    elif command.name in ("undo", "redo"):
-        await _undo(app, conversation, redo=command.name == "redo")
     elif command.name == "drop":
         dropped = session.orchestrator.experts.unpin(args or "all")
         conversation.add_note(f"Unpinned {', '.join(dropped)}." if dropped
                               else f"{args or 'Nothing'} was not pinned; /context lists pins.")
+        app.workbench.show_context()
+    elif command.name == "add":
+        _add(app, conversation, args)
+    else:
+        from sage_tui.ui import slash_actions
+
+        await getattr(slash_actions, command.name)(app, conversation, args)
 
 
-async def _undo(app: Any, conversation: Any, redo: bool = False) -> None:
-    """Show what undoing (or redoing) the newest patch does, ask, then do it."""
-    from sage_tui.core.errors import SageError
-    from sage_tui.core.log.safetext import plain
-    from sage_tui.ui.screens.modals import ConfirmModal
-
-    gate = app.session.orchestrator.code.gate
-    word = "redo" if redo else "undo"
-    if app._turn_running:
-        conversation.add_note(f"A turn is running; /{word} when it has ended.")
+def _add(app: Any, conversation: Any, args: str) -> None:
+    experts = app.session.orchestrator.experts
+    if not args:
+        conversation.add_note("/add needs a file: /add src/app.py (or a range, app.py:10-40).")
         return
-    try:
-        manifest = await gate.undo(check_only=True, redo=redo)
-    except SageError as exc:
-        conversation.add_note(str(exc))
+    added, missed = [], []
+    for arg in args.split():
+        pinned = experts.pin(f"@{arg.lstrip('@')}")
+        added += pinned
+        if not pinned:
+            missed.append(arg)
+    if added:
+        conversation.add_note(f"Pinned {', '.join('@' + p for p in added)} into every prompt "
+                              "until /drop.")
+    if missed:
+        conversation.add_note(f"Not pinned: {', '.join(missed)}: not a readable file in this "
+                              "workspace (or the tool policy hides it).")
+    app.workbench.show_context()
+
+
+async def _shell(app: Any, conversation: Any, command: str) -> None:
+    from sage_tui.core.agent.shell import run_typed
+    from sage_tui.core.log.safetext import shown
+
+    code = app.session.orchestrator.code if app.session is not None else None
+    if code is None:
+        conversation.add_note("No session is running here (a replay is read-only).")
         return
-    files = ", ".join(str(f["path"]) for f in manifest["files"])
-    diff = manifest["diff"] if redo else manifest["reverse"]
-    conversation.add_note(f"{word.capitalize()}ing patch {manifest['patch_id']} would apply "
-                          f"this {'' if redo else 'reverse '}diff:\n{plain(str(diff))}")
-
-    async def answered(yes: bool | None) -> None:
-        if not yes:
-            conversation.add_note(f"Nothing was {word}ne.")
-            return
-        try:
-            await gate.undo(redo=redo, expect=manifest["undo_id"])  # the one shown, or none
-        except SageError as exc:
-            conversation.add_note(str(exc))
-            return
-        done = "applied again" if redo else "undone"
-        conversation.add_note(f"Patch {manifest['patch_id']} {done}: {files} "
-                              f"{'changed' if redo else 'restored'}. /{word} again for the next.")
-
-    app.push_screen(ConfirmModal(f"{word.capitalize()} patch {manifest['patch_id']}? It "
-                                 f"{'changes' if redo else 'restores'} {files}.",
-                                 f"{word.capitalize()} it", "Leave it"), answered)
+    app.shell_calls = getattr(app, "shell_calls", 0) + 1
+    conversation.add_note(f"$ {shown(command)}")
+    outcome = await run_typed(code, command, app.shell_calls)
+    conversation.add_note(shown(outcome.text) if outcome.text.strip() else "(no output)")
 
 
 def _applied(app: Any) -> str:

@@ -62,11 +62,13 @@ def workspace(root: Path) -> Path:
 
 def make_app(root: Path, scenario: Any = None, *, mode: str = "research", intro: str | None =
              "A scripted session for tests.", policy: str = "workspace_write",
-             read_timeout: float = 30.0, size_hint: str = "") -> FrozenApp:
-    """A workbench on `root` played by `scenario` (default: the demo scenario)."""
+             read_timeout: float = 30.0, size_hint: str = "", commit: str = "off") -> FrozenApp:
+    """A workbench on `root` played by `scenario` (default: the demo scenario). The commit
+    offer is off unless a test asks for it (`commit="ask"`)."""
     freeze()
     os.environ["SAGE_SESSION_ID"] = "ui-test-session"
-    settings = replace(demo_settings(load_settings()), mode=mode, tool_policy=policy)  # type: ignore[arg-type]
+    settings = replace(demo_settings(load_settings()), mode=mode, tool_policy=policy,  # type: ignore[arg-type]
+                       commit=commit)
     played = Scenario.load(scenario if scenario is not None else DEMO)
     backend = ScriptedBackend(played, host="scripted")
 

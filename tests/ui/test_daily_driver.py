@@ -84,7 +84,8 @@ async def test_input_history_survives_a_restart(tmp_path: Path) -> None:
             if round_ == 0:
                 await send(pilot, "where is word_count?")
                 await until(pilot, lambda a=app: not a._turn_running, "the turn")  # type: ignore[misc]
-            else:
+            else:  # the same session id: it continues, and takes input once redrawn
+                await until(pilot, lambda p=prompt: not p.disabled, "the continued session")  # type: ignore[misc]
                 prompt.focus()
                 await pilot.press("up")
                 assert prompt.text == "where is word_count?"

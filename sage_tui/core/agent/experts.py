@@ -350,6 +350,8 @@ class Experts:
         if result.content.strip():
             self.summary.text = result.content.strip()
             self.summary.absorbed = upto
+            emitter(self.sink)(EventName.SUMMARY_UPDATED, {"text": self.summary.text,
+                                                           "absorbed": upto})
 
 
 async def _git(workspace: Path, *args: str) -> str | None:

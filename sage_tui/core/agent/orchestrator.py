@@ -21,6 +21,7 @@ from sage_tui import __version__
 from sage_tui.core.agent.codeflow import CodeFlow
 from sage_tui.core.agent.experts import Experts
 from sage_tui.core.agent.prompts import ANSWER_SYSTEM
+from sage_tui.core.agent.resume import History
 from sage_tui.core.agent.router import MessageRouter, Route
 from sage_tui.core.errors import SageError
 from sage_tui.core.llm.client import LLMClient
@@ -70,6 +71,10 @@ class Orchestrator:
     notices: list[ErrorPayload] = field(default_factory=list)  # ERRORs to log at the start
     turn: int = 0
     transcript: list[Message] = field(default_factory=list)
+    resumed: History | None = None  # the log this session continues, once `restore` ran
+    wanted_mode: Mode | None = None  # `--mode` given when continuing: switched to at start
+    session_id: str = ""  # for the trailer of the commits SAGE makes
+    commit_setting: str = "ask"  # off, ask (the workbench offers), auto (after a green turn)
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -81,13 +86,67 @@ class Orchestrator:
         return emitter(self.sink)
 
     def start(self) -> None:
-        """Announce the session (SESSION_STARTED)."""
-        self._emit(EventName.SESSION_STARTED, {
-            "workspace": str(self.workspace), "mode": self.mode, "profile": self.profile,
-            "version": __version__, "backend": self.backend_label,
-            "models": {role: self.llm.router.primary(role).model for role in ROLES}}, turn=0)
+        """Announce the session: SESSION_STARTED, or SESSION_RESUMED for one continued."""
+        models: dict[str, str] = {role: self.llm.router.primary(role).model for role in ROLES}
+        history = self.resumed
+        if history is None:
+            self._emit(EventName.SESSION_STARTED, {
+                "workspace": str(self.workspace), "mode": self.mode, "profile": self.profile,
+                "version": __version__, "backend": self.backend_label, "models": models},
+                turn=0)
+        else:
+            self._emit(EventName.SESSION_RESUMED, {
+                "workspace": str(self.workspace), "mode": self.mode, "profile": self.profile,
+                "version": __version__, "backend": self.backend_label, "models": models,
+                "turns": self.turn, "messages": len(self.transcript), "waiting": self.waiting,
+                "from_seq": history.last_seq + 1}, turn=self.turn)
+            for sentence in history.lost:
+                self._emit(EventName.ERROR, {"where": "resume", "kind": "patch_not_restored",
+                                             "message": sentence})
+            if self.wanted_mode is not None:  # asked for on the command line: the person's
+                self.set_mode(self.wanted_mode)
         for notice in self.notices:  # set-up problems that do not stop the session
-            self._emit(EventName.ERROR, notice, turn=0)
+            self._emit(EventName.ERROR, notice)
+
+    def restore(self, history: History) -> None:
+        """Continue from a session's log: turn numbers, transcript, rolling summary, token
+        totals, mode, models picked with /model, and the patches that wait. Emits nothing;
+        `start` then announces SESSION_RESUMED."""
+        from sage_tui.core.patch.review import recorded_review
+
+        self.resumed = history
+        self.turn = history.turn
+        self.transcript = list(history.transcript)
+        self.experts.summary.text, self.experts.summary.absorbed = history.summary, history.absorbed
+        ledger = self.llm.ledger
+        for usage in history.usage:
+            ledger.record(str(usage.get("role")), str(usage.get("model")),
+                          int(usage.get("num_ctx") or 0), int(usage.get("prompt_tokens") or 0),
+                          int(usage.get("completion_tokens") or 0),
+                          usage.get("source") == "estimate")
+        for role, model in history.chosen_models.items():
+            if role in ROLES:
+                self.llm.router.choose(role, model)
+        if history.mode is not None:
+            self.mode = history.mode
+            if self.code is not None:
+                self.code.mode = history.mode
+        if self.code is not None:
+            self.code.gate.landed.update(history.landed)
+            self.code.gate.committed.update(history.committed)
+            for pending in history.waiting.values():
+                self.code.gate.waiting[pending.patch_id] = recorded_review(
+                    pending.diff, pending.patch_id, pending.decided)
+
+    def clear(self) -> int:
+        """A new conversation in the same session (`/clear`): the transcript and the rolling
+        summary start afresh (CONVERSATION_CLEARED); the log keeps everything. Returns how
+        many messages were set aside."""
+        dropped = len(self.transcript)
+        self.transcript = []
+        self.experts.summary.text, self.experts.summary.absorbed = "", 0
+        self._emit(EventName.CONVERSATION_CLEARED, {"by": "person", "messages": dropped})
+        return dropped
 
     async def run_turn(self, text: str, on_delta: Callable[[str], None] | None = None
                        ) -> TurnResult:
@@ -190,9 +249,38 @@ class Orchestrator:
             self._emit(EventName.ERROR, {"where": "code", "kind": "task_failed",
                                          "message": str(error)})
             return TurnResult("failed", outcome.answer, route, error)
+        if outcome.status == "ok" and self.commit_setting == "auto" and self.uncommitted:
+            try:
+                await self.commit(by="auto setting")
+            except SageError as exc:
+                self._emit(EventName.ERROR, {"where": "commit", "kind": "commit_failed",
+                                             "message": str(exc)})
         if self.remember:
             self._spawn(self._after_reply(exchange))
         return TurnResult(outcome.status, outcome.answer, route)
+
+    @property
+    def uncommitted(self) -> list[str]:
+        """The files SAGE applied changes to and has not committed yet."""
+        landed = self.code.gate.landed.values() if self.code is not None else ()
+        return sorted({path for paths in landed for path in paths})
+
+    def suggested_commit(self) -> str:
+        """A commit message from the latest request and the reviewer's summary of it."""
+        from sage_tui.core.workspace.commits import suggested_message
+
+        pair = self.transcript[-2:] if len(self.transcript) >= 2 else []
+        return suggested_message(pair[0]["content"] if pair else "",
+                                 pair[1]["content"] if pair else "")
+
+    async def commit(self, message: str | None = None, *, by: str = "person",
+                     files: list[str] | None = None, reverts: str | None = None) -> Any:
+        """Commit SAGE's uncommitted changes (COMMIT_CREATED); see `PatchGate.commit`."""
+        if self.code is None:
+            raise SageError("This session has no code route, so it has nothing to commit.")
+        return await self.code.gate.commit(
+            message or self.suggested_commit(), session_id=self.session_id,
+            model=self.llm.router.primary("coder").model, by=by, files=files, reverts=reverts)
 
     def _spawn(self, job: Any) -> None:
         task = asyncio.ensure_future(job)

@@ -19,12 +19,20 @@ from sage_tui.core.agent.approval import ApprovalRequest, Decision
 from sage_tui.core.agent.checkpoints import PERSON, Checkpoints
 from sage_tui.core.errors import SageError
 from sage_tui.core.log.emitting import Emit, emitter
-from sage_tui.core.log.events import EventName, HunkVerdict, PatchOutcome, PatchProposed, Sink
+from sage_tui.core.log.events import (
+    CommitCreated,
+    EventName,
+    HunkVerdict,
+    PatchOutcome,
+    PatchProposed,
+    Sink,
+)
 from sage_tui.core.log.redaction import clip
 from sage_tui.core.patch.engine import PatchEngine
 from sage_tui.core.patch.model import Hunk, Patch
 from sage_tui.core.patch.result import ApplyResult
 from sage_tui.core.patch.review import HunkReview
+from sage_tui.core.workspace.commits import Commit, commit_files, with_trailer
 
 MAX_LOGGED_DIFF = 200_000  # the diff rides along in PATCH_PROPOSED, for review and replay
 
@@ -38,6 +46,8 @@ class PatchGate:
     sink: Sink
     waiting: dict[str, HunkReview] = field(default_factory=dict)
     last_failure: str = ""  # why the last apply failed, for the person
+    landed: dict[str, list[str]] = field(default_factory=dict)  # applied, not committed yet
+    committed: dict[str, str] = field(default_factory=dict)  # patch id → the commit holding it
 
     def propose(self, patch: Patch, *, description: str | None = None,
                 source: str | None = None) -> None:
@@ -109,8 +119,10 @@ class PatchGate:
                                      "hunks": [], "undo_id": undo_id}
             if redo:
                 outcome["redone"] = True
+                self.landed[outcome["patch_id"]] = outcome["files"]
                 self._emit(EventName.PATCH_APPLIED, outcome)
             else:
+                self.landed.pop(outcome["patch_id"], None)
                 self._emit(EventName.PATCH_REVERTED, outcome)
         return {**manifest, "undo_id": undo_id}
 
@@ -130,8 +142,33 @@ class PatchGate:
         """Apply the approved hunks (PATCH_APPLIED or PATCH_FAILED)."""
         result = await asyncio.to_thread(self.engine.apply, review.patch, review.approved)
         if result.ok:
+            self.landed[review.patch.patch_id] = list(result.files)
             self._emit(EventName.PATCH_APPLIED, result.payload())
         else:
             self._emit(EventName.PATCH_FAILED, result.payload())
         self.last_failure = "" if result.ok else result.reason
         return result
+
+    async def commit(self, message: str, *, session_id: str, model: str | None,
+                     by: str = PERSON, files: list[str] | None = None,
+                     reverts: str | None = None) -> Commit:
+        """Commit what SAGE applied and has not committed yet (or exactly `files`), with the
+        trailer naming `model` and `session_id` (COMMIT_CREATED).
+
+        Raises:
+            CommitError: nothing to commit, or git refused; nothing was changed.
+        """
+        patches = [] if files is not None else list(self.landed)
+        chosen = files if files is not None else sorted(
+            {path for paths in self.landed.values() for path in paths})
+        made = await asyncio.to_thread(commit_files, self.engine.workspace, chosen,
+                                       with_trailer(message, session_id, model))
+        for patch_id in patches:
+            self.committed[patch_id] = made.sha
+            self.landed.pop(patch_id, None)
+        created: CommitCreated = {"sha": made.sha, "message": made.message,
+                                  "files": list(made.files), "by": by, "patches": patches}
+        if reverts is not None:
+            created["reverts"] = reverts
+        self._emit(EventName.COMMIT_CREATED, created)
+        return made

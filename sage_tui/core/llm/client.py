@@ -96,6 +96,25 @@ class LLMClient:
         """The sink, typed: each event's payload is checked against its TypedDict."""
         return emitter(self.sink)
 
+    def choose(self, role: str, model: str) -> None:
+        """Serve `role` with `model` for the rest of the session: the person chose it with
+        `/model` (MODEL_ROUTING_DECISION, reason `user`, no call)."""
+        self.router.choose(role, model)
+        self.unavailable.discard((self.router.primary(role).host, model))
+        choice = self.router.primary(role)
+        self._emit(EventName.MODEL_ROUTING_DECISION, {
+            "role": role, "model": model, "host": choice.host, "reason": "user",
+            "num_ctx": choice.num_ctx})
+
+    async def pulled(self, role: str) -> list[str]:
+        """The models the server of `role` has, by name.
+
+        Raises:
+            LLMError: the server cannot be reached or answered oddly (one sentence).
+        """
+        host = self.router.primary(role).host
+        return sorted(info.name for info in await self.backend_for(host).list_models())
+
     async def call(self, role: str, parts: PromptParts, *,
                    tools: Sequence[Mapping[str, Any]] | None = None,
                    format: str | Mapping[str, Any] | None = None,

@@ -4,7 +4,8 @@
 `SAGE_MODEL_PROFILE` puts a `models.yaml` profile on every role (reason `profile`);
 otherwise each role's configured model (reason `config`), then its fallback chain
 (reason `fallback`) when a model turns out not to be pulled. Each role may name its
-own host.
+own host. A model the person picks with `/model` comes first for the session (reason
+`user`), ahead of all of these.
 """
 
 from __future__ import annotations
@@ -62,6 +63,14 @@ class ModelRouter:
                     f"(profiles: {known}); add it there or unset the variable."
                 )
             self.profile = chosen
+        self.chosen: dict[str, str] = {}  # role → tag the person picked with /model
+
+    def choose(self, role: str, model: str) -> None:
+        """Serve `role` with `model` for the rest of the session (reason `user`); the
+        configured chain stays behind it as the fallback."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        self.chosen[role] = model
 
     def _choice(self, role: str, spec: RoleModel, model: str, reason: ModelReason) -> ModelChoice:
         merged = dict(spec.options)
@@ -74,11 +83,16 @@ class ModelRouter:
             raise ValueError(f"unknown role {role!r}")
         spec = self.models.roles[role]
         if self.force:
-            return [self._choice(role, spec, self.force, "force")]
-        if self.profile is not None:
-            return [self._choice(role, self.profile, self.profile.model, "profile")]
-        return [self._choice(role, spec, spec.model, "config"),
-                *(self._choice(role, spec, tag, "fallback") for tag in spec.fallback)]
+            chain = [self._choice(role, spec, self.force, "force")]
+        elif self.profile is not None:
+            chain = [self._choice(role, self.profile, self.profile.model, "profile")]
+        else:
+            chain = [self._choice(role, spec, spec.model, "config"),
+                     *(self._choice(role, spec, tag, "fallback") for tag in spec.fallback)]
+        if role in self.chosen:
+            picked = self._choice(role, spec, self.chosen[role], "user")
+            chain = [picked, *(c for c in chain if c.model != picked.model)]
+        return chain
 
     def primary(self, role: str) -> ModelChoice:
         """The first choice for a role (what the status bar shows before any call)."""

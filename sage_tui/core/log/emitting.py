@@ -13,7 +13,9 @@ from typing import Any, Literal, Protocol, cast, overload
 from sage_tui.core.log.events import (
     CheckpointReached,
     CheckpointResolved,
+    CommitCreated,
     ContextClamped,
+    ConversationCleared,
     ErrorPayload,
     Event,
     EventName,
@@ -29,8 +31,10 @@ from sage_tui.core.log.events import (
     PromptRedacted,
     RouteDecision,
     SessionEnded,
+    SessionResumed,
     SessionStarted,
     Sink,
+    SummaryUpdated,
     TestRun,
     TokenUsage,
     ToolCall,
@@ -120,6 +124,18 @@ class Emit(Protocol):
                  turn: int | None = None) -> None: ...
     @overload
     def __call__(self, name: Literal[EventName.PROMPT_REDACTED], data: PromptRedacted,
+                 turn: int | None = None) -> None: ...
+    @overload
+    def __call__(self, name: Literal[EventName.SESSION_RESUMED], data: SessionResumed,
+                 turn: int | None = None) -> None: ...
+    @overload
+    def __call__(self, name: Literal[EventName.SUMMARY_UPDATED], data: SummaryUpdated,
+                 turn: int | None = None) -> None: ...
+    @overload
+    def __call__(self, name: Literal[EventName.CONVERSATION_CLEARED], data: ConversationCleared,
+                 turn: int | None = None) -> None: ...
+    @overload
+    def __call__(self, name: Literal[EventName.COMMIT_CREATED], data: CommitCreated,
                  turn: int | None = None) -> None: ...
 
 

@@ -46,13 +46,17 @@ class EventName(StrEnum):
     MODE_CHANGED = "MODE_CHANGED"
     TURN_CANCELLED = "TURN_CANCELLED"
     PROMPT_REDACTED = "PROMPT_REDACTED"
+    SESSION_RESUMED = "SESSION_RESUMED"
+    SUMMARY_UPDATED = "SUMMARY_UPDATED"
+    CONVERSATION_CLEARED = "CONVERSATION_CLEARED"
+    COMMIT_CREATED = "COMMIT_CREATED"
 
 
 Mode = Literal["research", "auto", "silent"]
 Role = Literal["router", "planner", "coder", "reviewer", "summarizer"]
 Route = Literal["qa", "code", "summarize", "memory", "review", "admin"]
 RouteSource = Literal["llm", "fast_path", "fail_safe"]
-ModelReason = Literal["config", "profile", "force", "fallback"]
+ModelReason = Literal["config", "profile", "force", "fallback", "user"]
 UsageSource = Literal["ollama", "estimate"]
 ToolErrorKind = Literal[
     "timeout", "validation_error", "not_found", "permission_denied", "execution_error"
@@ -86,6 +90,15 @@ class SessionStarted(TypedDict):
     backend: NotRequired[str]  # the model server's label ("ollama", "scripted model")
     models: NotRequired[dict[str, str]]  # role → model at the start
     command: NotRequired[str]  # a session of `sage apply` or `sage review`
+
+
+class SessionResumed(SessionStarted):
+    """A session continued from its log (`sage --continue`, `sage resume`)."""
+
+    turns: int  # turns so far: the next one is turns + 1
+    messages: int  # transcript messages restored
+    waiting: list[str]  # patches waiting for the person, restored with their decisions
+    from_seq: int  # the first record written by this continuation
 
 
 class SessionEnded(TypedDict):
@@ -163,6 +176,7 @@ class ToolCall(TypedDict):
     tool: str
     args: dict[str, Any]
     call_id: str
+    by: NotRequired[str]  # "person": typed as `!cmd` in the prompt
 
 
 class ToolResult(TypedDict):
@@ -281,6 +295,27 @@ class PromptRedacted(TypedDict):
     setting: str  # redact_prompts: auto or always
 
 
+class SummaryUpdated(TypedDict):
+    """The rolling summary after the summarizer folded older messages into it."""
+
+    text: str
+    absorbed: int  # transcript messages folded in so far
+
+
+class ConversationCleared(TypedDict):
+    by: str
+    messages: int  # transcript messages set aside (they stay in the log)
+
+
+class CommitCreated(TypedDict):
+    sha: str
+    message: str
+    files: list[str]
+    by: str  # person, <mode> mode
+    patches: NotRequired[list[str]]  # the applied patches it holds
+    reverts: NotRequired[str]  # a `git revert` of this commit
+
+
 PAYLOADS: dict[EventName, type] = {
     EventName.SESSION_STARTED: SessionStarted,
     EventName.SESSION_ENDED: SessionEnded,
@@ -308,6 +343,10 @@ PAYLOADS: dict[EventName, type] = {
     EventName.MODE_CHANGED: ModeChange,
     EventName.TURN_CANCELLED: TurnCancelled,
     EventName.PROMPT_REDACTED: PromptRedacted,
+    EventName.SESSION_RESUMED: SessionResumed,
+    EventName.SUMMARY_UPDATED: SummaryUpdated,
+    EventName.CONVERSATION_CLEARED: ConversationCleared,
+    EventName.COMMIT_CREATED: CommitCreated,
 }
 
 def _required(payload: type) -> frozenset[str]:
@@ -332,6 +371,8 @@ COMMIT_EVENTS: frozenset[str] = frozenset({
     EventName.PATCH_FAILED,
     EventName.PATCH_REVERTED,
     EventName.SESSION_ENDED,
+    EventName.CONVERSATION_CLEARED,
+    EventName.COMMIT_CREATED,
 })
 
 EVENT_NAMES: frozenset[str] = frozenset(EventName)

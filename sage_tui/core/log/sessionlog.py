@@ -107,6 +107,7 @@ class SessionLog:
         self.path = directory / f"{session_id}.jsonl"
         self.recorder = Recorder(session_id, trace_id, writer=self._write_record)
         self.repaired: TornTail | None = None
+        self.continued = False  # records were there already: this run continues the session
         self._lock = lock
         self._mutex = threading.Lock()
         self._parts = 0
@@ -175,6 +176,7 @@ class SessionLog:
                         f"The last record of {part} is damaged, so the session cannot be "
                         "continued; start a new session (unset SAGE_SESSION_ID)."
                     )
+                self.continued = True
                 self.recorder = Recorder(self.session_id, self.trace_id,
                                          next_seq=record["seq"] + 1,
                                          turn=int(record.get("turn") or 0),

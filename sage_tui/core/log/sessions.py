@@ -35,6 +35,8 @@ class SessionSummary:
     completion_tokens: int
     estimated: bool
     status: str  # "ok", "failed", ... from SESSION_ENDED, or "open"
+    command: str | None = None  # `apply`, `review`, `undo`...: not a conversation
+    first_message: str = ""  # the person's first message, for the resume picker
 
 
 def _session_ids(directory: Path) -> dict[str, list[Path]]:
@@ -51,6 +53,17 @@ def _session_ids(directory: Path) -> dict[str, list[Path]]:
 def _first_record(path: Path) -> dict[str, Any] | None:
     with path.open("rb") as handle:
         return parse_record(handle.readline())
+
+
+def _first_message(path: Path, within: int = _SUMMARY_TAIL_BYTES) -> str:
+    """The first USER_MESSAGE's text among the first `within` bytes of a session."""
+    with path.open("rb") as handle:
+        for raw in handle.read(within).split(b"\n"):
+            if b'"USER_MESSAGE"' in raw:
+                record = parse_record(raw)
+                if record is not None and record.get("event") == "USER_MESSAGE":
+                    return str((record.get("data") or {}).get("text", ""))
+    return ""
 
 
 def _tail_records(path: Path) -> list[dict[str, Any]]:
@@ -83,7 +96,7 @@ def summarize_session(directory: Path, session_id: str) -> SessionSummary:
             totals = data.get("tokens")
             status = str(data.get("status", "ok"))
             turns = max(turns, int(data.get("turns") or 0))
-        elif record.get("event") == "SESSION_STARTED":
+        elif record.get("event") in ("SESSION_STARTED", "SESSION_RESUMED"):
             status = "open"
         if isinstance(totals, dict):
             prompt = int(totals.get("prompt_tokens") or 0)
@@ -99,6 +112,8 @@ def summarize_session(directory: Path, session_id: str) -> SessionSummary:
         completion_tokens=completion,
         estimated=estimated,
         status=status,
+        command=started.get("command"),
+        first_message=_first_message(parts[0]) if parts else "",
     )
 
 
@@ -107,6 +122,47 @@ def list_sessions(directory: Path, limit: int | None = 20) -> list[SessionSummar
     ids = _session_ids(directory)
     newest = sorted(ids, key=lambda sid: max(p.stat().st_mtime for p in ids[sid]), reverse=True)
     return [summarize_session(directory, sid) for sid in newest[:limit]]
+
+
+def resumable(directory: Path, workspace: Path, limit: int | None = 50) -> list[SessionSummary]:
+    """Conversations recorded in `workspace` (not `sage apply`/`review`/`undo` runs), most
+    recently written first: what `sage --continue` and `sage resume` choose from."""
+    root = str(workspace)
+    ids = _session_ids(directory)
+    found: list[SessionSummary] = []
+    for sid in sorted(ids, key=lambda i: max(p.stat().st_mtime for p in ids[i]), reverse=True):
+        parts = session_parts(directory, sid)
+        first = _first_record(parts[0]) if parts else None
+        data = (first or {}).get("data") or {}
+        if data.get("workspace") == root and not data.get("command"):  # cheap: one line
+            found.append(summarize_session(directory, sid))
+            if limit is not None and len(found) >= limit:
+                break
+    return found
+
+
+def resumable_session(ref: str, directory: Path, workspace: Path) -> str:
+    """The id of the session `ref` names (an id or a unique prefix), checked to be a
+    conversation recorded in `workspace`.
+
+    Raises:
+        UsageError: a trace id, a `sage apply`-like run, or another workspace's session.
+        SessionNotFound: nothing matches.
+    """
+    target = resolve(ref, directory)
+    if target.kind != "session":
+        raise UsageError(f"{ref!r} is a trace id, not one session; `sage resume` without an id "
+                         "lists this workspace's sessions.")
+    match = PART_NAME_RE.match(target.sessions[0][0].name)
+    session_id = match["id"] if match else target.name
+    summary = summarize_session(directory, session_id)
+    if summary.command:
+        raise UsageError(f"Session {session_id} is a `sage {summary.command}` run, not a "
+                         "conversation; there is nothing to continue.")
+    if summary.workspace and Path(summary.workspace).resolve() != workspace:
+        raise UsageError(f"Session {session_id} was recorded in {summary.workspace}, not here "
+                         f"({workspace}); continue it there.")
+    return session_id
 
 
 @dataclass(frozen=True)
@@ -228,5 +284,7 @@ __all__ = [
     "follow",
     "list_sessions",
     "resolve",
+    "resumable",
+    "resumable_session",
     "summarize_session",
 ]

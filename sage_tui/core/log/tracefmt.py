@@ -26,6 +26,8 @@ CATEGORIES: dict[str, str] = {
     "PATCH_PROPOSED": "patch", "HUNK_DECISION": "patch", "PATCH_APPLIED": "patch",
     "PATCH_FAILED": "error", "PATCH_REVERTED": "patch", "TEST_RUN": "test", "ERROR": "error",
     "MODE_CHANGED": "checkpoint", "TURN_CANCELLED": "checkpoint", "PROMPT_REDACTED": "policy",
+    "SESSION_RESUMED": "session", "SUMMARY_UPDATED": "model", "CONVERSATION_CLEARED": "message",
+    "COMMIT_CREATED": "patch",
 }
 
 
@@ -121,6 +123,16 @@ _FORMATS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "TURN_CANCELLED": lambda d: f"turn {d.get('turn', '?')} stopped by {d.get('by', '?')}",
     "PROMPT_REDACTED": lambda d: (f"secrets redacted from {d.get('messages', '?')} message(s) "
                                   f"sent to {d.get('model', '?')} at {d.get('host', '?')}"),
+    "SESSION_RESUMED": lambda d: (f"continued after {_n(d.get('turns'))} turns in "
+                                  f"{d.get('mode', '?')} mode, {_n(d.get('messages'))} messages"
+                                  + (f", waiting {_list(d.get('waiting'))}" if d.get("waiting") else "")),
+    "SUMMARY_UPDATED": lambda d: (f"summary of {_n(d.get('absorbed'))} messages: "
+                                  f"{_one_line(d.get('text', ''), 60)}"),
+    "CONVERSATION_CLEARED": lambda d: (f"new conversation by {d.get('by', '?')} "
+                                       f"({_n(d.get('messages'))} messages set aside)"),
+    "COMMIT_CREATED": lambda d: (f"commit {str(d.get('sha', '?'))[:10]}"
+                                 + (f" reverts {str(d['reverts'])[:10]}" if d.get("reverts") else "")
+                                 + f": {_one_line(str(d.get('message', '')).split(chr(10))[0], 60)}"),
     "ERROR": lambda d: f"{d.get('where', '?')} {d.get('kind', '?')}: {_one_line(d.get('message', ''), 100)}",
 }
 

@@ -177,6 +177,41 @@ class EditHunkModal(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+class CommitModal(ModalScreen[str | None]):
+    """The commit message SAGE suggests, editable; Ctrl+S commits, Escape does not."""
+
+    ACTION_OWNERS: ClassVar[tuple[str, ...]] = ("commit",)
+    BINDINGS: ClassVar[list[BindingType]] = bindings("commit")
+    DEFAULT_CSS = MODAL_CSS.format(name="CommitModal") + "CommitModal TextArea { height: 12; }"
+
+    def __init__(self, files: list[str], message: str) -> None:
+        super().__init__()
+        self.files, self.message = files, message
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"Commit these changes? {len(self.files)} file(s): "
+                        f"{shown(', '.join(self.files))}", classes="title", markup=False)
+            yield TextArea(shown(self.message), id="commit-message")
+            yield Label(keys_of(self.app).hint(("commit.save", "commits (the trailer naming the "
+                                                "model and session is added)"),
+                                               ("commit.cancel", "does not")),
+                        classes="hint", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one(TextArea).focus()
+
+    def action_save(self) -> None:
+        text = self.query_one(TextArea).text
+        if not text.strip():
+            self.notify("A commit needs a message.", severity="warning")
+            return
+        self.dismiss(text)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 class CommentModal(ModalScreen[str | None]):
     """One line of feedback for the model."""
 

@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
+from sage_tui.core.workspace.retrieval import list_workspace_files
 from sage_tui.ui.actions import bindings
 from sage_tui.ui.records import RecordPane
 from sage_tui.ui.widgets.banner import ErrorBanner
@@ -24,6 +25,7 @@ from sage_tui.ui.widgets.prompt import PromptInput
 from sage_tui.ui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
+    from sage_tui.core.agent.resume import History
     from sage_tui.factory import Session
 
 
@@ -55,6 +57,7 @@ class WorkbenchScreen(Screen[None]):
                             "empty clears)", id="event-filter")
                 yield EventStream(id="events")
                 yield PatchQueue(id="patches")
+                yield Static("", id="context", markup=False)
         yield BusyLine(id="busy")
         yield PromptInput(id="prompt")
         yield StatusBar(id="status")
@@ -63,21 +66,72 @@ class WorkbenchScreen(Screen[None]):
     async def turn_over(self) -> Conversation:
         """A turn ended, however it ended: close its answer and clear the busy line."""
         self.query_one(BusyLine)._done()
+        self.show_context()  # a message may have pinned @files
         conversation = self.query_one(Conversation)
         await conversation.end_answer()
         return conversation
 
+    def begin(self, session: Session) -> None:
+        """A session starts here, or, when it continues one from its log, first redraws
+        what the log holds (the newest records), then carries on."""
+        history = session.orchestrator.resumed
+        if history is None:
+            session.orchestrator.start()
+            self.attach(session)
+        else:
+            self.run_worker(self._continue(session, history), group="resume")
+
+    async def _continue(self, session: Session, history: History) -> None:
+        prompt = self.query_one(PromptInput)
+        prompt.disabled = True  # the old turns are drawn first, then the new one may start
+        conversation = self.query_one(Conversation)
+        if history.records and int(history.records[0].get("seq") or 0) > 1:
+            conversation.add_note("Earlier records of this session are in `sage trace`.")
+        for record in history.records:
+            await self.app.show_record(record)  # type: ignore[attr-defined]
+        await self.turn_over()
+        queue = self.query_one(PatchQueue)
+        for patch_id in session.orchestrator.waiting:  # one cut off mid-review waits as well
+            queue.set_state(patch_id, "waiting")
+        session.orchestrator.start()  # SESSION_RESUMED
+        prompt.disabled = False
+        prompt.focus()
+        self.attach(session)
+
     def attach(self, session: Session) -> None:
         """A session starts here: recall what was sent in this workspace before, and check
         the model server at once (the banner says what is wrong)."""
+        prompt = self.query_one(PromptInput)
         if session.state is not None:
-            self.query_one(PromptInput).keep_history(session.state / "history.jsonl")
+            prompt.keep_history(session.state / "history.jsonl")
+        files = session.orchestrator.experts.files
+        assert files is not None
+        prompt.file_names = lambda: [name for name in list_workspace_files(files.root)
+                                     if not files.hidden(name)]  # @path completion
+        self.show_context()
         if session.orchestrator.backend_label == "ollama":
             self.query_one(ErrorBanner).check(session.llm)
 
     def on_mount(self) -> None:
         self.query_one("#event-filter").display = False
+        context = self.query_one("#context", Static)
+        context.border_title, context.display = "Context", False
         self.query_one(PromptInput).focus()
+
+    def show_context(self) -> None:
+        """The "Context" box: what goes into every prompt besides the conversation (files
+        pinned with @path or /add, the project's instruction files); hidden when empty."""
+        session = getattr(self.app, "session", None)
+        if session is None:
+            return
+        experts = session.orchestrator.experts
+        lines = [f"@{path}" + (f":{lines[0]}-{lines[1]}" if lines else "")
+                 for path, lines in experts.pinned.items()]
+        lines += [f"{name} (instructions)" for name in experts.instruction_files
+                  if experts.readable(name)]
+        box = self.query_one("#context", Static)
+        box.update("\n".join(lines))
+        box.display = bool(lines)
 
     def action_filter(self) -> None:
         box = self.query_one("#event-filter", Input)

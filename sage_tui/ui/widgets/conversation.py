@@ -78,7 +78,19 @@ class Conversation(VerticalScroll):
             EventName.ERROR: lambda r: self.add_error(str(data_of(r).get("message", ""))),
             EventName.ASSISTANT_MESSAGE: lambda r: self.end_answer(str(data_of(r).get("text", ""))),
             EventName.TURN_CANCELLED: self._cancelled,
+            EventName.SESSION_RESUMED: lambda r: self.add_note(
+                f"Continued session {r.get('session_id')}: {summary(r)}. The next turn is "
+                f"{int(data_of(r).get('turns') or 0) + 1}."),
+            EventName.CONVERSATION_CLEARED: self._cleared,
+            EventName.COMMIT_CREATED: lambda r: self.add_note(summary(r)),
         }
+
+    async def _cleared(self, record: Record) -> None:
+        await self.end_answer()
+        await self.remove_children()
+        self._last_answer = ""
+        self.add_note("A new conversation: the model no longer sees the earlier messages "
+                      "(they stay in the session log; `sage trace` shows them).")
 
     async def _cancelled(self, record: Record) -> None:
         await self.end_answer()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
@@ -38,6 +39,8 @@ class PromptInput(TextArea):
         self.sent: list[str] = []
         self._position: int | None = None
         self._draft = ""
+        self.file_names: Callable[[], list[str]] | None = None  # the workspace's, for @path
+        self._cycle: tuple[str, list[str], int] | None = None  # Tab again: the next match
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key in keys_of(self.app).keys("prompt.newline").split(","):
@@ -50,6 +53,13 @@ class PromptInput(TextArea):
             event.stop()
             self._complete()
             return
+        if event.key == "tab" and self._mention() is not None:
+            event.prevent_default()  # Tab completes @path from the workspace's files
+            event.stop()
+            self._complete_file()
+            return
+        if event.key != "tab":
+            self._cycle = None
         if event.character == "?" and not self.text:  # as the welcome text says: every key
             event.prevent_default()
             event.stop()
@@ -90,6 +100,36 @@ class PromptInput(TextArea):
             options = candidates(self.text)
             self.notify("  ".join(options) if options else f"No command starts with {self.text}",
                         timeout=4)
+
+    def _mention(self) -> str | None:
+        """The `@fragment` being typed at the end of the input, if any."""
+        if self.cursor_location != self.document.end:
+            return None
+        word = self.text.rsplit(None, 1)[-1] if self.text.strip() else ""
+        return word if word.startswith("@") and self.file_names is not None else None
+
+    def _complete_file(self) -> None:
+        """Complete `@frag` to the best-ranked file; Tab again cycles through the others."""
+        from sage_tui.core.workspace.fuzzy import rank
+
+        if self._cycle is not None:
+            before, matches, index = self._cycle
+            index = (index + 1) % len(matches)
+        else:
+            word = self.text.rsplit(None, 1)[-1]
+            before = self.text[:len(self.text) - len(word)]
+            assert self.file_names is not None
+            matches = [f"@{name}" for name in rank(word[1:], self.file_names(), limit=12)]
+            if not matches:
+                self.notify(f"No file in this workspace matches {word}.", timeout=3)
+                return
+            index = 0
+            if len(matches) > 1:
+                self.notify("  ".join(matches[:8]) + ("  …" if len(matches) > 8 else "")
+                            + "  (Tab: next)", timeout=5)
+        self._cycle = (before, matches, index)
+        self.text = before + matches[index]
+        self.move_cursor(self.document.end)
 
     def keep_history(self, path: Path) -> None:
         """Recall (up/down) what was sent in earlier sessions in this workspace, and keep

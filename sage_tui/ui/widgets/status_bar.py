@@ -68,7 +68,8 @@ class StatusBar(Static):
         self.state = StatusState()
 
     def record_handlers(self) -> Mapping[EventName, Handler]:
-        return {EventName.SESSION_STARTED: self._started, EventName.MODE_CHANGED: self._mode,
+        return {EventName.SESSION_STARTED: self._started, EventName.SESSION_RESUMED: self._started,
+                EventName.MODE_CHANGED: self._mode,
                 EventName.MODEL_ROUTING_DECISION: self._routed,
                 EventName.TOKEN_USAGE: self._usage}
 
