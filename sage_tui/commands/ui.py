@@ -97,14 +97,14 @@ def run_resume(ref: str | None, workspace: Path | None, mode: str | None) -> int
     from sage_tui.ui.screens.pickers import PickerApp, session_picker
 
     root = _workspace(workspace)
-    _need_terminal("sage resume")
-    if ref is not None:
-        return run_workbench(root, mode,
-                             session_id=resumable_session(ref, sage_paths().sessions, root))
+    if ref is not None:  # the session first: the more useful sentence
+        session_id = resumable_session(ref, sage_paths().sessions, root)
+        return run_workbench(root, mode, session_id=session_id)
     sessions = resumable(sage_paths().sessions, root)
     if not sessions:
         click.echo(f"No earlier session in {root} to continue; `sage` starts one.", err=True)
         return 1
+    _need_terminal("sage resume")
     picked = PickerApp(session_picker(sessions)).run()
     if picked is None:
         click.echo("Nothing was continued.", err=True)

@@ -62,11 +62,12 @@ def workspace(root: Path) -> Path:
 
 def make_app(root: Path, scenario: Any = None, *, mode: str = "research", intro: str | None =
              "A scripted session for tests.", policy: str = "workspace_write",
-             read_timeout: float = 30.0, size_hint: str = "", commit: str = "off") -> FrozenApp:
+             read_timeout: float = 30.0, size_hint: str = "", commit: str = "off",
+             session_id: str = "ui-test-session") -> FrozenApp:
     """A workbench on `root` played by `scenario` (default: the demo scenario). The commit
     offer is off unless a test asks for it (`commit="ask"`)."""
     freeze()
-    os.environ["SAGE_SESSION_ID"] = "ui-test-session"
+    os.environ["SAGE_SESSION_ID"] = session_id
     settings = replace(demo_settings(load_settings()), mode=mode, tool_policy=policy,  # type: ignore[arg-type]
                        commit=commit)
     played = Scenario.load(scenario if scenario is not None else DEMO)
@@ -77,4 +78,6 @@ def make_app(root: Path, scenario: Any = None, *, mode: str = "research", intro:
                              backend_label=played.label, subscribers=(bridge.sink,), approver=bridge,
                              read_timeout=read_timeout, remember=False)
 
-    return FrozenApp(factory, intro=intro)
+    app = FrozenApp(factory, intro=intro)
+    app.backend = backend  # type: ignore[attr-defined]  # its requests, for the tests
+    return app

@@ -57,8 +57,12 @@ def _first_record(path: Path) -> dict[str, Any] | None:
 
 def _first_message(path: Path, within: int = _SUMMARY_TAIL_BYTES) -> str:
     """The first USER_MESSAGE's text among the first `within` bytes of a session."""
+    seen = 0
     with path.open("rb") as handle:
-        for raw in handle.read(within).split(b"\n"):
+        for raw in handle:  # line by line: a session usually says it in its first records
+            seen += len(raw)
+            if seen > within:
+                break
             if b'"USER_MESSAGE"' in raw:
                 record = parse_record(raw)
                 if record is not None and record.get("event") == "USER_MESSAGE":
