@@ -309,10 +309,10 @@ class Experts:
 
     async def _git_with_diff(self, query: str) -> tuple[Packet, dict[str, Any]]:
         packet, extra = await self._git(query)
-        diff = await _git(self.workspace, "diff", "HEAD", "--no-color", "--no-ext-diff") \
-            if packet.evidence else None
+        plain = ("--no-color", "--no-ext-diff", "--no-textconv")  # no program of the repo's
+        diff = await _git(self.workspace, "diff", "HEAD", *plain) if packet.evidence else None
         if not diff:
-            diff = await _git(self.workspace, "diff", "--no-color", "--no-ext-diff") or ""
+            diff = await _git(self.workspace, "diff", *plain) or ""
         if not diff.strip():
             return packet, extra
         if len(diff) > MAX_DIFF_CHARS:
@@ -356,8 +356,9 @@ class Experts:
 
 async def _git(workspace: Path, *args: str) -> str | None:
     try:
+        argv = await asyncio.to_thread(git_argv, *args, workspace=workspace)
         proc = await asyncio.create_subprocess_exec(
-            *git_argv(*args, workspace=workspace), stdout=asyncio.subprocess.PIPE,
+            *argv, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL, env=git_env())
         out, _ = await asyncio.wait_for(proc.communicate(), timeout=15)
     except (TimeoutError, OSError):
