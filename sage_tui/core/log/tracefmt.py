@@ -43,6 +43,10 @@ def _n(value: Any) -> str:
         return "?"
 
 
+def _turns(value: Any) -> str:
+    return f"{_n(value)} turn{'' if _n(value) == '1' else 's'}"
+
+
 def _ms(value: Any) -> str:
     try:
         return f"{float(value):,.0f} ms"
@@ -73,7 +77,7 @@ _FORMATS: dict[str, Callable[[Mapping[str, Any]], str]] = {
                                   f"{str(d.get('workspace', '?')).rstrip('/').rsplit('/', 1)[-1]}"
                                   f"{' profile ' + str(d['profile']) if d.get('profile') else ''}"
                                   f" (sage {d.get('version', '?')})"),
-    "SESSION_ENDED": lambda d: (f"{d.get('status', '?')} after {_n(d.get('turns'))} turns, "
+    "SESSION_ENDED": lambda d: (f"{d.get('status', '?')} after {_turns(d.get('turns'))}, "
                                 f"tokens {_tokens(d.get('tokens') or {})}"),
     "USER_MESSAGE": lambda d: f"you: {_one_line(d.get('text', ''))}",
     "ASSISTANT_MESSAGE": lambda d: f"{d.get('role', 'assistant')}: {_one_line(d.get('text', ''))}",
@@ -123,7 +127,7 @@ _FORMATS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "TURN_CANCELLED": lambda d: f"turn {d.get('turn', '?')} stopped by {d.get('by', '?')}",
     "PROMPT_REDACTED": lambda d: (f"secrets redacted from {d.get('messages', '?')} message(s) "
                                   f"sent to {d.get('model', '?')} at {d.get('host', '?')}"),
-    "SESSION_RESUMED": lambda d: (f"continued after {_n(d.get('turns'))} turns in "
+    "SESSION_RESUMED": lambda d: (f"continued after {_turns(d.get('turns'))} in "
                                   f"{d.get('mode', '?')} mode, {_n(d.get('messages'))} messages"
                                   + (f", waiting {_list(d.get('waiting'))}" if d.get("waiting") else "")),
     "SUMMARY_UPDATED": lambda d: (f"summary of {_n(d.get('absorbed'))} messages: "

@@ -1,8 +1,8 @@
 """Pickers: choose one of a list with the arrow keys and Enter (Escape changes nothing).
 
-`SessionPicker` lists the conversations recorded in this workspace, newest first (time,
-first message, turns, tokens), for `sage resume` and `/resume`; `ModelPicker` lists the
-models the server has, for `/model`. `PickerApp` runs a picker on its own, before the
+`session_picker` lists the conversations recorded in this workspace, newest first (time,
+turns, tokens, first message), for `sage resume` and `/resume`; `/model` lists the models
+the server has in a `Picker` too. `PickerApp` runs a picker on its own, before the
 workbench opens (`sage resume` without an id).
 """
 
@@ -60,8 +60,8 @@ def session_label(summary: SessionSummary) -> str:
     """One line: when, how long, what it cost, and what it began with."""
     tokens = summary.prompt_tokens + summary.completion_tokens
     first = " ".join(shown(summary.first_message).split())[:60] or "(no message)"
-    return (f"{local_datetime(summary.started)}  {summary.turns:>3} turns  {tokens:>8,} tokens  "
-            f"{first}")
+    turns = f"{summary.turns} turn{'' if summary.turns == 1 else 's'}"
+    return f"{local_datetime(summary.started)}  {turns:>9}  {tokens:>8,} tokens  {first}"
 
 
 def session_picker(sessions: Sequence[SessionSummary]) -> Picker:

@@ -84,8 +84,9 @@ class StatusBar(Static):
         self.state.label = str(data.get("backend") or "")
         models = data.get("models")
         for role, model in (models.items() if isinstance(models, dict) else ()):
-            if role in self.state.roles:
-                self.state.roles[role] = RoleState(str(model))
+            known = self.state.roles.get(role)
+            if role in self.state.roles and (known is None or known.model != str(model)):
+                self.state.roles[role] = RoleState(str(model))  # a continued one keeps its use
         self.post_message(self.Redraw())
 
     def _mode(self, record: Record) -> None:
