@@ -107,8 +107,11 @@ def offer_commit(app: Any, asked: bool = False) -> None:
     session = app.session
     if session is None or not session.orchestrator.uncommitted:
         return
-    if not asked and session.orchestrator.commit_setting != "ask":
-        return
+    landed = frozenset(session.orchestrator.code.gate.landed)
+    if not asked and (session.orchestrator.commit_setting != "ask"
+                      or landed <= getattr(app, "offered_commit", frozenset())):
+        return  # asked about these already: /commit when you want them
+    app.offered_commit = landed
     orchestrator = session.orchestrator
     conversation = app.workbench.query_one(Conversation)
 

@@ -255,3 +255,19 @@ async def test_resume_in_the_workbench_picks_another_session_of_this_workspace(
     ended = [r for r in read_session("the-second-one", sessions_dir())
              if r["event"] == "SESSION_ENDED"]
     assert len(ended) == 1  # the session it left ended as usual
+
+
+async def test_a_declined_offer_is_not_made_again_for_the_same_changes(tmp_path: Path) -> None:
+    from sage_tui.ui.slash_actions import offer_commit
+
+    app = make_app(workspace(tmp_path / "repo"), commit="ask")
+    async with app.run_test(size=SIZE) as pilot:
+        await apply_demo_patch(app, pilot)
+        await until(pilot, lambda: isinstance(app.screen, CommitModal), "the commit offer")
+        await pilot.press("escape")
+        await until(pilot, lambda: "Not committed; /commit" in texts(app), "the decline")
+        offer_commit(app)  # the next turn ends: the same changes are not offered again
+        await pilot.pause(0.1)
+        assert not isinstance(app.screen, CommitModal)
+        await send(pilot, "/commit")  # asked for: offered
+        await until(pilot, lambda: isinstance(app.screen, CommitModal), "the asked-for offer")
