@@ -158,11 +158,16 @@ def _history(log: SessionLog, root: Path) -> History:
     """
     import warnings
 
-    from sage_tui.core.log.sessionlog import TornTailWarning, read_session
+    from sage_tui.core.log.sessionlog import SessionLogCorrupt, TornTailWarning, read_session
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TornTailWarning)  # repaired when the log was opened
-        history = History.read(read_session(log.session_id, log.directory))
+        try:
+            history = History.read(read_session(log.session_id, log.directory))
+        except (TypeError, ValueError, AttributeError) as exc:  # a record of the wrong shape
+            raise SessionLogCorrupt(f"Session {log.session_id}'s log holds a damaged record "
+                                    f"({exc}), so it cannot be continued; start a new "
+                                    "session.") from None
     if history.workspace and Path(history.workspace).resolve() != root:
         raise UsageError(f"Session {log.session_id} was recorded in {history.workspace}, not "
                          f"here ({root}); continue it there, or start a new one here.")

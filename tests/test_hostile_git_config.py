@@ -42,7 +42,7 @@ def hostile(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_the_git_expert_runs_no_program_the_repository_names(tmp_path: Path,
                                                              fake_ollama: Start) -> None:
-    repo, marker = hostile(tmp_path)
+    repo, _ = hostile(tmp_path)
     server = fake_ollama(REVIEW)
     out = subprocess.run([sys.executable, "-m", "sage_tui", "run", "review my changes",
                           "--mode", "silent", "--workspace", str(repo)], capture_output=True,

@@ -79,7 +79,7 @@ def run_workbench(workspace: Path | None, mode: str | None, *, latest: bool = Fa
         app = SageApp(factory, theme=settings.theme, keys=dict(settings.keys))
         app.run()
         if app.next_session is None:
-            return 0
+            return app.return_code or 0
         session_id, mode = app.next_session, None  # /resume: the chosen one, as it was
 
 

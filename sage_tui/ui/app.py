@@ -19,6 +19,7 @@ from textual.binding import BindingType
 from textual.screen import Screen
 
 from sage_tui.core.agent.approval import Decision
+from sage_tui.core.errors import SageError
 from sage_tui.core.log.events import MODES, Mode
 from sage_tui.core.log.redaction import redact
 from sage_tui.ui.actions import Keys, bindings, palette
@@ -93,7 +94,11 @@ class SageApp(App[None]):
             self.run_worker(replay_into(self), group="replay", exclusive=True)
             return
         if self.session_factory is not None:
-            self.session = self.session_factory(self.bridge)
+            try:
+                self.session = self.session_factory(self.bridge)
+            except SageError as exc:  # a damaged log, another workspace's session: one sentence
+                self.exit(return_code=exc.exit_code or 1, message=f"Error: {exc}")
+                return
             self.workbench.begin(self.session)  # or continue it; input history, server check
 
     @property

@@ -127,10 +127,14 @@ class Orchestrator:
         for role, model in history.chosen_models.items():
             if role in ROLES:
                 self.llm.router.choose(role, model)
-        if history.mode is not None:
+        if history.mode is not None and (history.mode == "research" or self.mode != "research"):
             self.mode = history.mode
             if self.code is not None:
                 self.code.mode = history.mode
+        elif history.mode is not None:  # never fewer checkpoints than this start-up asks for
+            self.notices.append({"where": "resume", "kind": "mode_not_restored", "message":
+                                 f"The session was left in {history.mode} mode; it continues in "
+                                 f"{self.mode}, as configured (/mode {history.mode} switches)."})
         if self.code is not None:
             self.code.gate.landed.update(history.landed)
             self.code.gate.committed.update(history.committed)
@@ -267,11 +271,12 @@ class Orchestrator:
 
     def suggested_commit(self) -> str:
         """A commit message from the latest request and the reviewer's summary of it."""
+        from sage_tui.core.log.safetext import shown
         from sage_tui.core.workspace.commits import suggested_message
 
         pair = self.transcript[-2:] if len(self.transcript) >= 2 else []
-        return suggested_message(pair[0]["content"] if pair else "",
-                                 pair[1]["content"] if pair else "")
+        return shown(suggested_message(pair[0]["content"] if pair else "",  # into git history:
+                                       pair[1]["content"] if pair else ""))  # as the log has it
 
     async def commit(self, message: str | None = None, *, by: str = "person",
                      files: list[str] | None = None, reverts: str | None = None) -> Any:

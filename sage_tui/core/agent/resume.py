@@ -35,6 +35,7 @@ class PendingPatch:
     diff: str
     hunks: int = 0  # as proposed: a diff cut for size in the log has fewer
     decided: dict[str, str] = field(default_factory=dict)
+    shas: dict[str, str] = field(default_factory=dict)  # hunk id → the sha it was decided on
     reopened: bool = False  # it was left waiting once, so a failed apply keeps it waiting
     approved: bool = False  # decided at its checkpoint; waiting only if that apply failed
 
@@ -145,6 +146,7 @@ def _patch_event(event: str, data: dict[str, Any], patches: dict[str, PendingPat
         hunk, decision = str(data.get("hunk_id")), str(data.get("decision"))
         if decision in ("approve", "reject"):
             patch.decided[hunk] = decision
+            patch.shas[hunk] = str(data.get("hunk_sha") or "")
         elif decision in ("undo", "edit"):  # an edit's new text is not in the log: decide again
             patch.decided.pop(hunk, None)
     elif event == EventName.CHECKPOINT_RESOLVED and data.get("checkpoint") == "patch":
@@ -163,10 +165,19 @@ def _patch_event(event: str, data: dict[str, Any], patches: dict[str, PendingPat
 
 
 def _whole(patch: PendingPatch) -> bool:
-    """The logged diff parses into the hunks that were proposed (not cut for size)."""
+    """The logged diff parses into the hunks that were proposed (not cut for size, not even
+    inside a line: a diff SAGE writes ends in a newline), and each decided hunk reads as it
+    did when the person decided it."""
     from sage_tui.core.patch.model import PatchError, parse_patch
+    from sage_tui.core.patch.review import recorded_review
 
+    if not patch.diff.endswith("\n"):
+        return False
     try:
-        return len(parse_patch(patch.diff, patch_id=patch.patch_id).hunks) == patch.hunks
-    except (PatchError, ValueError):
+        if len(parse_patch(patch.diff, patch_id=patch.patch_id).hunks) != patch.hunks:
+            return False
+        review = recorded_review(patch.diff, patch.patch_id, patch.decided)
+        return all(review.patch.hunk(h).sha == sha for h, sha in patch.shas.items()
+                   if sha and h in patch.decided)
+    except (PatchError, ValueError, KeyError):
         return False

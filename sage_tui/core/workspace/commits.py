@@ -97,11 +97,14 @@ def _entry(workspace: Workspace, root: Path, path: str) -> tuple[str, str] | Non
     """(mode, blob) for the file as it is now, stored in the object database; None when it
     is gone (the commit deletes it)."""
     try:
-        data = workspace.read_bytes(path, MAX_FILE, honour_hidden=False)
+        data = workspace.read_bytes(path, MAX_FILE + 1, honour_hidden=False)
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
         raise CommitError(f"{path} cannot be committed ({exc}); nothing was committed.") from None
+    if len(data) > MAX_FILE:
+        raise CommitError(f"{path} is larger than {MAX_FILE // (1024 * 1024)} MiB; commit it "
+                          "with git yourself. Nothing was committed.")
     info = workspace.lstat(path)
     mode = "100755" if info is not None and info.st_mode & stat.S_IXUSR else "100644"
     return mode, _git(root, "hash-object", "-w", "--no-filters", "--stdin", data=data)
@@ -118,6 +121,8 @@ def commit_files(workspace: Workspace, files: Sequence[str], message: str) -> Co
     if not paths:
         raise CommitError("SAGE applied nothing since the last commit, so there is nothing "
                           "to commit.")
+    _check_repository(root)
+    prefix = _git(root, "rev-parse", "--show-prefix")  # the workspace may be a folder of it
     head = _head(root)
     entries = {path: _entry(workspace, root, path) for path in paths}
     with tempfile.TemporaryDirectory(prefix="sage-commit-") as scratch:
@@ -125,7 +130,7 @@ def commit_files(workspace: Workspace, files: Sequence[str], message: str) -> Co
         if head is not None:
             _git(root, "read-tree", head, env=env)
         for path, entry in entries.items():
-            _stage(root, path, entry, env)
+            _stage(root, prefix, path, entry, env)
         tree = _git(root, "write-tree", env=env)
     if head is not None and tree == _git(root, "rev-parse", f"{head}^{{tree}}"):
         raise CommitError(f"{', '.join(paths)} are as the last commit has them; there is "
@@ -138,13 +143,36 @@ def commit_files(workspace: Workspace, files: Sequence[str], message: str) -> Co
          head or "0" * 40)  # refused if HEAD moved since we read it
     for path, entry in entries.items():  # the person's index agrees with the new commit
         with contextlib.suppress(CommitError):  # the commit stands either way
-            _stage(root, path, entry, git_env())
+            _stage(root, prefix, path, entry, git_env())
     return Commit(sha, message, tuple(paths))
 
 
-def _stage(root: Path, path: str, entry: tuple[str, str] | None, env: dict[str, str]) -> None:
-    if entry is None:
+def _stage(root: Path, prefix: str, path: str, entry: tuple[str, str] | None,
+           env: dict[str, str]) -> None:
+    if entry is None:  # a path argument: relative to the workspace, as git takes it
         _git(root, "update-index", "--force-remove", "--", path, env=env)
-    else:
-        _git(root, "update-index", "--add", "--cacheinfo", f"{entry[0]},{entry[1]},{path}",
-             env=env)
+    else:  # --cacheinfo names the path from the top of the repository
+        _git(root, "update-index", "--add", "--cacheinfo",
+             f"{entry[0]},{entry[1]},{prefix}{path}", env=env)
+
+
+def _check_repository(root: Path) -> None:
+    """Refuse a repository whose git folder is not this checkout's: a `.git` file (or
+    `core.worktree`) a folder planted to send SAGE's commit into another repository. A
+    `.git` folder, a linked worktree (its git folder names this checkout back) and a
+    submodule (its git folder's `core.worktree` names it) are this checkout's."""
+    top = Path(_git(root, "rev-parse", "--show-toplevel")).resolve()
+    git_dir = Path(_git(root, "rev-parse", "--absolute-git-dir")).resolve()
+    if git_dir == top / ".git":
+        return
+    back = git_dir / "gitdir"  # git worktree add
+    with contextlib.suppress(OSError):
+        if back.is_file() and Path(back.read_text().strip()).resolve() == top / ".git":
+            return
+    with contextlib.suppress(CommitError):  # a submodule's module folder
+        named = _git(root, "config", "--get", "core.worktree")
+        if named and (git_dir / named).resolve() == top:
+            return
+    raise CommitError(f"{root}'s git folder is {git_dir}, which is not this checkout's (a "
+                      "`.git` file points there); SAGE commits only into the checkout's own "
+                      "repository. Nothing was committed.")

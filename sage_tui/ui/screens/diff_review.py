@@ -79,9 +79,9 @@ class DiffReviewScreen(Screen[Decision]):
         self.early: list[Action] | None = []  # keys typed before the screen was drawn
 
     def compose(self) -> ComposeResult:
-        yield Static(id="review-title")
+        yield Static(id="review-title", markup=False)  # the path is the model's
         with Horizontal():
-            yield OptionList(id="review-files")
+            yield OptionList(id="review-files", markup=False)
             with Vertical():
                 yield DiffView(self.review.patch, id="review-diff")
                 yield Static(keys_of(self.app).hint(*(VIEW_LINE if self.view_only else HELP_LINE)),

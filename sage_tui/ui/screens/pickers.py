@@ -41,7 +41,7 @@ class Picker(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self.title_text, classes="title", markup=False)
-            yield OptionList(*(Option(label, id=key) for key, label in self.options))
+            yield OptionList(*(Option(label, id=key) for key, label in self.options), markup=False)
             yield Label(f"↑↓ choose · enter opens · {keys_of(self.app).key('picker.cancel')} "
                         "cancels", classes="hint", markup=False)
         yield Footer()

@@ -46,7 +46,7 @@ class PatchQueue(OptionList):
     """
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+        super().__init__(id=id, markup=False)  # file names come from the model
         self.patches: dict[str, QueuedPatch] = {}
         self.border_title = "Patches"
 
