@@ -66,6 +66,7 @@ class SageApp(App[None]):
         self._approval: tuple[asyncio.Future[Decision], Screen[Any]] | None = None
         self._turn_running = False
         self.next_session: str | None = None  # /resume: the session to open after this one
+        self.opening: Session | None = None  # built; `session` once it has started
 
     @property
     def action_keys(self) -> Keys:
@@ -95,11 +96,11 @@ class SageApp(App[None]):
             return
         if self.session_factory is not None:
             try:
-                self.session = self.session_factory(self.bridge)
+                self.opening = self.session_factory(self.bridge)
             except SageError as exc:  # a damaged log, another workspace's session: one sentence
                 self.exit(return_code=exc.exit_code or 1, message=f"Error: {exc}")
                 return
-            self.workbench.begin(self.session)  # or continue it; input history, server check
+            self.workbench.begin(self.opening)  # sets .session once it takes input
 
     @property
     def workbench(self) -> WorkbenchScreen:
@@ -247,9 +248,10 @@ class SageApp(App[None]):
         yield from palette(self, screen)
 
     async def on_unmount(self) -> None:
-        if self.session is not None:
+        session = self.session or self.opening  # quit while a continued one was redrawn: too
+        if session is not None:
             if self._turn_running:
                 self.workers.cancel_group(self, "turn")
-            await self.session.orchestrator.finish("ok")
-            await self.session.aclose()
-            self.session.close_log()
+            await session.orchestrator.finish("ok")
+            await session.aclose()
+            session.close_log()

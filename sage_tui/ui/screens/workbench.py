@@ -15,7 +15,7 @@ from textual.widgets import Footer, Input, Static
 
 from sage_tui.core.workspace.retrieval import list_workspace_files
 from sage_tui.ui.actions import bindings
-from sage_tui.ui.records import RecordPane
+from sage_tui.ui.records import Record, RecordPane, dispatch
 from sage_tui.ui.widgets.banner import ErrorBanner
 from sage_tui.ui.widgets.busy import BusyLine
 from sage_tui.ui.widgets.conversation import Conversation
@@ -23,6 +23,8 @@ from sage_tui.ui.widgets.event_stream import EventStream
 from sage_tui.ui.widgets.patch_queue import PatchQueue
 from sage_tui.ui.widgets.prompt import PromptInput
 from sage_tui.ui.widgets.status_bar import StatusBar
+
+SHOWN_TURNS = 30  # turns a continued session redraws in the conversation (all are in the log)
 
 if TYPE_CHECKING:
     from sage_tui.core.agent.resume import History
@@ -72,31 +74,43 @@ class WorkbenchScreen(Screen[None]):
         return conversation
 
     def begin(self, session: Session) -> None:
-        """A session starts here, or, when it continues one from its log, first redraws
-        what the log holds (the newest records), then carries on."""
+        """A session starts here; one continued from its log first has the log redrawn (the
+        newest turns in the conversation, every kept record in the event stream and the patch
+        queue). Only then does it take input, and the app calls it its session."""
         history = session.orchestrator.resumed
         if history is None:
             session.orchestrator.start()
-            self.attach(session)
+            self._started(session)
         else:
+            self.query_one(PromptInput).disabled = True  # at once: no key before the redraw
             self.run_worker(self._continue(session, history), group="resume")
 
-    async def _continue(self, session: Session, history: History) -> None:
+    def _started(self, session: Session) -> None:
+        self.app.session = session  # type: ignore[attr-defined]
         prompt = self.query_one(PromptInput)
-        prompt.disabled = True  # the old turns are drawn first, then the new one may start
-        conversation = self.query_one(Conversation)
-        if history.records and int(history.records[0].get("seq") or 0) > 1:
-            conversation.add_note("Earlier records of this session are in `sage trace`.")
-        for record in history.records:
-            await self.app.show_record(record)  # type: ignore[attr-defined]
-        await self.turn_over()
+        prompt.disabled = False
+        prompt.focus()
+        self.attach(session)
+
+    async def _continue(self, session: Session, history: History) -> None:
+        records = list(history.records)
+        first = conversation_start(records)
+        conversation, stream = self.query_one(Conversation), self.query_one(EventStream)
+        if first > 0 or (records and int(records[0].get("seq") or 0) > 1):
+            conversation.add_note("Earlier turns of this session are in `sage trace` and in the "
+                                  "event stream.")
+        side: list[RecordPane] = [self.query_one(PatchQueue), self.query_one(StatusBar)]
+        conversation.hold()
+        for index, record in enumerate(records):
+            stream.add(record)
+            await dispatch(record, [conversation, *side] if index >= first else side)
+        await conversation.end_answer()
+        await conversation.release()
         queue = self.query_one(PatchQueue)
         for patch_id in session.orchestrator.waiting:  # one cut off mid-review waits as well
             queue.set_state(patch_id, "waiting")
         session.orchestrator.start()  # SESSION_RESUMED
-        prompt.disabled = False
-        prompt.focus()
-        self.attach(session)
+        self._started(session)
 
     def attach(self, session: Session) -> None:
         """A session starts here: recall what was sent in this workspace before, and check
@@ -213,3 +227,18 @@ class WorkbenchScreen(Screen[None]):
         from sage_tui.ui.screens.modals import EventDetailModal
 
         self.app.push_screen(EventDetailModal(message.record))
+
+
+def conversation_start(records: list[Record]) -> int:
+    """The index of the first record the conversation redraws: after the last `/clear`, and
+    no more than the newest `SHOWN_TURNS` turns."""
+    start = 0
+    for index, record in enumerate(records):
+        if record.get("event") == "CONVERSATION_CLEARED":
+            start = index + 1
+    turns = sorted({int(r.get("turn") or 0) for r in records[start:]})
+    if len(turns) > SHOWN_TURNS:
+        oldest = turns[-SHOWN_TURNS]
+        start = next(i for i in range(start, len(records))
+                     if int(records[i].get("turn") or 0) >= oldest)
+    return start

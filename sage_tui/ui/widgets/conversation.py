@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.binding import BindingType
 from textual.containers import VerticalScroll
+from textual.widget import Widget
 from textual.widgets import Static
 
 from sage_tui.core.log.events import EventName
@@ -51,6 +52,7 @@ class Conversation(VerticalScroll):
         self._answer: Markdown | None = None
         self._shown = 0  # characters of the current answer on screen
         self._last_answer = ""
+        self._batch: list[Widget] | None = None
 
     def last_answer(self) -> str:
         """The newest answer's text, as shown (redacted like the log)."""
@@ -101,23 +103,36 @@ class Conversation(VerticalScroll):
         ok = record.get("event") == EventName.TOOL_RESULT and data.get("ok")
         self.add_tool(f"{'✓' if ok else '✗'} {summary(record)}", _detail(data))
 
-    def add_user(self, text: str) -> None:
-        self.mount(Static("you", classes="user-label"), Static(text, classes="user", markup=False))
+    def _add(self, *widgets: Widget) -> None:
+        if self._batch is not None:
+            self._batch.extend(widgets)  # a continued session's turns: mounted at once
+            return
+        self.mount(*widgets)
         self._follow()
+
+    def hold(self) -> None:
+        """Collect what is added (a redraw of many turns) until `release` mounts it at once."""
+        self._batch = []
+
+    async def release(self) -> None:
+        batch, self._batch = self._batch or [], None
+        if batch:
+            await self.mount_all(batch)
+            self._follow()
+
+    def add_user(self, text: str) -> None:
+        self._add(Static("you", classes="user-label"), Static(text, classes="user", markup=False))
 
     def add_note(self, text: str) -> None:
-        self.mount(Static(text, classes="note", markup=False))
-        self._follow()
+        self._add(Static(text, classes="note", markup=False))
 
     def add_error(self, text: str) -> None:
-        self.mount(Static(text, classes="error", markup=False))
-        self._follow()
+        self._add(Static(text, classes="error", markup=False))
 
     def add_tool(self, title: str, detail: str) -> None:
         from textual.widgets import Collapsible
 
-        self.mount(Collapsible(Static(detail, markup=False), title=title, collapsed=True))
-        self._follow()
+        self._add(Collapsible(Static(detail, markup=False), title=title, collapsed=True))
 
     async def write_answer(self, fragment: str, label: str = "sage") -> None:
         """Append streamed text to the current answer, starting one if needed.
@@ -145,6 +160,12 @@ class Conversation(VerticalScroll):
 
     async def end_answer(self, final: str | None = None) -> None:
         """Close the streamed answer; `final` replaces it when nothing was streamed."""
+        if self._batch is not None and self._stream is None and final:
+            from textual.widgets import Markdown
+
+            self._last_answer = final[:SHOWN_CHARS]
+            self._add(Static("sage", classes="answer-label"), Markdown(self._last_answer))
+            return
         if self._stream is None and final:
             await self.write_answer(final)
         if self._stream is not None:
