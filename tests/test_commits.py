@@ -65,3 +65,16 @@ def test_a_deleted_file_and_an_executable_one_commit_as_they_are(tmp_path: Path)
     assert "a.py" not in git(root, "ls-tree", "--name-only", "HEAD")
     assert made.message.endswith("Sage-Session: 20261202-1\n")
     assert git(root, "status", "--short").strip() == ""
+
+
+def test_the_identity_in_the_persons_environment_signs_the_commit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = git_repo(tmp_path / "repo", {"a.py": "x = 1\n"})
+    (root / "a.py").write_text("x = 2\n")
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Ada Lovelace")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "ada@example.invalid")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "Ada Lovelace")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "ada@example.invalid")
+    commit_files(Workspace([root]), ["a.py"], "m")
+    assert git(root, "log", "-1", "--format=%an <%ae> / %cn").strip() == (
+        "Ada Lovelace <ada@example.invalid> / Ada Lovelace")

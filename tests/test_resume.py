@@ -194,3 +194,19 @@ async def test_the_session_picker_lists_time_first_message_turns_tokens() -> Non
         assert "(no message)" in shown[1]
         await pilot.press("down", "enter")
     assert app.return_value == "s-old"
+
+
+def test_a_reverted_or_redone_patch_is_no_longer_counted_as_committed() -> None:
+    history = History.read(_log(
+        (1, "PATCH_APPLIED", {"patch_id": "p-1", "files": ["a.py"], "hunks": []}),
+        (1, "COMMIT_CREATED", {"sha": "c1", "message": "m", "files": ["a.py"], "by": "person",
+                               "patches": ["p-1"]}),
+        (2, "PATCH_REVERTED", {"patch_id": "p-1", "files": ["a.py"], "hunks": []}),
+        (2, "COMMIT_CREATED", {"sha": "c2", "message": "Revert", "files": ["a.py"],
+                               "by": "person", "patches": [], "reverts": "c1"}),
+        (3, "PATCH_APPLIED", {"patch_id": "p-1", "files": ["a.py"], "hunks": [],
+                              "redone": True}),
+        (3, "CONTEXT_CHANGED", {"pinned": ["a.py:1-3"], "by": "person"}),
+    ))
+    assert history.committed == {} and history.landed == {"p-1": ["a.py"]}
+    assert history.pinned == ["a.py:1-3"]

@@ -63,10 +63,11 @@ def run_workbench(workspace: Path | None, mode: str | None, *, latest: bool = Fa
     root = _workspace(workspace)  # the folder first: the more useful sentence
     _need_terminal("sage")
     settings = load_settings()
+    intro = None
     if latest:
         session_id = latest_session(root)
         if session_id is None:
-            click.echo(f"No earlier session in {root}; starting a new one.", err=True)
+            intro = f"There is no earlier session in {root} to continue; this is a new one."
     while True:
         chosen = replace(settings, session_id=session_id) if session_id else settings
         asked = cast("Mode | None", mode)
@@ -76,11 +77,11 @@ def run_workbench(workspace: Path | None, mode: str | None, *, latest: bool = Fa
             return build_session(root, settings=chosen, subscribers=(bridge.sink,),
                                  approver=bridge, mode=asked)
 
-        app = SageApp(factory, theme=settings.theme, keys=dict(settings.keys))
+        app = SageApp(factory, intro=intro, theme=settings.theme, keys=dict(settings.keys))
         app.run()
         if app.next_session is None:
             return app.return_code or 0
-        session_id, mode = app.next_session, None  # /resume: the chosen one, as it was
+        session_id, mode, intro = app.next_session, None, None  # /resume: the chosen one
 
 
 def latest_session(root: Path) -> str | None:

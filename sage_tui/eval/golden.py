@@ -84,6 +84,9 @@ def check_order(records: Sequence[dict[str, Any]]) -> list[Violation]:
     patches: dict[str, str] = {}  # patch_id → "proposed" / "decided" / "done"
     for index, record in enumerate(records):
         name, data = names[index], record.get("data") or {}
+        if name == "MODEL_ROUTING_DECISION" and data.get("reason") == "user" \
+                and "call_id" not in data:
+            continue  # `/model`: the person's choice for later calls, not a call
         if name in MODEL_CALL:
             call = str(data.get("call_id", f"#{index}"))
             seen = calls.setdefault(call, [])
@@ -115,7 +118,7 @@ def check_order(records: Sequence[dict[str, Any]]) -> list[Violation]:
                 patches[str(data.get("patch_id"))] = "decided"
         elif name in ("PATCH_APPLIED", "PATCH_FAILED"):
             state = patches.get(str(data.get("patch_id")))
-            if state != "decided":
+            if state != "decided" and not (data.get("redone") and state == "done"):
                 problems.append(Violation(index, f"{name} without the patch being proposed and "
                                           "its hunks decided first"))
             patches[str(data.get("patch_id"))] = "done"

@@ -149,9 +149,10 @@ async def _shell(app: Any, conversation: Any, command: str) -> None:
     if code is None:
         conversation.add_note("No session is running here (a replay is read-only).")
         return
-    app.shell_calls = getattr(app, "shell_calls", 0) + 1
+    orchestrator = app.session.orchestrator
+    orchestrator.shell_calls += 1
     conversation.add_note(f"$ {shown(command)}")
-    outcome = await run_typed(code, command, app.shell_calls)
+    outcome = await run_typed(code, command, orchestrator.shell_calls)
     conversation.add_note(shown(outcome.text) if outcome.text.strip() else "(no output)")
 
 

@@ -48,13 +48,17 @@ async def undo(app: Any, conversation: Any, args: str = "", redo: bool = False) 
             return
         try:
             await gate.undo(redo=redo, expect=manifest["undo_id"])  # the one shown, or none
-            if commit is not None:
-                await orchestrator.commit(
-                    f'Revert patch {patch_id}\n\nThis reverts commit {commit}.',
-                    files=files, reverts=commit)
         except SageError as exc:
             conversation.add_note(str(exc))
             return
+        if commit is not None:
+            try:
+                await orchestrator.commit(f"Revert patch {patch_id}\n\nThis reverts commit "
+                                          f"{commit}.", files=files, reverts=commit)
+            except SageError as exc:
+                conversation.add_note(f"Patch {patch_id} undone: {', '.join(files)} restored; "
+                                      f"the revert could not be committed: {exc}")
+                return
         done = "applied again" if redo else "undone"
         conversation.add_note(f"Patch {patch_id} {done}: {', '.join(files)} "
                               f"{'changed' if redo else 'restored'}"

@@ -13,7 +13,7 @@ from textual.widgets import TextArea
 
 from sage_tui.core.log.sessionlog import read_session
 from sage_tui.ui.screens.diff_review import DiffReviewScreen
-from sage_tui.ui.screens.modals import CommitModal, ConfirmModal, PlanModal
+from sage_tui.ui.screens.modals import CommentModal, CommitModal, ConfirmModal, PlanModal
 from sage_tui.ui.screens.pickers import Picker
 from sage_tui.ui.widgets.patch_queue import PatchQueue
 from sage_tui.ui.widgets.prompt import PromptInput
@@ -157,7 +157,16 @@ async def test_the_commit_offer_then_undo_of_the_commit_is_a_revert(tmp_path: Pa
         assert f"is in commit {committed[:10]}" in str(app.screen.question)
         await pilot.press("y")
         await until(pilot, lambda: "the revert of commit" in texts(app), "the revert")
-    assert {n: (root / n).read_text() for n in before} == before
+        assert {n: (root / n).read_text() for n in before} == before
+        await send(pilot, "/redo")  # landed again, uncommitted: undoing it is no revert
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal), "the redo question")
+        await pilot.press("y")
+        await until(pilot, lambda: "applied again" in texts(app), "the redo")
+        await send(pilot, "/undo")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal), "the undo question")
+        assert "is in commit" not in str(app.screen.question)
+        await pilot.press("y")
+        await until(pilot, lambda: texts(app).count("restored") >= 2, "the plain undo")
     assert f"This reverts commit {committed}." in git(root, "log", "-1", "--format=%B")
     assert git(root, "status", "--short").strip() == ""
     reverts = [r["data"].get("reverts") for r in logged("COMMIT_CREATED")]
@@ -221,8 +230,14 @@ async def test_at_completes_fuzzily_and_the_context_box_lists_the_pin(tmp_path: 
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         prompt = app.workbench.query_one(PromptInput)
+        await pilot.press(*"/add txst", "tab")  # /add takes bare paths
+        assert prompt.text == "/add textstats.py"
+        prompt.clear()
         await pilot.press(*"explain @txst", "tab")
         assert prompt.text == "explain @textstats.py"
+        await pilot.press("space", "tab")  # after a space there is nothing to complete
+        assert prompt.text == "explain @textstats.py "
+        prompt.focus()
         await pilot.press("enter")
         await until(pilot, lambda: not app._turn_running, "the turn")
         await app.workers.wait_for_complete()
@@ -271,3 +286,31 @@ async def test_a_declined_offer_is_not_made_again_for_the_same_changes(tmp_path:
         assert not isinstance(app.screen, CommitModal)
         await send(pilot, "/commit")  # asked for: offered
         await until(pilot, lambda: isinstance(app.screen, CommitModal), "the asked-for offer")
+
+
+async def test_pins_and_hunk_comments_come_back_with_the_session(tmp_path: Path) -> None:
+    root = workspace(tmp_path / "repo")
+    first = make_app(root)
+    async with first.run_test(size=SIZE) as pilot:
+        await ready(first, pilot)
+        await send(pilot, "/add textstats.py:1-5")
+        await until(pilot, lambda: "Pinned @textstats.py" in texts(first), "the pin")
+        await send(pilot, "fix it")
+        await until(pilot, lambda: isinstance(first.screen, PlanModal), "the plan")
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(first.screen, DiffReviewScreen), "the reviewer")
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(first.screen, CommentModal), "the comment box")
+        await pilot.press(*"keep the docstring", "enter")
+        await until(pilot, lambda: isinstance(first.screen, DiffReviewScreen), "back")
+        await pilot.press("escape")  # the patch waits, with the comment
+        await until(pilot, lambda: not first._turn_running, "the turn")
+    again = make_app(root)
+    async with again.run_test(size=SIZE) as pilot:
+        await ready(again, pilot)
+        assert again.session is not None
+        assert again.session.orchestrator.experts.pins() == ["textstats.py:1-5"]
+        box = again.workbench.query_one("#context")
+        assert "@textstats.py:1-5" in str(box.render())
+        [review] = again.session.orchestrator.code.gate.waiting.values()  # type: ignore[union-attr]
+        assert ["keep the docstring"] in review.comments.values()

@@ -15,6 +15,7 @@ Each packet is announced as an EXPERT_PACKET event, with the text the model is g
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import time
@@ -244,7 +245,28 @@ class Experts:
             if self.readable(rel):  # not hidden by the policy, not a link, a file
                 self.pinned[rel] = lines
                 added.append(rel)
+        if added:
+            self._pins_changed()
         return added
+
+    def restore_pins(self, pins: Sequence[str]) -> None:
+        """Pin again what a continued session had pinned (each still checked; no event)."""
+        for pin in pins:
+            path, _, span = pin.partition(":")
+            first, _, last = span.partition("-")
+            lines = (int(first), int(last)) if first.isdigit() and last.isdigit() else None
+            with contextlib.suppress(OSError, ValueError):
+                rel = self.files.normalize(path) if self.files is not None else path
+                if self.readable(rel):
+                    self.pinned[rel] = lines
+
+    def pins(self) -> list[str]:
+        """The pinned files as written: path, or path:first-last."""
+        return [path + (f":{lines[0]}-{lines[1]}" if lines else "")
+                for path, lines in self.pinned.items()]
+
+    def _pins_changed(self) -> None:
+        emitter(self.sink)(EventName.CONTEXT_CHANGED, {"pinned": self.pins(), "by": "person"})
 
     def readable(self, path: str) -> bool:
         """Whether the confined workspace lets `path` be read (hidden files and links not)."""
@@ -261,6 +283,8 @@ class Experts:
         gone = list(self.pinned) if which == "all" else [p for p in self.pinned if p == which]
         for path in gone:
             del self.pinned[path]
+        if gone:
+            self._pins_changed()
         return gone
 
     async def _pinned(self, query: str) -> tuple[Packet, dict[str, Any]]:
@@ -337,17 +361,18 @@ class Experts:
 
     async def update_summary(self, transcript: Sequence[Message]) -> None:
         """Fold older transcript messages into the rolling summary once it grows."""
-        pending = len(transcript) - self.summary.absorbed
+        summary = self.summary  # `/clear` puts a new one in place: this one is then stale
+        pending = len(transcript) - summary.absorbed
         if pending <= SUMMARY_AFTER:
             return
         upto = len(transcript) - KEEP_RECENT
-        older = transcript[self.summary.absorbed:upto]
+        older = transcript[summary.absorbed:upto]
         lines = "\n".join(f"{m['role']}: {m['content']}" for m in older)
-        current = ("Summary so far:\n" + untrusted("session summary", self.summary.text or "(none)")
+        current = ("Summary so far:\n" + untrusted("session summary", summary.text or "(none)")
                    + "\n\nNew messages:\n" + untrusted("conversation", lines))
         result = await self.llm.call("summarizer", PromptParts(system=SUMMARY_SYSTEM,
                                                                current=current))
-        if result.content.strip():
+        if result.content.strip() and summary is self.summary:
             self.summary.text = result.content.strip()
             self.summary.absorbed = upto
             emitter(self.sink)(EventName.SUMMARY_UPDATED, {"text": self.summary.text,

@@ -19,7 +19,7 @@ from typing import Any
 
 from sage_tui import __version__
 from sage_tui.core.agent.codeflow import CodeFlow
-from sage_tui.core.agent.experts import Experts
+from sage_tui.core.agent.experts import Experts, RollingSummary
 from sage_tui.core.agent.prompts import ANSWER_SYSTEM
 from sage_tui.core.agent.resume import History
 from sage_tui.core.agent.router import MessageRouter, Route
@@ -75,6 +75,8 @@ class Orchestrator:
     wanted_mode: Mode | None = None  # `--mode` given when continuing: switched to at start
     session_id: str = ""  # for the trailer of the commits SAGE makes
     commit_setting: str = "ask"  # off, ask (the workbench offers), auto (after a green turn)
+    last_change: tuple[str, str] | None = None  # the latest code turn: request, summary
+    shell_calls: int = 0  # `!cmd` calls so far (their call ids: person-N)
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -117,6 +119,7 @@ class Orchestrator:
         self.resumed = history
         self.turn = history.turn
         self.transcript = list(history.transcript)
+        self.last_change = history.last_change
         self.experts.summary.text, self.experts.summary.absorbed = history.summary, history.absorbed
         ledger = self.llm.ledger
         for usage in history.usage:
@@ -135,12 +138,17 @@ class Orchestrator:
             self.notices.append({"where": "resume", "kind": "mode_not_restored", "message":
                                  f"The session was left in {history.mode} mode; it continues in "
                                  f"{self.mode}, as configured (/mode {history.mode} switches)."})
+        self.llm.skip_call_ids(history.counters.get("llm", 0))  # ids stay unique in the log
+        self.shell_calls = history.counters.get("person", 0)
         if self.code is not None:
+            self.code.tool_context.patch_ids.update(history.patch_ids)
             self.code.gate.landed.update(history.landed)
             self.code.gate.committed.update(history.committed)
             for pending in history.waiting.values():
-                self.code.gate.waiting[pending.patch_id] = recorded_review(
-                    pending.diff, pending.patch_id, pending.decided)
+                review = recorded_review(pending.diff, pending.patch_id, pending.decided)
+                review.comments = {h: list(c) for h, c in pending.comments.items()}
+                self.code.gate.waiting[pending.patch_id] = review
+        self.experts.restore_pins(history.pinned)
 
     def clear(self) -> int:
         """A new conversation in the same session (`/clear`): the transcript and the rolling
@@ -148,7 +156,7 @@ class Orchestrator:
         many messages were set aside."""
         dropped = len(self.transcript)
         self.transcript = []
-        self.experts.summary.text, self.experts.summary.absorbed = "", 0
+        self.experts.summary = RollingSummary()  # an update still running keeps to the old one
         self._emit(EventName.CONVERSATION_CLEARED, {"by": "person", "messages": dropped})
         return dropped
 
@@ -197,6 +205,8 @@ class Orchestrator:
         self._emit(EventName.ASSISTANT_MESSAGE, {"text": outcome.answer, "role": "sage"})
         if outcome.status == "failed":
             return TurnResult("failed", outcome.answer, error=SageError(outcome.answer))
+        if outcome.status == "ok":
+            await self._auto_commit()
         return TurnResult(outcome.status, outcome.answer)
 
     async def _turn(self, text: str, on_delta: Callable[[str], None] | None) -> TurnResult:
@@ -253,15 +263,22 @@ class Orchestrator:
             self._emit(EventName.ERROR, {"where": "code", "kind": "task_failed",
                                          "message": str(error)})
             return TurnResult("failed", outcome.answer, route, error)
-        if outcome.status == "ok" and self.commit_setting == "auto" and self.uncommitted:
-            try:
-                await self.commit(by="auto setting")
-            except SageError as exc:
-                self._emit(EventName.ERROR, {"where": "commit", "kind": "commit_failed",
-                                             "message": str(exc)})
+        self.last_change = (text, outcome.answer)
+        if outcome.status == "ok":
+            await self._auto_commit()
         if self.remember:
             self._spawn(self._after_reply(exchange))
         return TurnResult(outcome.status, outcome.answer, route)
+
+    async def _auto_commit(self) -> None:
+        """The `commit` setting `auto`: commit what landed after a turn that went green."""
+        if self.commit_setting != "auto" or not self.uncommitted:
+            return
+        try:
+            await self.commit(by="auto setting")
+        except SageError as exc:
+            self._emit(EventName.ERROR, {"where": "commit", "kind": "commit_failed",
+                                         "message": str(exc)})
 
     @property
     def uncommitted(self) -> list[str]:
@@ -270,13 +287,12 @@ class Orchestrator:
         return sorted({path for paths in landed for path in paths})
 
     def suggested_commit(self) -> str:
-        """A commit message from the latest request and the reviewer's summary of it."""
+        """A commit message from the latest change's request and the reviewer's summary."""
         from sage_tui.core.log.safetext import shown
         from sage_tui.core.workspace.commits import suggested_message
 
-        pair = self.transcript[-2:] if len(self.transcript) >= 2 else []
-        return shown(suggested_message(pair[0]["content"] if pair else "",  # into git history:
-                                       pair[1]["content"] if pair else ""))  # as the log has it
+        task, summary = self.last_change or ("", "")
+        return shown(suggested_message(task, summary))  # into git history: as the log has it
 
     async def commit(self, message: str | None = None, *, by: str = "person",
                      files: list[str] | None = None, reverts: str | None = None) -> Any:

@@ -32,7 +32,7 @@ from sage_tui.core.patch.engine import PatchEngine
 from sage_tui.core.patch.model import Hunk, Patch
 from sage_tui.core.patch.result import ApplyResult
 from sage_tui.core.patch.review import HunkReview
-from sage_tui.core.workspace.commits import Commit, commit_files, with_trailer
+from sage_tui.core.workspace.commits import Commit, NothingToCommit, commit_files, with_trailer
 
 MAX_LOGGED_DIFF = 200_000  # the diff rides along in PATCH_PROPOSED, for review and replay
 
@@ -120,6 +120,7 @@ class PatchGate:
             if redo:
                 outcome["redone"] = True
                 self.landed[outcome["patch_id"]] = outcome["files"]
+                self.committed.pop(outcome["patch_id"], None)  # landed again, not committed
                 self._emit(EventName.PATCH_APPLIED, outcome)
             else:
                 self.landed.pop(outcome["patch_id"], None)
@@ -161,11 +162,19 @@ class PatchGate:
         patches = [] if files is not None else list(self.landed)
         chosen = files if files is not None else sorted(
             {path for paths in self.landed.values() for path in paths})
-        made = await asyncio.to_thread(commit_files, self.engine.workspace, chosen,
-                                       with_trailer(message, session_id, model))
+        try:
+            made = await asyncio.to_thread(commit_files, self.engine.workspace, chosen,
+                                           with_trailer(message, session_id, model))
+        except NothingToCommit:
+            for patch_id in patches:  # committed by hand: nothing of them is left to offer
+                self.landed.pop(patch_id, None)
+            raise
         for patch_id in patches:
             self.committed[patch_id] = made.sha
             self.landed.pop(patch_id, None)
+        if reverts is not None:  # the patches that commit held are no longer in history's tip
+            for patch_id in [p for p, sha in self.committed.items() if sha == reverts]:
+                del self.committed[patch_id]
         created: CommitCreated = {"sha": made.sha, "message": made.message,
                                   "files": list(made.files), "by": by, "patches": patches}
         if reverts is not None:

@@ -36,6 +36,7 @@ class PendingPatch:
     hunks: int = 0  # as proposed: a diff cut for size in the log has fewer
     decided: dict[str, str] = field(default_factory=dict)
     shas: dict[str, str] = field(default_factory=dict)  # hunk id → the sha it was decided on
+    comments: dict[str, list[str]] = field(default_factory=dict)  # what the person said
     reopened: bool = False  # it was left waiting once, so a failed apply keeps it waiting
     approved: bool = False  # decided at its checkpoint; waiting only if that apply failed
 
@@ -54,10 +55,14 @@ class History:
     usage: list[dict[str, Any]] = field(default_factory=list)  # TOKEN_USAGE payloads
     chosen_models: dict[str, str] = field(default_factory=dict)  # role → tag, from /model
     waiting: dict[str, PendingPatch] = field(default_factory=dict)
+    last_change: tuple[str, str] | None = None  # the latest code turn: request, summary
     landed: dict[str, list[str]] = field(default_factory=dict)  # applied, not yet committed
     committed: dict[str, str] = field(default_factory=dict)  # patch id → commit sha
     lost: list[str] = field(default_factory=list)  # sentences: what could not come back
     records: deque[Record] = field(default_factory=lambda: deque(maxlen=SHOWN_RECORDS))
+    patch_ids: set[str] = field(default_factory=set)  # every id given out: never again
+    pinned: list[str] = field(default_factory=list)  # from the last CONTEXT_CHANGED
+    counters: dict[str, int] = field(default_factory=dict)  # "llm", "person" → highest N
 
     @property
     def empty(self) -> bool:
@@ -89,6 +94,12 @@ class History:
         event = str(record.get("event"))
         data = record.get("data") if isinstance(record.get("data"), dict) else {}
         assert isinstance(data, dict)
+        call_id = str(data.get("call_id") or "")
+        kind, _, number = call_id.rpartition("-")
+        if kind in ("llm", "person") and number.isdigit():
+            self.counters[kind] = max(self.counters.get(kind, 0), int(number))
+        if event == EventName.PATCH_PROPOSED:
+            self.patch_ids.add(str(data.get("patch_id")))
         turn = int(record.get("turn") or 0)
         if event in (EventName.SESSION_STARTED, EventName.SESSION_RESUMED):
             self.workspace = self.workspace or data.get("workspace")
@@ -100,8 +111,13 @@ class History:
             asked[turn] = str(data.get("text", ""))
         elif event == EventName.ASSISTANT_MESSAGE and data.get("role") in ANSWERING:
             if turn in asked:  # a turn's answer: the pair joins the transcript, as it did live
-                self.transcript += [{"role": "user", "content": asked.pop(turn)},
-                                    {"role": "assistant", "content": str(data.get("text", ""))}]
+                task, answer = asked.pop(turn), str(data.get("text", ""))
+                self.transcript += [{"role": "user", "content": task},
+                                    {"role": "assistant", "content": answer}]
+                if data.get("role") == "reviewer":  # a code turn: what a commit would describe
+                    self.last_change = (task, answer)
+        elif event == EventName.CONTEXT_CHANGED:
+            self.pinned = [str(p) for p in data.get("pinned") or []]
         elif event == EventName.SUMMARY_UPDATED:
             self.summary = str(data.get("text", ""))
             self.absorbed = min(int(data.get("absorbed") or 0), len(self.transcript))
@@ -122,12 +138,16 @@ class History:
         patch_id = str(data.get("patch_id") or "")
         if event == EventName.PATCH_APPLIED and patch_id:
             self.landed[patch_id] = [str(f) for f in data.get("files") or []]
+            self.committed.pop(patch_id, None)
         elif event == EventName.PATCH_REVERTED and patch_id:
             self.landed.pop(patch_id, None)
         elif event == EventName.COMMIT_CREATED:
             for held in data.get("patches") or []:
                 self.committed[str(held)] = str(data.get("sha"))
                 self.landed.pop(str(held), None)
+            if data.get("reverts"):
+                self.committed = {p: sha for p, sha in self.committed.items()
+                                  if sha != data["reverts"]}
 
 
 def _patch_event(event: str, data: dict[str, Any], patches: dict[str, PendingPatch]) -> None:
@@ -144,6 +164,8 @@ def _patch_event(event: str, data: dict[str, Any], patches: dict[str, PendingPat
         return
     if event == EventName.HUNK_DECISION:
         hunk, decision = str(data.get("hunk_id")), str(data.get("decision"))
+        if data.get("comment"):
+            patch.comments.setdefault(hunk, []).append(str(data["comment"]))
         if decision in ("approve", "reject"):
             patch.decided[hunk] = decision
             patch.shas[hunk] = str(data.get("hunk_sha") or "")

@@ -96,6 +96,10 @@ class LLMClient:
         """The sink, typed: each event's payload is checked against its TypedDict."""
         return emitter(self.sink)
 
+    def skip_call_ids(self, used: int) -> None:
+        """Number later calls after `used` (a continued session's log has llm-1..llm-used)."""
+        self._call_ids = itertools.count(used + 1)
+
     def choose(self, role: str, model: str) -> None:
         """Serve `role` with `model` for the rest of the session: the person chose it with
         `/model` (MODEL_ROUTING_DECISION, reason `user`, no call)."""

@@ -14,6 +14,7 @@ from sage_tui.core.log.events import (
     CheckpointReached,
     CheckpointResolved,
     CommitCreated,
+    ContextChanged,
     ContextClamped,
     ConversationCleared,
     ErrorPayload,
@@ -136,6 +137,9 @@ class Emit(Protocol):
                  turn: int | None = None) -> None: ...
     @overload
     def __call__(self, name: Literal[EventName.COMMIT_CREATED], data: CommitCreated,
+                 turn: int | None = None) -> None: ...
+    @overload
+    def __call__(self, name: Literal[EventName.CONTEXT_CHANGED], data: ContextChanged,
                  turn: int | None = None) -> None: ...
 
 

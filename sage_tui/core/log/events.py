@@ -50,6 +50,7 @@ class EventName(StrEnum):
     SUMMARY_UPDATED = "SUMMARY_UPDATED"
     CONVERSATION_CLEARED = "CONVERSATION_CLEARED"
     COMMIT_CREATED = "COMMIT_CREATED"
+    CONTEXT_CHANGED = "CONTEXT_CHANGED"
 
 
 Mode = Literal["research", "auto", "silent"]
@@ -307,6 +308,13 @@ class ConversationCleared(TypedDict):
     messages: int  # transcript messages set aside (they stay in the log)
 
 
+class ContextChanged(TypedDict):
+    """The files pinned into every prompt (`@path`, `/add`, `/drop`), as they are now."""
+
+    pinned: list[str]  # path, or path:first-last
+    by: str
+
+
 class CommitCreated(TypedDict):
     sha: str
     message: str
@@ -347,6 +355,7 @@ PAYLOADS: dict[EventName, type] = {
     EventName.SUMMARY_UPDATED: SummaryUpdated,
     EventName.CONVERSATION_CLEARED: ConversationCleared,
     EventName.COMMIT_CREATED: CommitCreated,
+    EventName.CONTEXT_CHANGED: ContextChanged,
 }
 
 def _required(payload: type) -> frozenset[str]:

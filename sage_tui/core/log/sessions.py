@@ -37,6 +37,7 @@ class SessionSummary:
     status: str  # "ok", "failed", ... from SESSION_ENDED, or "open"
     command: str | None = None  # `apply`, `review`, `undo`...: not a conversation
     first_message: str = ""  # the person's first message, for the resume picker
+    last: str | None = None  # the time of its newest record
 
 
 def _session_ids(directory: Path) -> dict[str, list[Path]]:
@@ -89,7 +90,9 @@ def summarize_session(directory: Path, session_id: str) -> SessionSummary:
     turns = prompt = completion = 0
     estimated = False
     status = "open"
+    last = None
     for record in _tail_records(parts[-1]) if parts else []:
+        last = record.get("ts") or last
         turns = max(turns, int(record.get("turn") or 0))
         data = record.get("data") or {}
         totals = None
@@ -117,6 +120,7 @@ def summarize_session(directory: Path, session_id: str) -> SessionSummary:
         estimated=estimated,
         status=status,
         command=started.get("command"),
+        last=last,
         first_message=_first_message(parts[0]) if parts else "",
     )
 

@@ -27,7 +27,7 @@ CATEGORIES: dict[str, str] = {
     "PATCH_FAILED": "error", "PATCH_REVERTED": "patch", "TEST_RUN": "test", "ERROR": "error",
     "MODE_CHANGED": "checkpoint", "TURN_CANCELLED": "checkpoint", "PROMPT_REDACTED": "policy",
     "SESSION_RESUMED": "session", "SUMMARY_UPDATED": "model", "CONVERSATION_CLEARED": "message",
-    "COMMIT_CREATED": "patch",
+    "COMMIT_CREATED": "patch", "CONTEXT_CHANGED": "routing",
 }
 
 
@@ -137,6 +137,8 @@ _FORMATS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "COMMIT_CREATED": lambda d: (f"commit {str(d.get('sha', '?'))[:10]}"
                                  + (f" reverts {str(d['reverts'])[:10]}" if d.get("reverts") else "")
                                  + f": {_one_line(str(d.get('message', '')).split(chr(10))[0], 60)}"),
+    "CONTEXT_CHANGED": lambda d: (f"pinned: {_list(d.get('pinned'))}" if d.get("pinned")
+                                  else "nothing pinned"),
     "ERROR": lambda d: f"{d.get('where', '?')} {d.get('kind', '?')}: {_one_line(d.get('message', ''), 100)}",
 }
 

@@ -41,6 +41,10 @@ class CommitError(SageError):
     """The commit could not be made; nothing was changed."""
 
 
+class NothingToCommit(CommitError):
+    """The files are as the last commit has them (committed by hand, say)."""
+
+
 @dataclass(frozen=True)
 class Commit:
     sha: str
@@ -84,6 +88,15 @@ def _git(root: Path, *args: str, env: dict[str, str] | None = None,
         raise CommitError(f"git {args[0]} failed ({why[-1] if why else 'no reason given'}); "
                           "nothing was committed.")
     return done.stdout.decode("utf-8", "replace").strip()
+
+
+IDENTITY = tuple(f"GIT_{who}_{what}" for who in ("AUTHOR", "COMMITTER")
+                 for what in ("NAME", "EMAIL", "DATE"))
+
+
+def _identity() -> dict[str, str]:
+    """The person's `GIT_AUTHOR_*`/`GIT_COMMITTER_*` (git_env drops every `GIT_*` else)."""
+    return {name: os.environ[name] for name in IDENTITY if name in os.environ}
 
 
 def _head(root: Path) -> str | None:
@@ -133,11 +146,11 @@ def commit_files(workspace: Workspace, files: Sequence[str], message: str) -> Co
             _stage(root, prefix, path, entry, env)
         tree = _git(root, "write-tree", env=env)
     if head is not None and tree == _git(root, "rev-parse", f"{head}^{{tree}}"):
-        raise CommitError(f"{', '.join(paths)} are as the last commit has them; there is "
-                          "nothing to commit.")
+        raise NothingToCommit(f"{', '.join(paths)} are as the last commit has them; there "
+                              "is nothing to commit.")
     parents = ["-p", head] if head is not None else []
     sha = _git(root, "commit-tree", "--no-gpg-sign", *parents, "-F", "-", tree,
-               data=message.encode("utf-8"))
+               data=message.encode("utf-8"), env=git_env(extra=_identity()))
     subject = message.splitlines()[0] if message.strip() else "SAGE"
     _git(root, "update-ref", "-m", f"commit (sage): {subject}", "HEAD", sha,
          head or "0" * 40)  # refused if HEAD moved since we read it

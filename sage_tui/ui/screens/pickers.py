@@ -61,11 +61,12 @@ def session_label(summary: SessionSummary) -> str:
     tokens = summary.prompt_tokens + summary.completion_tokens
     first = " ".join(shown(summary.first_message).split())[:60] or "(no message)"
     turns = f"{summary.turns} turn{'' if summary.turns == 1 else 's'}"
-    return f"{local_datetime(summary.started)}  {turns:>9}  {tokens:>8,} tokens  {first}"
+    when = local_datetime(summary.last or summary.started)  # the order is by last activity
+    return f"{when}  {turns:>9}  {tokens:>8,} tokens  {first}"
 
 
 def session_picker(sessions: Sequence[SessionSummary]) -> Picker:
-    return Picker("Continue which session? (newest first)",
+    return Picker("Continue which session? (most recently used first)",
                   [(s.session_id, session_label(s)) for s in sessions])
 
 

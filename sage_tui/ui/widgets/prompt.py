@@ -48,15 +48,15 @@ class PromptInput(TextArea):
             event.stop()
             self.insert("\n")
             return
+        if event.key == "tab" and self._mention() is not None:
+            event.prevent_default()  # Tab completes @path (or /add's path) from the files
+            event.stop()
+            self._complete_file()
+            return
         if event.key == "tab" and self.text.startswith("/") and "\n" not in self.text:
             event.prevent_default()  # Tab completes a command (it moves focus elsewhere)
             event.stop()
             self._complete()
-            return
-        if event.key == "tab" and self._mention() is not None:
-            event.prevent_default()  # Tab completes @path from the workspace's files
-            event.stop()
-            self._complete_file()
             return
         if event.key != "tab":
             self._cycle = None
@@ -103,10 +103,12 @@ class PromptInput(TextArea):
 
     def _mention(self) -> str | None:
         """The `@fragment` being typed at the end of the input, if any."""
-        if self.cursor_location != self.document.end:
+        if self.cursor_location != self.document.end or self.file_names is None \
+                or not self.text.strip() or self.text[-1].isspace():
             return None
-        word = self.text.rsplit(None, 1)[-1] if self.text.strip() else ""
-        return word if word.startswith("@") and self.file_names is not None else None
+        word = self.text.rsplit(None, 1)[-1]
+        path_command = self.text.startswith(("/add ", "/drop ")) and not word.startswith("/")
+        return word if word.startswith("@") or path_command else None
 
     def _complete_file(self) -> None:
         """Complete `@frag` to the best-ranked file; Tab again cycles through the others."""
@@ -119,7 +121,9 @@ class PromptInput(TextArea):
             word = self.text.rsplit(None, 1)[-1]
             before = self.text[:len(self.text) - len(word)]
             assert self.file_names is not None
-            matches = [f"@{name}" for name in rank(word[1:], self.file_names(), limit=12)]
+            at = "@" if word.startswith("@") else ""  # /add takes bare paths
+            matches = [f"{at}{name}" for name in rank(word[len(at):], self.file_names(),
+                                                      limit=12)]
             if not matches:
                 self.notify(f"No file in this workspace matches {word}.", timeout=3)
                 return
