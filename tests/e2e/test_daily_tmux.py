@@ -49,9 +49,13 @@ def keys(*typed: str) -> None:
 def open_sage(home: Path, host: str, repo: Path, *args: str) -> None:
     sage = Path(sys.executable).with_name("sage")
     subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
-    tmux("new-session", "-d", "-x", "140", "-y", "45", "-s", SESSION, "env",
-         f"SAGE_HOME={home}", f"OLLAMA_HOST={host}", "bash", "-c",
+    tmux("new-session", "-d", "-x", "140", "-y", "45", "-s", SESSION, "env", "-u", "COLUMNS",
+         "-u", "LINES", f"SAGE_HOME={home}", f"OLLAMA_HOST={host}", "bash", "-c",
          f"{sage} {' '.join(args)} -w {repo}; echo SAGE-EXITED-$?; sleep 30")
+    wait_for("research")  # drawn; then a resize, in case the first size was read too early
+    for width in ("139", "140"):  # (a loaded machine can start the app before the pty has
+        tmux("resize-window", "-t", SESSION, "-x", width, "-y", "45")  # its size)
+    wait_for("Routing & events")
 
 
 @pytest.mark.slow
@@ -62,7 +66,6 @@ def test_continue_commit_undo_redo_in_a_terminal(tmp_path: Path, fake_ollama: St
     home = tmp_path / "home"
     try:
         open_sage(home, server.host, repo)
-        wait_for("research")
         keys("where is add? see @calc.py", "Enter")
         wait_for("subtracts.")
         keys("C-q")
