@@ -54,6 +54,23 @@ def _read_patch(source: str) -> str:
         raise UsageError(f"{source} cannot be read ({exc.strerror}).") from None
 
 
+def exact_patch(ws: Path, text: str) -> Patch:
+    """What a person pasted (a diff from a chat window, fenced, with prose around it, counts off;
+    or search/replace blocks), as the exact patch SAGE shows and applies."""
+    from sage_tui.core.patch.edits import from_text
+    from sage_tui.core.workspace.workspace import Workspace
+
+    files = Workspace([ws])
+
+    def read(path: str) -> str | None:
+        try:
+            return files.read_bytes(path, honour_hidden=False).decode("utf-8", "surrogateescape")
+        except (FileNotFoundError, IsADirectoryError):
+            return None
+
+    return parse_patch(from_text(text, read))
+
+
 def _select(patch: Patch, hunks: str | None) -> list[str]:
     if hunks is None:
         return [h.hunk_id for h in patch.hunks]
@@ -112,7 +129,7 @@ def run_apply(source: str, *, workspace: Path | None, hunks: str | None, check: 
               as_json: bool) -> int:
     """Implement `sage apply`; return the exit code."""
     ws = _workspace(workspace)
-    patch = parse_patch(_read_patch(source))
+    patch = exact_patch(ws, _read_patch(source))
     chosen = _select(patch, hunks)
     with command_session(ws, "apply", load_settings()) as session:
         if check:

@@ -179,13 +179,18 @@ def run_review(source: str, workspace: Path | None) -> int:
     The review is a session of its own (`sage trace` shows it): the patch, its checkpoint,
     each hunk decision and the result, as in the workbench.
     """
-    from sage_tui.commands.patching import _print, _read_patch, _workspace, command_session
+    from sage_tui.commands.patching import (
+        _print,
+        _read_patch,
+        _workspace,
+        command_session,
+        exact_patch,
+    )
     from sage_tui.core.log.safetext import plain
-    from sage_tui.core.patch.model import parse_patch
     from sage_tui.ui.review_app import ReviewApp
 
     checked = _workspace(workspace)
-    patch = parse_patch(_read_patch(source))
+    patch = exact_patch(checked, _read_patch(source))
     if not sys.stdout.isatty():
         raise UsageError("`sage review` draws the reviewer and needs a terminal on standard "
                          "output; to apply without reviewing, use `sage apply`.")

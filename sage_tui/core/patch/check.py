@@ -39,7 +39,7 @@ def _find(lines: list[str], block: list[str], near: int) -> int | None:
     return min(hits, key=lambda i: abs(i - near)) if hits else None
 
 
-def _closest(lines: list[str], block: list[str]) -> tuple[int, float]:
+def closest(lines: list[str], block: list[str]) -> tuple[int, float]:
     """(1-based line, similarity) of the window most like `block`, in bounded time.
 
     A sliding count of shared lines picks the few best windows in one pass; only
@@ -67,7 +67,7 @@ def _closest(lines: list[str], block: list[str]) -> tuple[int, float]:
     return best + 1, score
 
 
-def _percent(score: float) -> str:
+def percent(score: float) -> str:
     """A similarity for a hunk that did not match: never rounded up to 100%."""
     return f"{min(99, math.floor(score * 100))}%"
 
@@ -96,12 +96,12 @@ def diagnose(patch: Patch, read: Callable[[str], str | None],
             block = hunk.old_lines
             if _find(lines, block, hunk.source_start - 1) is not None:
                 continue
-            line, score = _closest(lines, block)
+            line, score = closest(lines, block)
             sample = lines[line - 1].strip()[:60] if lines else ""
             problems.append(HunkProblem(
                 hunk.hunk_id, file.path,
                 f"hunk {hunk.index} ({hunk.header}) does not match {file.path}: its context and "
-                f"removed lines are not in the file; the closest match ({_percent(score)} alike) starts "
+                f"removed lines are not in the file; the closest match ({percent(score)} alike) starts "
                 f"at line {line}: {sample!r}"))
     return problems
 

@@ -1,4 +1,8 @@
-"""`propose_patch`: queue a unified diff for review; it never writes by itself."""
+"""`propose_patch`: queue a change for review; it never writes by itself.
+
+The change comes as a unified diff (exact or loose), search/replace blocks, or whole new
+contents of small files (`core/patch/edits.py`); all become one exact diff first.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,50 @@ from dataclasses import replace
 from typing import Any
 
 from sage_tui.core.patch.check import diagnose
+from sage_tui.core.patch.edits import Reader, from_blocks, from_files, from_text
 from sage_tui.core.patch.model import PatchError, parse_patch
 from sage_tui.core.tools.registry import Tool, ToolContext, ToolFailure, ToolOutput
 from sage_tui.core.workspace.workspace import PathDenied
 
 
+def _reader(ctx: ToolContext) -> Reader:
+    def read(path: str) -> str | None:
+        try:
+            return ctx.workspace.read_bytes(path).decode("utf-8", "surrogateescape")
+        except FileNotFoundError:
+            return None
+
+    return read
+
+
+def exact_diff(ctx: ToolContext, args: dict[str, Any]) -> str:
+    """The exact diff the call's `diff`, `edits` or `files` amount to.
+
+    Raises:
+        PatchError: the edit cannot be placed, or the call holds none of them.
+    """
+    read = _reader(ctx)
+    if args.get("edits"):
+        return from_blocks([(str(e.get("path", "")), str(e.get("search", "")),
+                             str(e.get("replace", ""))) for e in args["edits"]], read)
+    if args.get("files"):
+        return from_files(args["files"], read)
+    if args.get("diff"):
+        return from_text(str(args["diff"]), read)
+    raise PatchError("The call holds no change: give 'diff', 'edits' or 'files'.")
+
+
 def propose_patch(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
     try:
-        patch = parse_patch(args["diff"], description=str(args.get("description", "")))
+        patch = parse_patch(exact_diff(ctx, args), description=str(args.get("description", "")))
+    except PathDenied as exc:
+        raise ToolFailure("permission_denied", str(exc),
+                          "Change only files inside the workspace, by relative path.") from None
     except PatchError as exc:
         raise ToolFailure("validation_error", str(exc),
-                          "Send a unified diff: '--- a/path', '+++ b/path', then '@@ -l,n +l,n @@' "
-                          "hunks whose counts match their lines; new files use '--- /dev/null'.") \
+                          "Send a unified diff ('--- a/path', '+++ b/path', '@@' hunks with a few "
+                          "unchanged lines around each change), or 'edits' whose 'search' text "
+                          "occurs once in the file, or a small file's whole new 'content'.") \
             from None
     for path in patch.paths:
         try:
@@ -26,13 +62,7 @@ def propose_patch(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
             raise ToolFailure("permission_denied", str(exc),
                               "Change only files inside the workspace, by relative path.") from None
 
-    def read(path: str) -> str | None:
-        try:
-            return ctx.workspace.read_bytes(path).decode("utf-8", "surrogateescape")
-        except FileNotFoundError:
-            return None
-
-    problems = diagnose(patch, read)
+    problems = diagnose(patch, _reader(ctx))
     if problems:
         raise ToolFailure("validation_error", "; ".join(p.message for p in problems) + ".",
                           "Call read_file on the file and rebuild the hunk from its exact current "
@@ -53,16 +83,32 @@ def propose_patch(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
 
 
 def _patch_targets(ctx: ToolContext, args: dict[str, Any]) -> list[str]:
-    """Every file a proposed diff touches, normalised, each judged on its own."""
+    """Every file a proposed change touches, normalised, each judged on its own."""
+    named = [str(item.get("path", "")) for key in ("edits", "files")
+             for item in args.get(key) or [] if isinstance(item, dict)]
     try:
-        return [ctx.normalized(p) for p in parse_patch(str(args.get("diff", ""))).paths] or ["."]
-    except PatchError:
+        paths = named or parse_patch(exact_diff(ctx, args)).paths
+        return [ctx.normalized(p) for p in paths] or ["."]
+    except (PatchError, OSError, ValueError):
         return ["."]  # the call fails validation in propose_patch with the reason
 
 
-TOOL = Tool("propose_patch", "Propose a change as a unified diff. It is queued for review and "
-            "applied only when approved; it never writes by itself.",
-            {"type": "object", "additionalProperties": False, "required": ["diff"],
-             "properties": {"diff": {"type": "string", "minLength": 1},
-                            "description": {"type": "string"}}}, propose_patch,
+_PATHED = {"type": "string", "minLength": 1}
+TOOL = Tool("propose_patch", "Propose a change: a unified diff, or search/replace edits (each "
+            "'search' text must occur exactly once in its file), or the whole new content of "
+            "small files. It is queued for review and applied only when approved; it never "
+            "writes by itself.",
+            {"type": "object", "additionalProperties": False,
+             "properties": {
+                 "diff": {"type": "string", "minLength": 1},
+                 "edits": {"type": "array", "minItems": 1, "items": {
+                     "type": "object", "additionalProperties": False,
+                     "required": ["path", "search", "replace"],
+                     "properties": {"path": _PATHED, "search": {"type": "string"},
+                                    "replace": {"type": "string"}}}},
+                 "files": {"type": "array", "minItems": 1, "items": {
+                     "type": "object", "additionalProperties": False,
+                     "required": ["path", "content"],
+                     "properties": {"path": _PATHED, "content": {"type": "string"}}}},
+                 "description": {"type": "string"}}}, propose_patch,
             effect="propose", targets=_patch_targets)
