@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import yaml
 
 from sage_tui.core.errors import ConfigError
-from sage_tui.core.llm.modelmap import ModelsConfig, RoleModel
+from sage_tui.core.llm.modelmap import EDIT_FORMATS, ModelsConfig, RoleModel
 from sage_tui.core.log.events import MODES, ROLES, Mode
 from sage_tui.core.log.ids import DEFAULT_MAX_MB, check_session_id, check_trace_id, parse_max_mb
 from sage_tui.paths import sage_paths
@@ -241,8 +241,8 @@ OLLAMA_OPTIONS: dict[str, type | tuple[type, ...]] = {
     "penalize_newline": bool, "stop": list, "numa": bool, "num_batch": int, "num_gpu": int,
     "main_gpu": int, "use_mmap": bool, "num_thread": int,
 }
-_ROLE_KEYS = ("model", "options", "fallback", "host")
-_PROFILE_KEYS = ("model", "options", "host")
+_ROLE_KEYS = ("model", "options", "fallback", "host", "edit_format")
+_PROFILE_KEYS = ("model", "options", "host", "edit_format")
 
 
 def _with_lines(text: str, source: str) -> tuple[Any, dict[tuple[str, ...], int]]:
@@ -329,12 +329,17 @@ class _Checker:
         if not isinstance(fallback, list):
             raise self.fail((*path, "fallback"), "must be a list of model tags")
         host = spec.get("host")
+        edit_format = spec.get("edit_format")
+        if edit_format is not None and edit_format not in EDIT_FORMATS:
+            raise self.fail((*path, "edit_format"), f"must be one of {', '.join(EDIT_FORMATS)} "
+                            f"(how the coder writes changes), got {edit_format!r}")
         return RoleModel(
             role=role,
             model=self.text(spec["model"], (*path, "model")),
             options={**defaults, **self.options(spec.get("options"), (*path, "options"))},
             fallback=tuple(self.text(f, (*path, "fallback")) for f in fallback),
             host=normalize_ollama_host(self.text(host, (*path, "host"))) if host else default_host,
+            edit_format=edit_format,
         )
 
 

@@ -141,3 +141,24 @@ def test_the_coder_proposes_with_edits_and_the_queue_holds_the_exact_diff(tmp_pa
     [patch] = ctx.proposed
     assert patch.paths == ["calc.py"] and "-    return a - b" in patch.text()
     assert tool.targets(ctx, {"files": [{"path": "calc.py", "content": FIXED}]}) == ["calc.py"]
+
+
+def test_the_coder_is_told_the_format_its_model_writes_best(tmp_path: Path) -> None:
+    from sage_tui.config import _parse_models
+    from sage_tui.core.errors import ConfigError
+    from sage_tui.core.llm.routing import ModelRouter
+
+    others = "".join(f"  {role}:\n    model: llama3.2:3b\n"
+                     for role in ("router", "planner", "summarizer"))
+    models = _parse_models("roles:\n  coder:\n    model: qwen2.5-coder:1.5b\n"
+                           "  reviewer:\n    model: qwen2.5-coder:32b\n    edit_format: whole\n"
+                           + others, "models.yaml", None)
+    router = ModelRouter(models, "http://127.0.0.1:11434")
+    assert router.primary("coder").edit_format == "whole"  # a small model: whole files
+    assert router.primary("reviewer").edit_format == "whole"  # as models.yaml says
+    assert ModelRouter(models, "h", force="qwen2.5-coder:32b").primary("coder").edit_format \
+        == "udiff"
+    with pytest.raises(ConfigError, match="edit_format must be one of udiff, search_replace, "
+                                          "whole"):
+        _parse_models("roles:\n  coder:\n    model: m:7b\n    edit_format: patch\n"
+                      "  reviewer:\n    model: m:7b\n" + others, "models.yaml", None)

@@ -23,7 +23,7 @@ from sage_tui.core.agent.approval import ApprovalRequest
 from sage_tui.core.agent.checkpoints import PERSON, Checkpoints
 from sage_tui.core.agent.experts import MemoryStore
 from sage_tui.core.agent.patchgate import PatchGate
-from sage_tui.core.agent.prompts import CODER_SYSTEM, PLANNER_SYSTEM, REVIEWER_SYSTEM
+from sage_tui.core.agent.prompts import PLANNER_SYSTEM, REVIEWER_SYSTEM, coder_system
 from sage_tui.core.agent.toolloop import ToolLoop
 from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.context import Packet, PromptParts, untrusted
@@ -116,7 +116,8 @@ class CodeFlow:
         for round_number in range(1, MAX_ROUNDS + 1):
             rounds = round_number
             brief = _brief(task, steps, notes, round_number)
-            parts = PromptParts(CODER_SYSTEM, brief, list(packets), summary, list(transcript))
+            coder = coder_system(self.llm.router.primary("coder").edit_format)
+            parts = PromptParts(coder, brief, list(packets), summary, list(transcript))
             self.tool_context.proposed.clear()
             result = await self._loop().run("coder", parts, self.registry.offered("coder"))
             notes = []

@@ -65,10 +65,25 @@ repository. Given the request and the context, reply with JSON {"steps": [...]}:
 short imperative steps naming the files to read, change or create, ending with the tests to
 add or run. No code.""" + DATA_RULE
 CODER_SYSTEM = """You are SAGE's coder. Carry out the plan with the tools: read a file before
-changing it, then call propose_patch with a unified diff for the change (paths relative to the
-workspace as a/path and b/path, context lines copied exactly, new files from /dev/null, one
-propose_patch for all files of a change). Do not run the tests: SAGE applies approved hunks and
-runs them. When everything is proposed, reply with one short paragraph saying what you did.""" + DATA_RULE
+changing it, then call propose_patch once for all files of the change. {how} Do not run the
+tests: SAGE applies approved changes and runs them. When everything is proposed, reply with one
+short paragraph saying what you did.""" + DATA_RULE
+EDIT_FORMATS = {  # how the coder is asked to write a change (`edit_format` in models.yaml)
+    "udiff": "Give 'diff': a unified diff (paths as a/path and b/path, a few unchanged lines "
+             "copied exactly around each change, new files from /dev/null).",
+    "search_replace": "Give 'edits': a list of {\"path\", \"search\", \"replace\"}, where "
+                      "search is a few whole lines copied exactly from the file that occur "
+                      "only once in it, and replace is what they become (an empty search "
+                      "creates a new file).",
+    "whole": "Give 'files': a list of {\"path\", \"content\"} with the whole new content "
+             "of each file you change or create (only for files under about 500 lines; for a "
+             "bigger file give 'edits' with search and replace text instead).",
+}
+
+
+def coder_system(edit_format: str) -> str:
+    """The coder's instructions for the edit format its model writes best."""
+    return CODER_SYSTEM.format(how=EDIT_FORMATS.get(edit_format, EDIT_FORMATS["udiff"]))
 REVIEWER_SYSTEM = """You are SAGE's reviewer. Sum up for the user, in a few lines: what changed
 (file by file), whether the tests pass, what the user rejected or asked for, and any risk left.
 Plain text, no preamble.""" + DATA_RULE

@@ -10,6 +10,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+EDIT_FORMATS = ("udiff", "search_replace", "whole")
+
+
+def default_edit_format(model: str) -> str:
+    """How a model writes changes best, by its size in the tag (Aider's edit-format results:
+    small models do best rewriting whole small files, mid-sized ones with search/replace
+    blocks, large ones with unified diffs): under 3B whole, under 30B search_replace."""
+    import re
+
+    match = re.search(r"(\d+(?:\.\d+)?)([bm])\b", model.lower())
+    if match is None:
+        return "search_replace"
+    billions = float(match[1]) / (1000 if match[2] == "m" else 1)
+    return "whole" if billions < 3 else "search_replace" if billions < 30 else "udiff"
+
 
 @dataclass(frozen=True)
 class RoleModel:
@@ -20,6 +35,7 @@ class RoleModel:
     options: Mapping[str, Any]
     fallback: tuple[str, ...] = ()
     host: str | None = None
+    edit_format: str | None = None  # udiff, search_replace or whole; else by the model's size
 
     @property
     def num_ctx(self) -> int:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sage_tui.core.errors import ConfigError
-from sage_tui.core.llm.modelmap import ModelsConfig, RoleModel
+from sage_tui.core.llm.modelmap import ModelsConfig, RoleModel, default_edit_format
 from sage_tui.core.log.events import ROLES, ModelReason
 
 DEFAULT_NUM_CTX = 8192
@@ -30,6 +30,7 @@ class ModelChoice:
     host: str
     options: Mapping[str, Any]
     reason: ModelReason
+    edit_format: str = "search_replace"  # how the coder is told to write changes
 
     @property
     def num_ctx(self) -> int:
@@ -75,7 +76,9 @@ class ModelRouter:
     def _choice(self, role: str, spec: RoleModel, model: str, reason: ModelReason) -> ModelChoice:
         merged = dict(spec.options)
         merged.setdefault("num_ctx", DEFAULT_NUM_CTX)
-        return ModelChoice(role, model, spec.host or self.default_host, merged, reason)
+        fmt = spec.edit_format if spec.edit_format and model == spec.model \
+            else default_edit_format(model)
+        return ModelChoice(role, model, spec.host or self.default_host, merged, reason, fmt)
 
     def candidates(self, role: str) -> list[ModelChoice]:
         """Models to try for `role`, in order."""

@@ -142,9 +142,10 @@ def _loose_hunks(body: list[str]) -> list[tuple[list[str], int | None]]:
 def _apply_loose(old: str, hunks: list[tuple[list[str], int | None]], path: str) -> str:
     file = _lines(old)
     end_newline = old.endswith("\n") or not old
+    shift = 0  # how far earlier hunks moved the lines below them
     for lines, hint in hunks:
         needle = [line[1:] for line in lines if line[0] in " -"]
-        at = _locate(file, needle, path, hint)
+        at = _locate(file, needle, path, None if hint is None else hint + shift)
         replacement, k = [], at
         for line in lines:
             if line[0] == " ":
@@ -155,6 +156,7 @@ def _apply_loose(old: str, hunks: list[tuple[list[str], int | None]], path: str)
             else:
                 replacement.append(line[1:])
         file[at:k] = replacement
+        shift += len(replacement) - (k - at)
     return _join(file, end_newline)
 
 
@@ -176,9 +178,28 @@ def from_diff(text: str, read: Reader) -> str:
 
 
 def _fits(body: str, read: Reader) -> bool:
+    """Every hunk fits, and where it lands is not in doubt: its lines occur once in the file,
+    or at the very line its header names (else git would take the occurrence nearest to a
+    line number that may be wrong)."""
     from sage_tui.core.patch.check import diagnose
 
-    return not diagnose(parse_patch(body), read)
+    patch = parse_patch(body)
+    if diagnose(patch, read):
+        return False
+    for file in patch.files:
+        text = read(file.path)
+        if file.is_new or text is None:
+            continue
+        lines = _lines(text)
+        for hunk in file.hunks:
+            block = list(hunk.old_lines)
+            if not block:
+                continue
+            size = len(block)
+            hits = [i for i in range(len(lines) - size + 1) if lines[i:i + size] == block]
+            if len(hits) > 1 and hunk.source_start - 1 not in hits:
+                return False
+    return True
 
 
 def _rebuild(text: str, read: Reader) -> str:
