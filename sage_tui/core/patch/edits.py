@@ -19,6 +19,7 @@ Everything becomes `difflib`'s exact diff of the old and new content of each fil
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -235,6 +236,20 @@ def _rebuild(text: str, read: Reader) -> str:
         else:
             files.append(_File(path, old, _apply_loose(old, hunks, path)))
     return exact_diff(files)
+
+
+def named_paths(text: str) -> list[str]:
+    """The files a diff or search/replace blocks name, normalised, without reading any of
+    them (what the tool policy judges before anything is read)."""
+    if BLOCK.search(text.replace("\r\n", "\n")):
+        return list(dict.fromkeys(_clean_path(path) for path, _, _ in parse_blocks(text)))
+    lines = _strip_fences(text.replace("\r\n", "\n")).split("\n")
+    paths = []
+    for first, second in itertools.pairwise(lines):
+        if first.startswith("--- ") and second.startswith("+++ "):
+            source, target = first[4:].split("\t")[0], second[4:].split("\t")[0]
+            paths.append(_clean_path(source if target.strip() == "/dev/null" else target))
+    return list(dict.fromkeys(paths))
 
 
 def parse_blocks(text: str) -> list[tuple[str, str, str]]:

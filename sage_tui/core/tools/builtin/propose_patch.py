@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from sage_tui.core.patch.check import diagnose
-from sage_tui.core.patch.edits import Reader, from_blocks, from_files, from_text
+from sage_tui.core.patch.edits import Reader, from_blocks, from_files, from_text, named_paths
 from sage_tui.core.patch.model import PatchError, parse_patch
 from sage_tui.core.tools.registry import Tool, ToolContext, ToolFailure, ToolOutput
 from sage_tui.core.workspace.workspace import PathDenied
@@ -86,9 +86,9 @@ def _patch_targets(ctx: ToolContext, args: dict[str, Any]) -> list[str]:
     """Every file a proposed change touches, normalised, each judged on its own."""
     named = [str(item.get("path", "")) for key in ("edits", "files")
              for item in args.get(key) or [] if isinstance(item, dict)]
-    try:
-        paths = named or parse_patch(exact_diff(ctx, args)).paths
-        return [ctx.normalized(p) for p in paths] or ["."]
+    try:  # judged on the names alone: nothing is read before the policy has ruled
+        paths = named + (named_paths(str(args["diff"])) if args.get("diff") else [])
+        return [ctx.normalized(p) for p in dict.fromkeys(paths)] or ["."]
     except (PatchError, OSError, ValueError):
         return ["."]  # the call fails validation in propose_patch with the reason
 
