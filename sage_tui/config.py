@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,6 +35,13 @@ TOOL_POLICY_PRESETS = ("read_only", "workspace_write", "allow_commands")
 def _suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
     close = difflib.get_close_matches(word, choices, n=1)
     return f"did you mean {close[0]!r}? " if close else ""
+
+
+def openai_host(value: str) -> str:
+    """An OpenAI-compatible server's base URL: `gpu:8000` → `http://gpu:8000` (no port is
+    guessed: llama.cpp, vLLM and LM Studio each have their own)."""
+    value = value.strip().rstrip("/")
+    return value if "://" in value else f"http://{value}"
 
 
 def normalize_ollama_host(value: str | None) -> str:
@@ -241,8 +249,8 @@ OLLAMA_OPTIONS: dict[str, type | tuple[type, ...]] = {
     "penalize_newline": bool, "stop": list, "numa": bool, "num_batch": int, "num_gpu": int,
     "main_gpu": int, "use_mmap": bool, "num_thread": int,
 }
-_ROLE_KEYS = ("model", "options", "fallback", "host", "edit_format")
-_PROFILE_KEYS = ("model", "options", "host", "edit_format")
+_ROLE_KEYS = ("model", "options", "fallback", "host", "edit_format", "api", "api_key_env")
+_PROFILE_KEYS = ("model", "options", "host", "edit_format", "api", "api_key_env")
 
 
 def _with_lines(text: str, source: str) -> tuple[Any, dict[tuple[str, ...], int]]:
@@ -329,6 +337,18 @@ class _Checker:
         if not isinstance(fallback, list):
             raise self.fail((*path, "fallback"), "must be a list of model tags")
         host = spec.get("host")
+        api = spec.get("api", "ollama")
+        if api not in ("ollama", "openai"):
+            raise self.fail((*path, "api"), f"must be ollama or openai (an OpenAI-compatible server "
+                            f"such as llama.cpp's, vLLM or LM Studio), got {api!r}")
+        key_env = spec.get("api_key_env")
+        if key_env is not None and not (isinstance(key_env, str)
+                                        and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key_env)):
+            raise self.fail((*path, "api_key_env"), "must name an environment variable that "
+                            f"holds the key (such as VLLM_API_KEY), never the key; got {key_env!r}")
+        if api == "openai" and not host:
+            raise self.fail(path, "uses api: openai, so it needs a host (the server's URL, such as "
+                            "http://gpu-box:8000)")
         edit_format = spec.get("edit_format")
         if edit_format is not None and edit_format not in EDIT_FORMATS:
             raise self.fail((*path, "edit_format"), f"must be one of {', '.join(EDIT_FORMATS)} "
@@ -338,8 +358,10 @@ class _Checker:
             model=self.text(spec["model"], (*path, "model")),
             options={**defaults, **self.options(spec.get("options"), (*path, "options"))},
             fallback=tuple(self.text(f, (*path, "fallback")) for f in fallback),
-            host=normalize_ollama_host(self.text(host, (*path, "host"))) if host else default_host,
-            edit_format=edit_format,
+            host=(openai_host(self.text(host, (*path, "host"))) if api == "openai"
+                  else normalize_ollama_host(self.text(host, (*path, "host"))) if host
+                  else default_host),
+            edit_format=edit_format, api=api, api_key_env=key_env,
         )
 
 

@@ -38,19 +38,26 @@ from sage_tui.core.workspace.state import workspace_state
 from sage_tui.core.workspace.workspace import Workspace
 from sage_tui.paths import sage_paths
 
-BackendFactory = Callable[[str], ChatBackend]
+BackendFactory = Callable[..., ChatBackend]  # (host) for Ollama; (host, "openai", key_env)
 
 
 def ollama_backends() -> BackendFactory:
-    """One `OllamaBackend` per host, created on first use."""
-    from sage_tui.core.llm.ollama_backend import OllamaBackend
-
+    """One backend per server, created on first use: `OllamaBackend`, or `OpenAIBackend` for
+    a role with `api: openai` (its key read from the variable `api_key_env` names)."""
     cache: dict[str, ChatBackend] = {}
 
-    def backend_for(host: str) -> ChatBackend:
-        if host not in cache:
-            cache[host] = OllamaBackend(host)
-        return cache[host]
+    def backend_for(host: str, api: str = "ollama", key_env: str | None = None) -> ChatBackend:
+        key = f"{api} {host} {key_env or ''}"
+        if key not in cache:
+            if api == "openai":
+                from sage_tui.core.llm.openai_backend import OpenAIBackend
+
+                cache[key] = OpenAIBackend(host, os.environ.get(key_env) if key_env else None)
+            else:
+                from sage_tui.core.llm.ollama_backend import OllamaBackend
+
+                cache[key] = OllamaBackend(host)
+        return cache[key]
 
     backend_for.cache = cache  # type: ignore[attr-defined]
     return backend_for
@@ -80,6 +87,7 @@ class Session:
     orchestrator: Orchestrator
     telemetry: Any = None  # the OpenTelemetry exporter, when export is on
     state: Path | None = None  # SAGE's trusted folder for this workspace
+    live: bool = False  # real model servers (not a scripted backend): the banner checks them
 
     async def aclose(self) -> None:
         cache = getattr(self.llm.backend_for, "cache", {})
@@ -130,7 +138,7 @@ def build_session(workspace: Path, *, settings: Settings | None = None,
                       instruction_files=instructions, files=confined)
     profile = (f"force:{settings.force_local_model}" if settings.force_local_model
                else settings.model_profile)
-    label = backend_label or ("ollama" if backend_for is None else "scripted model")
+    label = backend_label or (_served_by(router) if backend_for is None else "scripted model")
     engine = PatchEngine(confined, state, audit_context={
         "session_id": log.session_id, "trace_id": log.trace_id})
     tools = ToolContext(engine.workspace, test_command=settings.test_command)
@@ -147,7 +155,17 @@ def build_session(workspace: Path, *, settings: Settings | None = None,
         except BaseException:
             log.close()
             raise
-    return Session(settings, models, log, llm, orchestrator, telemetry, state)
+    return Session(settings, models, log, llm, orchestrator, telemetry, state,
+                   live=backend_for is None)
+
+
+def _served_by(router: ModelRouter) -> str:
+    """The status line's word for the servers: ollama, openai-compatible, or both."""
+    from sage_tui.core.log.events import ROLES
+
+    apis = {router.primary(role).api for role in ROLES}
+    return " + ".join(name for api, name in (("ollama", "ollama"),
+                                             ("openai", "openai-compatible")) if api in apis)
 
 
 def _history(log: SessionLog, root: Path) -> History:

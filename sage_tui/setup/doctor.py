@@ -105,15 +105,16 @@ def check_ollama(router: ModelRouter | None, env: Mapping[str, str]) -> Check:
 
 
 async def _check(router: ModelRouter | None, host: str) -> ServerHealth:
-    from sage_tui.core.llm.ollama_backend import OllamaBackend  # deferred: imports httpx
+    from sage_tui.factory import ollama_backends  # deferred: imports httpx
 
-    backend = OllamaBackend(router.default_host if router else host)
+    backend_for = ollama_backends()
     try:
         if router is None:  # the configuration is broken: is the server there at all?
-            return await check_server(backend, host, ())
-        return await check_roles(router, lambda _: backend)
+            return await check_server(backend_for(host), host, ())
+        return await check_roles(router, backend_for)
     finally:
-        await backend.aclose()
+        for backend in getattr(backend_for, "cache", {}).values():
+            await backend.aclose()
 
 
 def check_tokenizer(env: Mapping[str, str]) -> Check:

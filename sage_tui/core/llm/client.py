@@ -53,7 +53,7 @@ MAX_REPLY_CHARS = 400_000  # about 100,000 tokens: far past any answer a turn ne
 class LLMClient:
     """Routes, clamps, calls and accounts; the only way the core talks to models."""
 
-    def __init__(self, router: ModelRouter, backend_for: Callable[[str], ChatBackend],
+    def __init__(self, router: ModelRouter, backend_for: Callable[..., ChatBackend],
                  sink: Sink, *, max_prompt_chars: int, counter: TokenCounter | None = None,
                  ledger: UsageLedger | None = None,
                  read_timeout: float = DEFAULT_READ_TIMEOUT,
@@ -116,8 +116,14 @@ class LLMClient:
         Raises:
             LLMError: the server cannot be reached or answered oddly (one sentence).
         """
-        host = self.router.primary(role).host
-        return sorted(info.name for info in await self.backend_for(host).list_models())
+        return sorted(info.name for info in
+                      await self.backend(self.router.primary(role)).list_models())
+
+    def backend(self, choice: ModelChoice) -> ChatBackend:
+        """The backend serving `choice`: Ollama at its host, or an OpenAI-compatible server."""
+        if choice.api == "openai":
+            return self.backend_for(choice.host, "openai", choice.api_key_env)
+        return self.backend_for(choice.host)
 
     async def call(self, role: str, parts: PromptParts, *,
                    tools: Sequence[Mapping[str, Any]] | None = None,
@@ -166,7 +172,7 @@ class LLMClient:
         request = ChatRequest(model=choice.model, messages=messages, options=choice.options,
                               role=choice.role, tools=tools, format=format,
                               read_timeout=read_timeout)
-        backend = self.backend_for(choice.host)
+        backend = self.backend(choice)
         content: list[str] = []
         calls: list[ToolCall] = []
         final = None
@@ -199,13 +205,14 @@ class LLMClient:
                failed: str | None = None) -> tuple[int, int, UsageSource]:
         source: UsageSource
         if failed is not None and not text:
-            prompt, completion, source = 0, 0, "ollama"  # nothing was evaluated
+            prompt, completion = 0, 0  # nothing was evaluated
+            source = "openai" if choice.api == "openai" else "ollama"
         else:
             prompt = prompt_count if prompt_count is not None else built.tokens
             completion = (completion_count if completion_count is not None
                           else self.counter.count(text))
             exact = prompt_count is not None and completion_count is not None
-            source = "ollama" if exact else "estimate"
+            source = ("openai" if choice.api == "openai" else "ollama") if exact else "estimate"
         totals = self.ledger.record(choice.role, choice.model, choice.num_ctx, prompt, completion,
                                     source == "estimate")
         data: TokenUsage = {

@@ -44,23 +44,56 @@ class ModelTimeout(LLMError):
                          "still be loading, so try again, or use a smaller model.")
 
 
+class ServerUnreachable(OllamaUnreachable):
+    """An OpenAI-compatible server (llama.cpp, vLLM, LM Studio) that does not answer."""
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+        LLMError.__init__(self, f"Cannot reach the OpenAI-compatible server at {host}; start it "
+                          "(llama-server, vllm serve), or fix the role's host in models.yaml.")
+
+
+class KeyRefused(LLMError):
+    kind = "unauthorized"
+
+    def __init__(self, host: str, status: int) -> None:
+        self.host = host
+        super().__init__(f"The server at {host} refused the key (HTTP {status}); set the "
+                         "variable the role's api_key_env names in models.yaml to a valid key.")
+
+
+class NotServed(ModelNotFound):
+    """A model an OpenAI-compatible server does not serve (it cannot pull one)."""
+
+    def __init__(self, model: str, host: str, detail: str = "") -> None:
+        self.model = model
+        self.host = host
+        LLMError.__init__(self, f"The model {model!r} is not served at {host}; start the "
+                          "server with it, or name one it serves in models.yaml (`sage doctor` "
+                          "lists them).")
+
+
 class ProtocolError(LLMError):
     kind = "protocol"
 
-    def __init__(self, host: str, detail: str) -> None:
+    def __init__(self, host: str, detail: str, server: str = "Ollama") -> None:
         self.host = host
-        super().__init__(f"The server at {host} sent a reply SAGE cannot read ({detail}); check "
-                         "that OLLAMA_HOST points at Ollama and that Ollama is up to date.")
+        advice = ("check that OLLAMA_HOST points at Ollama and that Ollama is up to date"
+                  if server == "Ollama" else f"check that the role's host is {server}")
+        super().__init__(f"The server at {host} sent a reply SAGE cannot read ({detail}); "
+                         f"{advice}.")
 
 
 class ModelFailed(LLMError):
     kind = "model_error"
 
-    def __init__(self, model: str, host: str, detail: str, status: int | None = None) -> None:
+    def __init__(self, model: str, host: str, detail: str, status: int | None = None,
+                 server: str = "Ollama") -> None:
         self.model = model
         self.status = status
         where = f"HTTP {status}" if status and status > 0 else "mid-reply"
-        super().__init__(f"Ollama at {host} reported an error from {model} ({where}): "
+        at = f"{server} at {host}"
+        super().__init__(f"{at} reported an error from {model or 'the model'} ({where}): "
                          f"{detail.rstrip('.')}.")
 
 

@@ -43,41 +43,59 @@ def lacks(missing: Sequence[str]) -> str:
 
 
 async def check_server(backend: ChatBackend, host: str, wanted: Iterable[str],
-                       timeout: float = 5.0) -> ServerHealth:
+                       timeout: float = 5.0, api: str = "ollama") -> ServerHealth:
     """Ask the server at `host` for its models and compare them with `wanted`.
 
     Never raises for server trouble: an unreachable, silent or odd server is a `fail`
     with one sentence about the server (not about a model call).
     """
-    not_ollama = (f"The server at {host} does not answer like Ollama; check that OLLAMA_HOST "
-                  "points at an Ollama server.")
+    name = "Ollama" if api == "ollama" else "The OpenAI-compatible server"
+    not_it = (f"The server at {host} does not answer like Ollama; check that OLLAMA_HOST "
+              "points at an Ollama server." if api == "ollama" else
+              f"The server at {host} does not answer like an OpenAI-compatible server (GET "
+              "/v1/models); check the role's host in models.yaml.")
     try:
         models = await asyncio.wait_for(backend.list_models(), timeout)
     except (TimeoutError, ModelTimeout):
-        return ServerHealth("fail", f"Ollama at {host} did not answer within {timeout:g} s; check "
-                                    "that it is running and not stuck, or set OLLAMA_HOST.")
+        return ServerHealth("fail", f"{name} at {host} did not answer within {timeout:g} s; "
+                                    "check that it is running and not stuck.")
     except (ModelNotFound, ProtocolError, ModelFailed):
-        return ServerHealth("fail", not_ollama)
+        return ServerHealth("fail", not_it)
     except LLMError as exc:
         return ServerHealth("fail", str(exc))
     names = sorted(model.name for model in models)
     if not names:
-        return ServerHealth("warn", f"Ollama at {host} has no models; pull one, for example "
-                                    "`ollama pull qwen2.5-coder:7b`.")
+        return ServerHealth("warn", f"{name} at {host} has no models; "
+                            + ("pull one, for example `ollama pull qwen2.5-coder:7b`."
+                               if api == "ollama" else "start it with one."))
     missing = missing_models(wanted, names)
     if missing:
-        return ServerHealth("warn", f"Ollama at {host} {lacks(missing)} (or pick other models "
-                                    "in models.yaml).", names)
-    return ServerHealth("ok", f"Ollama at {host} with {len(names)} models", names)
+        fix = lacks(missing) if api == "ollama" else (
+            f"does not serve {', '.join(missing)}; it serves {', '.join(names[:5])}")
+        return ServerHealth("warn", f"{name} at {host} {fix} (or pick other models in "
+                                    "models.yaml).", names)
+    return ServerHealth("ok", f"{name} at {host} with {len(names)} models", names)
 
 
-async def check_roles(router: ModelRouter, backend_for: Callable[[str], ChatBackend]
+async def check_roles(router: ModelRouter, backend_for: Callable[..., ChatBackend]
                       ) -> ServerHealth:
-    """Check the default host for the models the roles will actually use there.
+    """Check every server the roles use (the default Ollama host first) for the models the
+    roles will actually use there; the worst answer wins.
 
     A forced tag or a profile decides those models as it decides the calls.
     """
-    host = router.default_host
-    wanted = {choice.model for choice in (router.primary(role) for role in ROLES)
-              if choice.host == host}
-    return await check_server(backend_for(host), host, wanted)
+    servers: dict[tuple[str, str, str | None], set[str]] = {
+        ("ollama", router.default_host, None): set()}
+    for choice in (router.primary(role) for role in ROLES):
+        servers.setdefault((choice.api, choice.host, choice.api_key_env), set()).add(choice.model)
+    worst: ServerHealth | None = None
+    for (api, host, key_env), wanted in servers.items():
+        if api == "ollama" and not wanted and len(servers) > 1:
+            continue  # no role uses the default Ollama host
+        backend = backend_for(host, "openai", key_env) if api == "openai" else backend_for(host)
+        health = await check_server(backend, host, wanted, api=api)
+        rank = {"ok": 0, "warn": 1, "fail": 2}
+        if worst is None or rank[health.status] > rank[worst.status]:
+            worst = health
+    assert worst is not None
+    return worst

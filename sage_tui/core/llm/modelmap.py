@@ -36,6 +36,8 @@ class RoleModel:
     fallback: tuple[str, ...] = ()
     host: str | None = None
     edit_format: str | None = None  # udiff, search_replace or whole; else by the model's size
+    api: str = "ollama"  # or "openai": an OpenAI-compatible server at `host`
+    api_key_env: str | None = None  # the environment variable holding that server's key
 
     @property
     def num_ctx(self) -> int:

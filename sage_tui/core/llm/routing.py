@@ -31,6 +31,8 @@ class ModelChoice:
     options: Mapping[str, Any]
     reason: ModelReason
     edit_format: str = "search_replace"  # how the coder is told to write changes
+    api: str = "ollama"  # or "openai"
+    api_key_env: str | None = None
 
     @property
     def num_ctx(self) -> int:
@@ -78,7 +80,8 @@ class ModelRouter:
         merged.setdefault("num_ctx", DEFAULT_NUM_CTX)
         fmt = spec.edit_format if spec.edit_format and model == spec.model \
             else default_edit_format(model)
-        return ModelChoice(role, model, spec.host or self.default_host, merged, reason, fmt)
+        return ModelChoice(role, model, spec.host or self.default_host, merged, reason, fmt,
+                           spec.api, spec.api_key_env)
 
     def candidates(self, role: str) -> list[ModelChoice]:
         """Models to try for `role`, in order."""

@@ -58,7 +58,7 @@ Role = Literal["router", "planner", "coder", "reviewer", "summarizer"]
 Route = Literal["qa", "code", "summarize", "memory", "review", "admin"]
 RouteSource = Literal["llm", "fast_path", "fail_safe"]
 ModelReason = Literal["config", "profile", "force", "fallback", "user"]
-UsageSource = Literal["ollama", "estimate"]
+UsageSource = Literal["ollama", "openai", "estimate"]  # who counted: a server, or SAGE
 ToolErrorKind = Literal[
     "timeout", "validation_error", "not_found", "permission_denied", "execution_error"
 ]

@@ -123,7 +123,7 @@ class WorkbenchScreen(Screen[None]):
         prompt.file_names = lambda: [name for name in list_workspace_files(files.root)
                                      if not files.hidden(name)]  # @path completion
         self.show_context()
-        if session.orchestrator.backend_label == "ollama":
+        if session.live:
             self.query_one(ErrorBanner).check(session.llm)
 
     def on_mount(self) -> None:
