@@ -32,7 +32,8 @@ def smoke(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
 def test_smoke_passes_on_the_real_model(gemma: Path) -> None:
     out = smoke("--serve-gguf", str(gemma))
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert "3 passed" in out.stdout
+    assert "6 passed" in out.stdout and "failed" not in out.stdout
+    assert "With every role the real 270M model" in out.stdout  # it says what the model did
     assert "llama.cpp server shut down cleanly." in out.stdout
 
 

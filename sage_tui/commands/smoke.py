@@ -58,8 +58,16 @@ def run_smoke(serve_gguf: Path | None) -> int:
                        err=True)
             return 2
     env = {**os.environ, "SAGE_SMOKE_HOST": host}  # the suite builds its own test-profile settings
+    if server is not None:  # llama.cpp's own OpenAI-compatible server, with no shim between
+        env.update(SAGE_SMOKE_OPENAI_HOST=server.upstream,
+                   SAGE_SMOKE_OPENAI_MODEL=str(serve_gguf))
+    else:  # Ollama speaks the OpenAI API too, at /v1
+        from sage_tui.config import default_models
+
+        env.update(SAGE_SMOKE_OPENAI_HOST=host,
+                   SAGE_SMOKE_OPENAI_MODEL=default_models().profiles["test"].model)
     try:
-        code = subprocess.call([sys.executable, "-m", "pytest", str(tests), "-q",
+        code = subprocess.call([sys.executable, "-m", "pytest", str(tests), "-q", "-s",
                                 "-p", "no:cacheprovider", "-o", "addopts="], env=env)
     finally:
         if server is not None:
