@@ -6,14 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from sage_tui.config import (
-    default_models,
-    load_models,
-    load_settings,
-    normalize_ollama_host,
-    unknown_env,
-)
+from sage_tui.config import default_models, load_models, load_settings, unknown_env
 from sage_tui.core.errors import ConfigError
+from sage_tui.core.llm.hosts import normalize_ollama_host
 from sage_tui.core.log.events import ROLES
 from sage_tui.paths import sage_paths
 

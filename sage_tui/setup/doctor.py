@@ -17,15 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from sage_tui.config import (
-    load_models,
-    load_settings,
-    normalize_ollama_host,
-    unknown_env,
-)
+from sage_tui.config import load_models, load_settings, unknown_env
 from sage_tui.core.errors import ConfigError
 from sage_tui.core.llm import tokenfiles
 from sage_tui.core.llm.health import ServerHealth, check_roles, check_server
+from sage_tui.core.llm.hosts import normalize_ollama_host
 from sage_tui.core.llm.routing import ModelRouter
 from sage_tui.factory import model_router
 from sage_tui.paths import sage_paths
