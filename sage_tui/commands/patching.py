@@ -58,7 +58,8 @@ def exact_patch(ws: Path, text: str) -> Patch:
     """What a person pasted (a diff from a chat window, fenced, with prose around it, counts off;
     or search/replace blocks), as the exact patch SAGE shows and applies."""
     from sage_tui.core.patch.edits import from_text
-    from sage_tui.core.workspace.workspace import Workspace
+    from sage_tui.core.patch.model import PatchError
+    from sage_tui.core.workspace.workspace import PathDenied, Workspace
 
     files = Workspace([ws])
 
@@ -67,6 +68,8 @@ def exact_patch(ws: Path, text: str) -> Patch:
             return files.read_bytes(path, honour_hidden=False).decode("utf-8", "surrogateescape")
         except (FileNotFoundError, IsADirectoryError):
             return None
+        except PathDenied as exc:  # a link, a special file: one sentence, as the engine says it
+            raise PatchError(str(exc)) from None
 
     return parse_patch(from_text(text, read))
 

@@ -24,12 +24,22 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from sage_tui.core.patch.check import closest, percent
-from sage_tui.core.patch.model import PatchError, _clean_path, _strip_fences, parse_patch
+from sage_tui.core.patch.check import closest, diagnose, percent
+from sage_tui.core.patch.model import (
+    PatchError,
+    _clean_path,
+    _strip_fences,
+    parse_patch,
+    quote_path,
+    screen,
+)
 
 Reader = Callable[[str], "str | None"]  # workspace-relative path → text, None when absent
 MAX_WHOLE_FILE = 40_000  # characters: past this, send a diff or search/replace blocks
-BLOCK = re.compile(r"^<{5,9} SEARCH\s*\n(.*?)^={5,9}\s*\n(.*?)^>{5,9} REPLACE\s*$", re.M | re.S)
+MAX_EDITS = 200  # hunks or blocks in one change: past this, the exact diff costs minutes
+_START = re.compile(r"<{5,9} SEARCH\s*$")  # a block's lines, matched one line at a time
+_DIVIDER = re.compile(r"={5,9}\s*$")
+_END = re.compile(r">{5,9} REPLACE\s*$")
 
 
 class EditError(PatchError):
@@ -59,47 +69,69 @@ def exact_diff(files: Iterable[_File]) -> str:
     for f in files:
         if f.old == f.new:
             continue
-        old = _lines(f.old or "")
-        new = _lines(f.new or "")
-        body = list(difflib.unified_diff(old, new, n=3, lineterm=""))[2:]
+        # lines with their "\n", so a last line without one differs from the same line with it
+        old = re.findall(r"[^\n]*\n|[^\n]+$", f.old or "")
+        new = re.findall(r"[^\n]*\n|[^\n]+$", f.new or "")
+        body = list(difflib.unified_diff(old, new, n=3))[2:]
         if not body:
             continue
-        out.append(f"--- {'/dev/null' if f.old is None else 'a/' + f.path}")
-        out.append(f"+++ {'/dev/null' if f.new is None else 'b/' + f.path}")
+        out.append(f"--- {'/dev/null' if f.old is None else quote_path('a/' + f.path)}")
+        out.append(f"+++ {'/dev/null' if f.new is None else quote_path('b/' + f.path)}")
         for line in body:
-            out.append(line)
-        for side, text in (("-", f.old), ("+", f.new)):
-            if text and not text.endswith("\n"):  # mark the last line of that side
-                _mark_no_newline(out, side)
+            out.append(line[:-1] if line.endswith("\n") else line)
+            if not line.endswith("\n"):  # only the last line of a side ends without one
+                out.append("\\ No newline at end of file")
     if not out:
         raise EditError("The edit changes nothing: the new text is what the files already hold.")
     return "\n".join(out) + "\n"
 
 
-def _mark_no_newline(out: list[str], side: str) -> None:
-    for index in range(len(out) - 1, -1, -1):
-        if out[index].startswith((side, " ")) and not out[index].startswith(("---", "+++")):
-            out.insert(index + 1, "\\ No newline at end of file")
-            return
+def _words(line: str) -> str:
+    return " ".join(line.split())
 
 
-def _same(a: str, b: str) -> bool:
-    return a == b
+def _occurrences(lines: list[str], block: list[str]) -> list[int]:
+    """Where `block` starts in `lines`; only positions holding its first line are compared."""
+    hits: list[int] = []
+    index, stop = -1, len(lines) - len(block) + 1
+    while True:
+        try:
+            index = lines.index(block[0], index + 1, stop)
+        except ValueError:
+            return hits
+        if lines[index:index + len(block)] == block:
+            hits.append(index)
 
 
-def _same_words(a: str, b: str) -> bool:
-    return a.split() == b.split()
+def _is_crlf(text: str | None) -> bool:
+    return text is not None and "\n" in text and text.count("\r\n") == text.count("\n")
 
 
-def _locate(file: list[str], needle: list[str], path: str, hint: int | None) -> int:
-    """The one place `needle` sits in `file`: exact, else ignoring whitespace."""
+def _width(line: str) -> int:
+    wide = line.expandtabs(4)
+    return len(wide) - len(wide.lstrip())
+
+
+def _check_indent(file: list[str], needle: list[str], path: str, at: int) -> None:
+    """Lines added under a match found only by ignoring whitespace would sit at the depth the
+    model imagined, not the file's: refused unless every matched line is indented alike."""
+    if any(_width(a) != _width(b) for a, b in zip(file, needle, strict=True) if a.strip() and b.strip()):
+        raise EditError(f"An edit for {path} matches lines {at + 1}-{at + len(needle)} only "
+                        "with other indentation, so its new lines would land at the wrong "
+                        "depth; send the lines indented as the file has them.")
+
+
+def _locate(file: list[str], needle: list[str], path: str, hint: int | None,
+            words: list[str] | None = None) -> int:
+    """The one place `needle` sits in `file`: exact, else ignoring whitespace (`words`: the
+    file's lines with whitespace folded, when the caller keeps them)."""
     if not needle:
         raise EditError(f"A hunk for {path} has no context or removed lines, so it cannot be "
                         "placed; include the lines around the change.")
-    size = len(needle)
-    for same in (_same, _same_words):
-        hits = [i for i in range(len(file) - size + 1)
-                if all(same(file[i + k], needle[k]) for k in range(size))]
+    for exact in (True, False):
+        hits = _occurrences(file, needle) if exact else _occurrences(
+            words if words is not None else [_words(line) for line in file],
+            [_words(line) for line in needle])
         if len(hits) == 1:
             return hits[0]
         if len(hits) > 1:
@@ -122,7 +154,7 @@ def _loose_hunks(body: list[str]) -> list[tuple[list[str], int | None]]:
     current: list[str] | None = None
     for line in body:
         if line.startswith("@@"):
-            match = re.match(r"@@ -(\d+)", line)
+            match = re.match(r"@@ -(\d{1,9})\b", line)
             current = []
             hunks.append((current, int(match.group(1)) - 1 if match else None))
         elif line.startswith(("\\", "index ", "new file mode", "deleted file mode")):
@@ -141,12 +173,20 @@ def _loose_hunks(body: list[str]) -> list[tuple[list[str], int | None]]:
 
 
 def _apply_loose(old: str, hunks: list[tuple[list[str], int | None]], path: str) -> str:
+    if _is_crlf(old):  # matched and written as LF, the file's CRLF put back on every line
+        return _apply_loose(old.replace("\r\n", "\n"), hunks, path).replace("\n", "\r\n")
     file = _lines(old)
+    words = [_words(line) for line in file]
     end_newline = old.endswith("\n") or not old
+    hints = [hint for _, hint in hunks if hint is not None]
+    if hints != sorted(hints):  # hunks out of order: `shift` cannot map their line numbers
+        hunks = [(lines, None) for lines, _ in hunks]
     shift = 0  # how far earlier hunks moved the lines below them
     for lines, hint in hunks:
         needle = [line[1:] for line in lines if line[0] in " -"]
-        at = _locate(file, needle, path, None if hint is None else hint + shift)
+        at = _locate(file, needle, path, None if hint is None else hint + shift, words)
+        if any(line[0] == "+" for line in lines):
+            _check_indent(file[at:at + len(needle)], needle, path, at)
         replacement, k = [], at
         for line in lines:
             if line[0] == " ":
@@ -157,6 +197,7 @@ def _apply_loose(old: str, hunks: list[tuple[list[str], int | None]], path: str)
             else:
                 replacement.append(line[1:])
         file[at:k] = replacement
+        words[at:k] = [_words(line) for line in replacement]
         shift += len(replacement) - (k - at)
     return _join(file, end_newline)
 
@@ -173,17 +214,15 @@ def from_diff(text: str, read: Reader) -> str:
     try:
         return _rebuild(text.replace("\r\n", "\n"), read)
     except PatchError:
-        if body is not None:  # a well-formed diff that no longer fits: its hunk-by-hunk
-            return text  # report (which hunk, the closest lines) says more
-        raise
+        if body is not None and diagnose(parse_patch(body), read):  # a well-formed diff that
+            return text  # no longer fits: its hunk-by-hunk report says more
+        raise  # it fits, but not at one place only: never left to git's nearest-line guess
 
 
 def _fits(body: str, read: Reader) -> bool:
     """Every hunk fits, and where it lands is not in doubt: its lines occur once in the file,
     or at the very line its header names (else git would take the occurrence nearest to a
     line number that may be wrong)."""
-    from sage_tui.core.patch.check import diagnose
-
     patch = parse_patch(body)
     if diagnose(patch, read):
         return False
@@ -196,8 +235,7 @@ def _fits(body: str, read: Reader) -> bool:
             block = list(hunk.old_lines)
             if not block:
                 continue
-            size = len(block)
-            hits = [i for i in range(len(lines) - size + 1) if lines[i:i + size] == block]
+            hits = _occurrences(lines, block)
             if len(hits) > 1 and hunk.source_start - 1 not in hits:
                 return False
     return True
@@ -205,6 +243,11 @@ def _fits(body: str, read: Reader) -> bool:
 
 def _rebuild(text: str, read: Reader) -> str:
     lines = _strip_fences(text).split("\n")
+    screen("\n".join(lines))
+    if any(line.startswith(("rename from ", "rename to ", "copy from ", "copy to "))
+           for line in lines):
+        raise EditError("The diff renames or copies a file; write it as a deletion and a new "
+                        "file.")
     sections: list[tuple[str, str, list[str]]] = []
     index = 0
     while index < len(lines):
@@ -220,6 +263,9 @@ def _rebuild(text: str, read: Reader) -> str:
     if not sections:
         raise EditError("The text holds no '--- a/file' / '+++ b/file' header; send a unified "
                         "diff, search/replace blocks or whole files.")
+    if sum(1 for _, _, body in sections for line in body if line.startswith("@@")) > MAX_EDITS:
+        raise EditError(f"The diff has more than {MAX_EDITS} hunks; split it into several "
+                        "proposals.")
     files: list[_File] = []
     for source, target, body in sections:
         deleting = target.strip() == "/dev/null"
@@ -227,8 +273,19 @@ def _rebuild(text: str, read: Reader) -> str:
         old = None if source.strip() == "/dev/null" else read(path)
         if old is None and source.strip() != "/dev/null":
             raise EditError(f"{path} does not exist; a new file's diff starts '--- /dev/null'.")
+        if not deleting and source.strip() != "/dev/null" and _clean_path(source) != path \
+                and read(_clean_path(source)) is not None:
+            raise EditError(f"The diff names two files, {_clean_path(source)} and {path}, for "
+                            "one change; give the same path on its '---' and '+++' lines.")
         hunks = _loose_hunks(body)
         if deleting:
+            shown = [line[1:] for lines, _ in hunks for line in lines]
+            if any(line[0] == "+" for lines, _ in hunks for line in lines) or \
+                    [_words(line) for line in shown] != [_words(line) for line in
+                                                         _lines(old or "")]:
+                raise EditError(f"The diff deletes {path} but its lines are not all of the "
+                                "file's; read the file and remove every line, or change it "
+                                "instead.")
             files.append(_File(path, old, None))
         elif old is None:
             added = [line[1:] for lines, _ in hunks for line in lines if line[0] == "+"]
@@ -241,8 +298,9 @@ def _rebuild(text: str, read: Reader) -> str:
 def named_paths(text: str) -> list[str]:
     """The files a diff or search/replace blocks name, normalised, without reading any of
     them (what the tool policy judges before anything is read)."""
-    if BLOCK.search(text.replace("\r\n", "\n")):
-        return list(dict.fromkeys(_clean_path(path) for path, _, _ in parse_blocks(text)))
+    if any(_START.match(line) for line in text.replace("\r\n", "\n").split("\n")):
+        return list(dict.fromkeys(_clean_path(path, prefixed=False)
+                                  for path, _, _ in parse_blocks(text)))
     lines = _strip_fences(text.replace("\r\n", "\n")).split("\n")
     paths = []
     for first, second in itertools.pairwise(lines):
@@ -252,19 +310,48 @@ def named_paths(text: str) -> list[str]:
     return list(dict.fromkeys(paths))
 
 
+def _scan_blocks(lines: list[str]) -> list[tuple[int, str, str]]:
+    """(index of its SEARCH line, search, replace) for each block, in one pass over the lines.
+
+    A block with no divider, or more than one (an RST heading, conflict markers in the code),
+    or a SEARCH line inside another block cannot be split for certain: it is refused.
+    """
+    found: list[tuple[int, str, str]] = []
+    start: int | None = None
+    dividers: list[int] = []
+    for index, line in enumerate(lines):
+        if _START.match(line):
+            if start is not None:
+                raise EditError("A '<<<<<<< SEARCH' line comes inside another search/replace "
+                                "block; close each block with '>>>>>>> REPLACE', or send a diff.")
+            start, dividers = index, []
+        elif start is not None and _DIVIDER.match(line):
+            dividers.append(index)
+        elif start is not None and _END.match(line):
+            if len(dividers) != 1:
+                raise EditError(f"A search/replace block has {len(dividers)} '=======' lines, so "
+                                "where SEARCH ends is not certain; send a diff for text that "
+                                "holds such a line.")
+            found.append((start, "".join(f"{x}\n" for x in lines[start + 1:dividers[0]]),
+                          "".join(f"{x}\n" for x in lines[dividers[0] + 1:index])))
+            start = None
+    return found
+
+
 def parse_blocks(text: str) -> list[tuple[str, str, str]]:
     """(path, search, replace) for each search/replace block; the path is the line above."""
     found = []
-    text = text.replace("\r\n", "\n")
-    for match in BLOCK.finditer(text):
-        above = [line.strip() for line in text[:match.start()].split("\n") if line.strip()]
-        while above and above[-1].startswith("```"):  # the path sits above the fence
-            above.pop()
-        path = above[-1].strip("`*:# ").removeprefix("path=").strip() if above else ""
+    lines = text.replace("\r\n", "\n").split("\n")
+    for start, search, replace in _scan_blocks(lines):
+        above = start - 1
+        while above >= 0 and (not lines[above].strip() or lines[above].strip().startswith("```")):
+            above -= 1  # the path sits above the fence
+        path = lines[above].strip().strip("`*:# ").removeprefix("path=").strip() \
+            if above >= 0 else ""
         if not path or " " in path:
             raise EditError("A search/replace block needs its file's path alone on the line "
                             "above it (or above its ``` fence).")
-        found.append((path, match.group(1), match.group(2)))
+        found.append((path, search, replace))
     if not found:
         raise EditError("No search/replace block was found: a path line, '<<<<<<< SEARCH', the "
                         "text, '=======', the new text, '>>>>>>> REPLACE'.")
@@ -273,9 +360,13 @@ def parse_blocks(text: str) -> list[tuple[str, str, str]]:
 
 def from_blocks(blocks: Iterable[tuple[str, str, str]], read: Reader) -> str:
     """An exact diff for search/replace blocks, applied in order."""
+    blocks = list(blocks)
+    if len(blocks) > MAX_EDITS:
+        raise EditError(f"The change has {len(blocks)} search/replace blocks; past {MAX_EDITS}, "
+                        "split it into several proposals.")
     files: dict[str, _File] = {}
     for raw, search, replace in blocks:
-        path = _clean_path(raw)
+        path = _clean_path(raw, prefixed=False)
         if path not in files:
             files[path] = _File(path, read(path), read(path))
         f = files[path]
@@ -292,9 +383,19 @@ def _replace_once(text: str, search: str, replace: str, path: str) -> str:
     if not search.strip():
         raise EditError(f"A block for {path} has an empty SEARCH, but the file exists; search "
                         "for the lines to change.")
-    count = text.count(search)
+    if _is_crlf(text) and "\r" not in search + replace:  # the file's CRLF on the new lines
+        return _replace_once(text.replace("\r\n", "\n"), search, replace, path) \
+            .replace("\n", "\r\n")
+    if search.endswith("\n") and replace and not replace.endswith("\n"):
+        replace += "\n"  # whole lines for whole lines: never the next line joined on
+    hits, index = [], text.find(search)
+    while index != -1:  # whole lines match whole lines only, never the tail of another line
+        if not search.endswith("\n") or index == 0 or text[index - 1] == "\n":
+            hits.append(index)
+        index = text.find(search, index + 1)
+    count = len(hits)
     if count == 1:
-        return text.replace(search, replace, 1)
+        return text[:hits[0]] + replace + text[hits[0] + len(search):]
     if count > 1:
         raise EditError(f"The SEARCH text occurs {count} times in {path}; include more lines so "
                         "it occurs once.")
@@ -302,6 +403,8 @@ def _replace_once(text: str, search: str, replace: str, path: str) -> str:
     trimmed = [line.rstrip() for line in file]  # trailing whitespace on either side aside
     at = _locate(trimmed, [line.rstrip() for line in needle], path, None)
     new = _lines(replace)
+    if new:
+        _check_indent(trimmed[at:at + len(needle)], needle, path, at)
     return _join(file[:at] + new + file[at + len(needle):], text.endswith("\n"))
 
 
@@ -309,16 +412,20 @@ def from_files(files: Iterable[Mapping[str, str]], read: Reader) -> str:
     """An exact diff for whole new contents of small files."""
     changed = []
     for item in files:
-        path, content = _clean_path(str(item["path"])), str(item["content"])
+        path, content = _clean_path(str(item["path"]), prefixed=False), str(item["content"])
         if len(content) > MAX_WHOLE_FILE:
             raise EditError(f"The new content of {path} is {len(content):,} characters; past "
                             f"{MAX_WHOLE_FILE:,}, send a diff or search/replace blocks.")
-        changed.append(_File(path, read(path), content))
+        old = read(path)
+        if _is_crlf(old) and "\r" not in content:  # the file keeps its line ends
+            content = content.replace("\n", "\r\n")
+        changed.append(_File(path, old, content))
     return exact_diff(changed)
 
 
 def from_text(text: str, read: Reader) -> str:
     """What a person pastes (`sage apply`, `sage review`): a diff, or search/replace blocks."""
-    if BLOCK.search(text.replace("\r\n", "\n")):
+    lines = text.replace("\r\n", "\n").split("\n")
+    if any(_START.match(line) for line in lines) and any(_END.match(line) for line in lines):
         return from_blocks(parse_blocks(text), read)
     return from_diff(text, read)

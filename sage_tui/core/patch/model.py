@@ -211,12 +211,16 @@ def _strip_fences(text: str) -> str:
     return body if body.endswith("\n") else body + "\n"
 
 
-def _clean_path(raw: str) -> str:
-    """The workspace-relative name a diff path means: unquoted, `./` and `//` folded."""
-    name = unquote_path(raw.strip())
+def _clean_path(raw: str, prefixed: bool = True) -> str:
+    """The workspace-relative name a diff path means: unquoted, `./` and `//` folded.
+
+    `prefixed=False` is for a name given as it is (an edit's or a file's `path`): neither
+    C-quoted nor carrying git's `a/` or `b/`, so `a/x.py` stays `a/x.py`.
+    """
+    name = unquote_path(raw.strip()) if prefixed else raw.strip()
     if "\0" in name:
         raise PatchError("A diff path contains a NUL byte.")
-    path = name[2:] if name.startswith(("a/", "b/")) else name
+    path = name[2:] if prefixed and name.startswith(("a/", "b/")) else name
     if path.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", path):
         raise PatchError(f"The diff names an absolute path {raw!r}; use paths relative to the "
                          "workspace, such as 'a/src/app.py'.")
@@ -250,13 +254,12 @@ def _modes(info: Iterable[str]) -> tuple[str | None, str | None]:
     return old, new
 
 
-def parse_patch(text: str, patch_id: str | None = None, description: str = "") -> Patch:
-    """Parse a unified diff.
+def screen(body: str) -> None:
+    """Refuse what no diff may do, however loosely it is written: links, submodules, binaries.
 
     Raises:
-        PatchError: a sentence saying what is wrong (header, counts, refused path or mode).
+        PatchError: naming the line.
     """
-    body = _strip_fences(text)
     for line in body.split("\n"):
         mode = line.rsplit(" ", 1)[-1]
         if line.startswith(("new file mode", "new mode", "old mode", "deleted file mode",
@@ -265,9 +268,19 @@ def parse_patch(text: str, patch_id: str | None = None, description: str = "") -
                              "SAGE refuses those, so change regular files only.")
         if line.startswith(("GIT binary patch", "Binary files ")):
             raise PatchError("The diff holds a binary change; SAGE applies text changes only.")
+
+
+def parse_patch(text: str, patch_id: str | None = None, description: str = "") -> Patch:
+    """Parse a unified diff.
+
+    Raises:
+        PatchError: a sentence saying what is wrong (header, counts, refused path or mode).
+    """
+    body = _strip_fences(text)
+    screen(body)
     try:
         parsed = PatchSet(body)
-    except UnidiffParseError as exc:
+    except (UnidiffParseError, ValueError) as exc:  # ValueError: a number too long to read
         detail = " ".join(str(exc).split())[:200]
         raise PatchError(f"The diff cannot be read: {detail}; check the @@ line counts against the "
                          "lines that follow them.") from exc

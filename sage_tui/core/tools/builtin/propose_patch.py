@@ -11,7 +11,7 @@ from typing import Any
 
 from sage_tui.core.patch.check import diagnose
 from sage_tui.core.patch.edits import Reader, from_blocks, from_files, from_text, named_paths
-from sage_tui.core.patch.model import PatchError, parse_patch
+from sage_tui.core.patch.model import PatchError, _clean_path, parse_patch
 from sage_tui.core.tools.registry import Tool, ToolContext, ToolFailure, ToolOutput
 from sage_tui.core.workspace.workspace import PathDenied
 
@@ -22,6 +22,8 @@ def _reader(ctx: ToolContext) -> Reader:
             return ctx.workspace.read_bytes(path).decode("utf-8", "surrogateescape")
         except FileNotFoundError:
             return None
+        except IsADirectoryError:
+            raise PatchError(f"{path} is a folder; give a file's path.") from None
 
     return read
 
@@ -33,6 +35,9 @@ def exact_diff(ctx: ToolContext, args: dict[str, Any]) -> str:
         PatchError: the edit cannot be placed, or the call holds none of them.
     """
     read = _reader(ctx)
+    if sum(1 for key in ("diff", "edits", "files") if args.get(key)) > 1:
+        raise PatchError("The call holds more than one of 'diff', 'edits' and 'files'; send "
+                         "the change in one of them.")
     if args.get("edits"):
         return from_blocks([(str(e.get("path", "")), str(e.get("search", "")),
                              str(e.get("replace", ""))) for e in args["edits"]], read)
@@ -87,7 +92,8 @@ def _patch_targets(ctx: ToolContext, args: dict[str, Any]) -> list[str]:
     named = [str(item.get("path", "")) for key in ("edits", "files")
              for item in args.get(key) or [] if isinstance(item, dict)]
     try:  # judged on the names alone: nothing is read before the policy has ruled
-        paths = named + (named_paths(str(args["diff"])) if args.get("diff") else [])
+        paths = [_clean_path(p, prefixed=False) for p in named]  # as the patch will name them
+        paths += named_paths(str(args["diff"])) if args.get("diff") else []
         return [ctx.normalized(p) for p in dict.fromkeys(paths)] or ["."]
     except (PatchError, OSError, ValueError):
         return ["."]  # the call fails validation in propose_patch with the reason
