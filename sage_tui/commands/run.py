@@ -45,9 +45,10 @@ def run_task(task: str, *, mode: str | None, workspace: Path | None, as_json: bo
         raise UsageError("The task is empty; say what you want, e.g. sage run \"what does cli.py do?\"")
     settings = load_settings()
     if latest:  # carry on with this workspace's newest conversation
-        from sage_tui.commands.ui import latest_session
+        from sage_tui.core.log.sessions import latest_session
+        from sage_tui.paths import sage_paths
 
-        earlier = latest_session(root)
+        earlier = latest_session(sage_paths().sessions, root)
         if earlier is None:
             click.echo(f"No earlier session in {root}; starting a new one.", err=True)
         settings = replace(settings, session_id=earlier or settings.session_id)

@@ -65,7 +65,9 @@ def run_workbench(workspace: Path | None, mode: str | None, *, latest: bool = Fa
     settings = load_settings()
     intro = None
     if latest:
-        session_id = latest_session(root)
+        from sage_tui.core.log.sessions import latest_session
+
+        session_id = latest_session(sage_paths().sessions, root)
         if session_id is None:
             intro = f"There is no earlier session in {root} to continue; this is a new one."
     while True:
@@ -82,14 +84,6 @@ def run_workbench(workspace: Path | None, mode: str | None, *, latest: bool = Fa
         if app.next_session is None:
             return app.return_code or 0
         session_id, mode, intro = app.next_session, None, None  # /resume: the chosen one
-
-
-def latest_session(root: Path) -> str | None:
-    """The id of the newest conversation recorded in `root`, if any."""
-    from sage_tui.core.log.sessions import resumable
-
-    found = resumable(sage_paths().sessions, root, limit=1)
-    return found[0].session_id if found else None
 
 
 def run_resume(ref: str | None, workspace: Path | None, mode: str | None) -> int:

@@ -149,6 +149,12 @@ def resumable(directory: Path, workspace: Path, limit: int | None = 50) -> list[
     return found
 
 
+def latest_session(directory: Path, workspace: Path) -> str | None:
+    """The id of the newest conversation recorded in `workspace` (`--continue`), if any."""
+    found = resumable(directory, workspace, limit=1)
+    return found[0].session_id if found else None
+
+
 def resumable_session(ref: str, directory: Path, workspace: Path) -> str:
     """The id of the session `ref` names (an id or a unique prefix), checked to be a
     conversation recorded in `workspace`.
@@ -290,6 +296,7 @@ __all__ = [
     "SessionNotFound",
     "SessionSummary",
     "follow",
+    "latest_session",
     "list_sessions",
     "resolve",
     "resumable",
