@@ -17,7 +17,8 @@ from sage_tui.config import Settings, load_models, load_settings
 from sage_tui.core.agent.approval import Approver, ModeApprover
 from sage_tui.core.agent.checkpoints import Checkpoints
 from sage_tui.core.agent.codeflow import CodeFlow
-from sage_tui.core.agent.experts import INSTRUCTION_FILES, Experts, MemoryStore
+from sage_tui.core.agent.experts import INSTRUCTION_FILES, Experts
+from sage_tui.core.agent.memory import MemoryStore
 from sage_tui.core.agent.orchestrator import Orchestrator
 from sage_tui.core.agent.resume import History
 from sage_tui.core.errors import UsageError

@@ -135,7 +135,8 @@ def test_undo_acts_only_on_the_patch_that_was_shown(tmp_path: Path) -> None:
 def test_a_link_a_bad_range_or_a_huge_file_is_not_pinned_whole(tmp_path: Path) -> None:
     repo = git_repo(tmp_path / "repo", {"f.py": "x = 1\n", "big.py": "# line\n" * 20_000})
     (repo / "link.py").symlink_to(repo / "f.py")
-    from sage_tui.core.agent.experts import MAX_PINNED, Experts, MemoryStore
+    from sage_tui.core.agent.experts import MAX_PINNED, Experts
+    from sage_tui.core.agent.memory import MemoryStore
 
     experts = Experts(repo, None, lambda e: None,  # type: ignore[arg-type]
                       MemoryStore(tmp_path / "m.json", tmp_path / "u.json"))

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from sage_tui.config import Settings, default_models
-from sage_tui.core.agent.experts import SUMMARY_AFTER, Experts, MemoryStore
+from sage_tui.core.agent.experts import SUMMARY_AFTER, Experts
+from sage_tui.core.agent.memory import MemoryStore
 from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.scripted import Scenario, ScriptedBackend
 from sage_tui.core.log.events import Event

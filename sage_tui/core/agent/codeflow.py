@@ -21,7 +21,7 @@ from typing import Any
 
 from sage_tui.core.agent.approval import ApprovalRequest
 from sage_tui.core.agent.checkpoints import PERSON, Checkpoints
-from sage_tui.core.agent.experts import MemoryStore
+from sage_tui.core.agent.memory import MemoryStore
 from sage_tui.core.agent.patchgate import PatchGate
 from sage_tui.core.agent.prompts import PLANNER_SYSTEM, REVIEWER_SYSTEM, coder_system
 from sage_tui.core.agent.toolloop import ToolLoop
