@@ -135,7 +135,8 @@ def build_session(workspace: Path, *, settings: Settings | None = None,
     memory = MemoryStore(state / "memory.json", sage_paths().data / "memory.json")
     instructions = (*INSTRUCTION_FILES, *((settings.instructions_file,)
                                           if settings.instructions_file else ()))
-    experts = Experts(workspace, llm, sink, memory, index=RetrievalIndex(confined),
+    index = RetrievalIndex(confined, state / "index.sqlite3")  # kept between processes
+    experts = Experts(workspace, llm, sink, memory, index=index,
                       instruction_files=instructions, files=confined)
     profile = (f"force:{settings.force_local_model}" if settings.force_local_model
                else settings.model_profile)

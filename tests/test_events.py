@@ -24,7 +24,7 @@ DESIGN_EVENTS = {
     "CHECKPOINT_RESOLVED", "PATCH_PROPOSED", "HUNK_DECISION", "PATCH_APPLIED", "PATCH_FAILED",
     "PATCH_REVERTED", "TEST_RUN", "ERROR", "MODE_CHANGED", "TURN_CANCELLED",
     "PROMPT_REDACTED", "SESSION_RESUMED", "SUMMARY_UPDATED", "CONVERSATION_CLEARED",
-    "COMMIT_CREATED", "CONTEXT_CHANGED",
+    "COMMIT_CREATED", "CONTEXT_CHANGED", "INDEX_PROGRESS",
 }
 
 SAMPLES: dict[str, dict[str, Any]] = {
@@ -33,6 +33,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "SUMMARY_UPDATED": {"text": "The user asked about the CLI.", "absorbed": 8},
     "CONVERSATION_CLEARED": {"by": "person", "messages": 4},
     "CONTEXT_CHANGED": {"pinned": ["app.py", "cli.py:10-40"], "by": "person"},
+    "INDEX_PROGRESS": {"done": 120, "total": 2000},
     "COMMIT_CREATED": {"sha": "0123456789abcdef", "message": "Fix\n\nSage-Session: s",
                        "files": ["a.py"], "by": "person"},
     "SESSION_STARTED": {"workspace": "/w", "mode": "auto", "profile": "test", "version": "0.1.0"},

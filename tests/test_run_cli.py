@@ -171,3 +171,28 @@ def test_a_coder_answer_without_a_patch_reaches_stdout_named_once(repo: Path,
     assert "read_file: read_file" not in out.stderr
     assert out.stderr.strip().splitlines()[-1].startswith(
         "Error: The task did not complete: read_file: ")
+
+
+def test_the_first_run_in_a_big_repository_shows_the_index_building_and_the_next_does_not(
+        tmp_path: Path, fake_ollama: Start) -> None:
+    files = {f"pkg/mod_{i:03}.py": f"def handler_{i}():\n    return {i}\n" for i in range(150)}
+    big = git_repo(tmp_path / "big", {"cli.py": "def main():\n    start_server(port=8080)\n",
+                                      **files})
+    server = fake_ollama(QA)
+    first = run(big, "where does the server start?", "--mode", "silent", host=server.host)
+    assert first.returncode == 0, first.stderr
+    assert "indexing the workspace: 151/151 files" in first.stderr
+    records = read_session(sessions_dir() / "run-test.jsonl")
+    progress = [r["data"] for r in records if r["event"] == "INDEX_PROGRESS"]
+    assert progress[0] == {"done": 0, "total": 151} and progress[-1] == {"done": 151, "total": 151}
+    order = [r["event"] for r in records if r["event"] in ("INDEX_PROGRESS", "EXPERT_PACKET")]
+    assert order.index("EXPERT_PACKET") > max(i for i, e in enumerate(order)
+                                              if e == "INDEX_PROGRESS")
+
+    again = run(big, "where does the server start?", "--mode", "silent", host=server.host,
+                extra_env={"SAGE_SESSION_ID": "run-test-2"})
+    assert again.returncode == 0 and "indexing" not in again.stderr
+    packets = [r["data"] for r in read_session(sessions_dir() / "run-test-2.jsonl")
+               if r["event"] == "EXPERT_PACKET" and r["data"]["expert"] == "retrieval"]
+    assert packets[0]["health"] == {"files": 151, "skipped": 0, "stale": 0}
+    assert "cli.py:2" in packets[0]["citations"]

@@ -35,6 +35,21 @@ def _progress(record: Record) -> None:
                    err=True)
 
 
+def _indexing(record: Record) -> None:
+    """The retrieval index's first build can take seconds: one line on stderr that counts up
+    (rewritten in place on a terminal; only its last state otherwise)."""
+    if record["event"] != EventName.INDEX_PROGRESS:
+        return
+    data = record.get("data") or {}
+    done, total = data.get("done"), data.get("total")
+    line = f"· indexing the workspace: {done}/{total} files"
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r{line}" + ("\n" if done == total else ""))
+        sys.stderr.flush()
+    elif done == total:
+        click.echo(click.style(line, dim=True), err=True)
+
+
 def run_task(task: str, *, mode: str | None, workspace: Path | None, as_json: bool,
              backend_for: BackendFactory | None = None, latest: bool = False) -> int:
     """Implement `sage run`; return the exit code."""
@@ -58,8 +73,9 @@ def run_task(task: str, *, mode: str | None, workspace: Path | None, as_json: bo
     from sage_tui.commands.prompts import TerminalApprover
 
     approver = TerminalApprover()  # asked only in research mode (a continued session's too)
+    subscribers = ((_progress,) if chatty else ()) + ((_indexing,) if not as_json else ())
     session = build_session(root, settings=settings, backend_for=backend_for,
-                            subscribers=(_progress,) if chatty else (), approver=approver,
+                            subscribers=subscribers, approver=approver,
                             mode=mode)  # type: ignore[arg-type]
     return asyncio.run(_run(session, task, as_json))
 

@@ -204,6 +204,41 @@ async def test_the_busy_line_clears_after_an_unexpected_failure(tmp_path: Path) 
         await until(pilot, lambda: not busy.has_class("busy"), "the busy line cleared")
 
 
+async def test_the_busy_line_counts_files_while_the_index_builds(tmp_path: Path) -> None:
+    import threading
+
+    from sage_tui.ui.widgets.busy import BusyLine
+
+    root = workspace(tmp_path / "repo")
+    for i in range(150):  # a workspace big enough that its first index build is reported
+        (root / f"gen_{i:03}.py").write_text(f"def word_count_{i}():\n    return {i}\n")
+    retrieval = {"label": "scripted model", "rules": [
+        {"when": {"role": "router"}, "reply": {"json": {"kind": "qa", "reasoningText": "x",
+                                                        "experts": ["retrieval"]}}},
+        {"when": {}, "reply": "word_count is in gen_001.py."}]}
+    app = make_app(root, retrieval)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await until(pilot, lambda: app.session is not None, "the session")
+        index = app.session.orchestrator.experts.index
+        held, reading = threading.Event(), index._body
+
+        def slow(name: str) -> str | None:  # the build stops half-way until the test looks
+            if name == "gen_075.py":
+                held.wait(30)
+            return reading(name)
+
+        index._body = slow  # type: ignore[method-assign]
+        busy = app.workbench.query_one(BusyLine)
+        await send(pilot, "where is word_count?")
+        await until(pilot, lambda: "indexing the workspace:" in str(busy.render()),
+                    "the index's progress on the busy line")
+        shown = str(busy.render())
+        held.set()
+        assert "/1" in shown and " files" in shown, shown
+        await until(pilot, lambda: not app._turn_running, "the turn")
+        assert "word_count is in gen_001.py." in texts(app)
+
+
 async def test_slash_diff_shows_only_what_landed(tmp_path: Path) -> None:
     from sage_tui.ui.screens.diff_review import DiffReviewScreen
     from sage_tui.ui.screens.modals import PlanModal

@@ -119,9 +119,20 @@ class Experts:
 
     async def _retrieval(self, query: str) -> tuple[Packet, dict[str, Any]]:
         assert self.index is not None
-        hits, health = await asyncio.to_thread(self.index.search, query)
-        extra = {"health": {"files": health.files, "skipped": health.skipped,
-                            "stale": health.stale}}
+        loop = asyncio.get_running_loop()
+        emit = emitter(self.sink)
+
+        def announce(done: int, total: int) -> None:
+            emit(EventName.INDEX_PROGRESS, {"done": done, "total": total})
+
+        def progress(done: int, total: int) -> None:  # called from the worker thread
+            loop.call_soon_threadsafe(announce, done, total)
+
+        hits, health = await asyncio.to_thread(self.index.search, query, 5, progress)
+        extra: dict[str, Any] = {"health": {"files": health.files, "skipped": health.skipped,
+                                            "stale": health.stale}}
+        if health.note:
+            extra["health"]["note"] = health.note
         if not hits:
             text = f"No evidence: nothing in the workspace matches this message ({health.describe()})."
             return Packet("retrieval", text, (), False), extra

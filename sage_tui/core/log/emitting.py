@@ -22,6 +22,7 @@ from sage_tui.core.log.events import (
     EventName,
     ExpertPacket,
     HunkDecision,
+    IndexProgress,
     Message,
     ModeChange,
     ModelRoutingDecision,
@@ -140,6 +141,9 @@ class Emit(Protocol):
                  turn: int | None = None) -> None: ...
     @overload
     def __call__(self, name: Literal[EventName.CONTEXT_CHANGED], data: ContextChanged,
+                 turn: int | None = None) -> None: ...
+    @overload
+    def __call__(self, name: Literal[EventName.INDEX_PROGRESS], data: IndexProgress,
                  turn: int | None = None) -> None: ...
 
 

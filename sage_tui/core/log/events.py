@@ -33,6 +33,7 @@ from sage_tui.core.log.payloads import (
     ExpertPacket,
     HunkDecision,
     HunkVerdict,
+    IndexProgress,
     Message,
     Mode,
     ModeChange,
@@ -98,6 +99,7 @@ class EventName(StrEnum):
     CONVERSATION_CLEARED = "CONVERSATION_CLEARED"
     COMMIT_CREATED = "COMMIT_CREATED"
     CONTEXT_CHANGED = "CONTEXT_CHANGED"
+    INDEX_PROGRESS = "INDEX_PROGRESS"
 
 
 PAYLOADS: dict[EventName, type] = {
@@ -132,6 +134,7 @@ PAYLOADS: dict[EventName, type] = {
     EventName.CONVERSATION_CLEARED: ConversationCleared,
     EventName.COMMIT_CREATED: CommitCreated,
     EventName.CONTEXT_CHANGED: ContextChanged,
+    EventName.INDEX_PROGRESS: IndexProgress,
 }
 
 def _required(payload: type) -> frozenset[str]:
@@ -209,6 +212,7 @@ __all__ = [
     "ExpertPacket",
     "HunkDecision",
     "HunkVerdict",
+    "IndexProgress",
     "Message",
     "Mode",
     "ModeChange",

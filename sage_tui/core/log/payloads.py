@@ -271,6 +271,13 @@ class ContextChanged(TypedDict):
     by: str
 
 
+class IndexProgress(TypedDict):
+    """The retrieval index is reading files (a first build, or many changed files)."""
+
+    done: int
+    total: int  # files to read in this refresh
+
+
 class CommitCreated(TypedDict):
     sha: str
     message: str

@@ -27,7 +27,7 @@ CATEGORIES: dict[str, str] = {
     "PATCH_FAILED": "error", "PATCH_REVERTED": "patch", "TEST_RUN": "test", "ERROR": "error",
     "MODE_CHANGED": "checkpoint", "TURN_CANCELLED": "checkpoint", "PROMPT_REDACTED": "policy",
     "SESSION_RESUMED": "session", "SUMMARY_UPDATED": "model", "CONVERSATION_CLEARED": "message",
-    "COMMIT_CREATED": "patch", "CONTEXT_CHANGED": "routing",
+    "COMMIT_CREATED": "patch", "CONTEXT_CHANGED": "routing", "INDEX_PROGRESS": "routing",
 }
 
 
@@ -139,6 +139,7 @@ _FORMATS: dict[str, Callable[[Mapping[str, Any]], str]] = {
                                  + f": {_one_line(str(d.get('message', '')).split(chr(10))[0], 60)}"),
     "CONTEXT_CHANGED": lambda d: (f"pinned: {_list(d.get('pinned'))}" if d.get("pinned")
                                   else "nothing pinned"),
+    "INDEX_PROGRESS": lambda d: f"indexing the workspace: {d.get('done', '?')}/{d.get('total', '?')} files",
     "ERROR": lambda d: f"{d.get('where', '?')} {d.get('kind', '?')}: {_one_line(d.get('message', ''), 100)}",
 }
 

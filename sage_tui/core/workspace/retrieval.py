@@ -1,25 +1,30 @@
 """Ranked lexical search over the workspace, with `file:line` citations.
 
-Files come from `git ls-files --cached --others --exclude-standard` (so `.gitignore`
-is respected) or, outside git, a walk that skips the usual build and tool folders.
-Each file is split into identifier-aware terms per line; a query ranks files with
-BM25 (path matches count too) and cites each file's best line. The index refreshes
-incrementally: files whose size or mtime changed are re-read, and the health report
-says how many were indexed, skipped (binary, too large, unreadable) and stale.
+Files come from `git ls-files` (so `.gitignore` is respected) or, outside git, a walk
+that skips the usual build and tool folders. Each file is split into identifier-aware
+terms and kept in a SQLite FTS5 index in SAGE's state folder (`indexstore.py`), which a
+query ranks with BM25 (path terms count too); the best line of each file found is
+cited. The index outlives the process and refreshes incrementally: a tracked file
+whose git blob id is unchanged is never re-read (a checkout that only touched mtimes
+costs nothing), other files are re-read when their size or mtime changed. The health
+report says how many files are indexed, skipped (binary, too large, unreadable) and
+refreshed; a long build reports its progress.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import re
+import sqlite3
 import subprocess
-from collections import Counter
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from sage_tui.core.log.redaction import clip
 from sage_tui.core.workspace.gitcmd import git_argv, git_env
+from sage_tui.core.workspace.indexstore import IndexStore
 from sage_tui.core.workspace.workspace import Workspace
 
 MAX_FILE_BYTES = 512 * 1024
@@ -35,6 +40,12 @@ STOPWORDS = frozenset(
 )
 _TERM = re.compile(r"[A-Za-z0-9_]+")
 _SUBWORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+MAX_QUERY_TERMS = 32
+PROGRESS_FROM = 100  # a refresh reading at least this many files reports its progress
+_CHECKPOINT_EVERY = 500  # files: a long build interrupted keeps what it had done
+_SPLITS: dict[str, tuple[str, ...]] = {}  # identifier → its terms (identifiers repeat)
+
+Progress = Callable[[int, int], None]  # (files read, files to read)
 
 
 def terms(text: str) -> list[str]:
@@ -55,15 +66,21 @@ def query_terms(text: str) -> list[str]:
 
 def list_workspace_files(root: Path) -> list[str]:
     """The workspace's files, relative, `.gitignore` respected (git) or common junk skipped."""
+    return list(_listing(root))
+
+
+def _listing(root: Path) -> dict[str, str | None]:
+    """The workspace's files (sorted, at most MAX_FILES), each with git's blob id when git
+    knows the file on disk matches it (tracked, regular, not modified), else None."""
     try:
         out = subprocess.run(
-            git_argv("ls-files", "-z", "--cached", "--others", "--exclude-standard",
-                     workspace=root), capture_output=True, timeout=30, env=git_env())
+            git_argv("ls-files", "-z", "-t", "-s", "--cached", "--modified", "--others",
+                     "--exclude-standard", workspace=root),
+            capture_output=True, timeout=30, env=git_env())
     except (OSError, subprocess.TimeoutExpired):
         out = None
     if out is not None and out.returncode == 0:
-        names = [n for n in out.stdout.decode("utf-8", "replace").split("\0") if n]
-        return sorted(n for n in names if not n.startswith(".sage/"))[:MAX_FILES]
+        return _parse_listing(out.stdout.decode("utf-8", "replace"))
     found: list[str] = []
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d not in WALK_SKIP)
@@ -71,17 +88,31 @@ def list_workspace_files(root: Path) -> list[str]:
         found.extend(f if rel == "." else f"{rel}/{f}" for f in sorted(files))
         if len(found) >= MAX_FILES:
             break
-    return found[:MAX_FILES]
+    return dict.fromkeys(found[:MAX_FILES])
 
 
-@dataclass
-class _File:
-    mtime_ns: int
-    size: int
-    lines: list[str]
-    term_lines: dict[str, list[int]]
-    length: int
-    path_terms: frozenset[str]  # a path's terms also count towards its score
+def _parse_listing(text: str) -> dict[str, str | None]:
+    """`git ls-files -t -s` records: `? path` (untracked), `H mode blob stage\tpath`
+    (cached), `C ...` (modified or deleted), `M ...` (unmerged), `S ...` (skip-worktree)."""
+    blobs: dict[str, str | None] = {}
+    changed: set[str] = set()
+    for record in text.split("\0"):
+        tag, _, rest = record.partition(" ")
+        if tag == "?":
+            blobs.setdefault(rest, None)
+            continue
+        info, tab, path = rest.partition("\t")
+        fields = info.split()
+        if not tab or len(fields) != 3:
+            continue
+        mode, blob, stage = fields
+        if tag == "H" and stage == "0" and mode in ("100644", "100755"):
+            blobs.setdefault(path, blob)
+        else:
+            blobs.setdefault(path, None)
+            changed.add(path)
+    names = sorted(n for n in blobs if n and not n.startswith(".sage/"))[:MAX_FILES]
+    return {n: None if n in changed else blobs[n] for n in names}
 
 
 @dataclass(frozen=True)
@@ -101,105 +132,157 @@ class IndexHealth:
     files: int
     skipped: int
     stale: int
+    read: int = 0  # files read from disk by this refresh
+    note: str = ""  # one sentence when the index is not what it should be
 
     def describe(self) -> str:
-        return f"index: {self.files} files, {self.skipped} skipped, {self.stale} refreshed"
+        text = f"index: {self.files} files, {self.skipped} skipped, {self.stale} refreshed"
+        return f"{text}; {self.note}" if self.note else text
 
 
 class RetrievalIndex:
-    """An in-memory index of one workspace; `search` refreshes it first."""
+    """One workspace's index, kept in `path` (SAGE's state folder) or, without one, in
+    memory for this process; `search` refreshes it first. Thread-safe, one call at a time."""
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, path: Path | None = None) -> None:
         self.root = workspace.root
         self._workspace = workspace  # its read rules keep hidden files out of the index
-        self._files: dict[str, _File] = {}
-        self._skipped: dict[str, tuple[int, int]] = {}
+        self._path = path
+        self._store: IndexStore | None = None  # opened on first use, in the worker thread
+        self._lock = threading.Lock()
 
-    def refresh(self) -> IndexHealth:
+    def _opened(self) -> IndexStore:
+        if self._store is None:
+            self._store = IndexStore(self._path)
+        return self._store
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+    def refresh(self, progress: Progress | None = None) -> IndexHealth:
         """Bring the index up to date with the disk; report its health."""
-        listed = [n for n in list_workspace_files(self.root) if not self._workspace.hidden(n)]
-        seen = set(listed)
-        gone = [name for name in self._files if name not in seen]
-        stale = len(gone)
-        for name in gone:
-            del self._files[name]
-        for name in [n for n in self._skipped if n not in seen]:
-            del self._skipped[name]
-        for name in listed:
-            try:
-                info = self._workspace.lstat(name)
-            except OSError:
-                info = None
-            if info is None:  # listed by git but deleted from disk, or not reachable
-                if self._files.pop(name, None) is not None:
-                    stale += 1
-                self._skipped.pop(name, None)
-                continue
-            key = (info.st_mtime_ns, info.st_size)
-            entry = self._files.get(name)
-            if entry is not None and (entry.mtime_ns, entry.size) == key:
-                continue
-            if self._skipped.get(name) == key:
-                continue
-            if entry is not None:
-                stale += 1
-            indexed = self._read(name, key)
-            if indexed is None:
-                self._files.pop(name, None)
-                self._skipped[name] = key
-            else:
-                self._skipped.pop(name, None)
-                self._files[name] = indexed
-        return IndexHealth(len(self._files), len(self._skipped), stale)
+        with self._lock:
+            return self._refresh(progress)
 
-    def _read(self, name: str, key: tuple[int, int]) -> _File | None:
-        if key[1] > MAX_FILE_BYTES:
+    def _refresh(self, progress: Progress | None) -> IndexHealth:
+        listed = {n: b for n, b in _listing(self.root).items() if not self._workspace.hidden(n)}
+        store = self._opened()
+        try:
+            with store.writing():
+                stale, read = self._update(store, listed, progress)
+        except sqlite3.OperationalError as exc:  # held by another process for too long
+            return self._counts(store, 0, 0, f"the index was not refreshed ({exc})")
+        return self._counts(store, stale, read, store.note)
+
+    @staticmethod
+    def _counts(store: IndexStore, stale: int, read: int, note: str) -> IndexHealth:
+        counts = dict(store.db.execute("SELECT indexed, count(*) FROM files GROUP BY indexed"))
+        return IndexHealth(counts.get(1, 0), counts.get(0, 0), stale, read, note)
+
+    def _update(self, store: IndexStore, listed: dict[str, str | None],
+                progress: Progress | None) -> tuple[int, int]:
+        known = store.keys()
+        stale = 0
+        for name in [n for n in known if n not in listed]:
+            store.remove(name)
+            stale += known[name][1]
+        todo: list[tuple[str, str, bool]] = []  # (name, key, known before)
+        for name, blob in listed.items():
+            before = known.get(name)
+            if blob is not None:
+                key = f"blob:{blob}"
+            else:
+                try:
+                    info = self._workspace.lstat(name)
+                except OSError:
+                    info = None
+                if info is None:  # listed by git but deleted from disk, or not reachable
+                    if before is not None:
+                        store.remove(name)
+                        stale += before[1]
+                    continue
+                key = f"stat:{info.st_mtime_ns}:{info.st_size}"
+            if before is None or before[0] != key:
+                todo.append((name, key, before is not None and before[1]))
+        report = progress if progress is not None and len(todo) >= PROGRESS_FROM else None
+        step = max(1, len(todo) // 20)
+        for done, (name, key, was_indexed) in enumerate(todo):
+            if report is not None and done % step == 0:
+                report(done, len(todo))
+            if done and done % _CHECKPOINT_EVERY == 0:
+                store.checkpoint()
+            store.put(name, key, self._body(name), " ".join(terms(name)))
+            stale += was_indexed
+        if report is not None:
+            report(len(todo), len(todo))
+        return stale, len(todo)
+
+    def _body(self, name: str) -> str | None:
+        """The file's terms, one group per line, or None when it is not indexed."""
+        data = self._text(name)
+        if data is None:
             return None
+        parts: list[str] = []
+        for line in data.split("\n"):
+            words = _TERM.findall(line)
+            if len(words) == 1:
+                parts.extend(_split(words[0]))
+            elif words:  # a term counts once per line (its frequency is lines holding it)
+                parts.extend(set().union(*map(_split, words)))
+        return " ".join(parts)
+
+    def _text(self, name: str) -> str | None:
         try:  # through the workspace: a symlink that leads out is refused, not followed
             data = self._workspace.read_bytes(name, MAX_FILE_BYTES + 1)
         except OSError:
             return None
-        if b"\0" in data[:8192]:
+        if len(data) > MAX_FILE_BYTES or b"\0" in data[:8192]:
             return None
-        lines = data.decode("utf-8", "replace").split("\n")
-        term_lines: dict[str, list[int]] = {}
-        length = 0
-        for number, line in enumerate(lines, start=1):
-            for term in set(terms(line)):
-                term_lines.setdefault(term, []).append(number)
-                length += 1
-        return _File(key[0], key[1], lines, term_lines, length, frozenset(terms(name)))
+        return data.decode("utf-8", "replace")
 
-    def search(self, query: str, limit: int = 5) -> tuple[list[Hit], IndexHealth]:
+    def search(self, query: str, limit: int = 5, progress: Progress | None = None
+               ) -> tuple[list[Hit], IndexHealth]:
         """Rank files for `query` and cite each file's best line."""
-        health = self.refresh()
-        wanted = query_terms(query)
-        if not wanted or not self._files:
-            return [], health
-        total = len(self._files)
-        average = sum(f.length for f in self._files.values()) / total or 1.0
-        df = Counter(t for f in self._files.values() for t in wanted if t in f.term_lines)
-        idf = {t: math.log(1 + (total - df[t] + 0.5) / (df[t] + 0.5)) for t in wanted}
-        scored: list[tuple[float, str]] = []
-        for name, entry in self._files.items():
-            score = 0.0
-            for term in wanted:
-                tf = len(entry.term_lines.get(term, ()))
-                if tf:
-                    score += idf[term] * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * entry.length / average))
-                if term in entry.path_terms:
-                    score += idf[term]
-            if score > 0:
-                scored.append((score, name))
-        scored.sort(key=lambda item: (-item[0], item[1]))
-        hits = []
-        for score, name in scored[:limit]:
-            entry = self._files[name]
-            per_line: Counter[int] = Counter()
-            for term in wanted:
-                for number in entry.term_lines.get(term, ()):
-                    per_line[number] += 1
-            best = min(per_line, key=lambda n: (-per_line[n], n)) if per_line else 1
-            text = entry.lines[best - 1].strip() if entry.lines else ""
-            hits.append(Hit(name, best, clip(text, 160), round(score, 3)))
+        with self._lock:
+            health = self._refresh(progress)
+            wanted = query_terms(query)[:MAX_QUERY_TERMS]
+            if not wanted or not health.files:
+                return [], health
+            ranked = self._opened().rank(wanted, limit * 2)
+        hits: list[Hit] = []
+        for name, score in ranked:
+            cited = self._cite(name, set(wanted))
+            if cited is not None:
+                hits.append(Hit(name, cited[0], clip(cited[1], 160), round(score, 3)))
+            if len(hits) == limit:
+                break
         return hits, health
+
+    def _cite(self, name: str, wanted: set[str]) -> tuple[int, str] | None:
+        """The line of `name` with the most query terms (the first of equals), read now."""
+        text = self._text(name)
+        if text is None:
+            return None  # changed under us since the refresh: leave it out
+        lines = text.split("\n")
+        best, most = 1, 0
+        for number, line in enumerate(lines, start=1):
+            low = line.lower()
+            if not any(term in low for term in wanted):
+                continue  # a term's every form is lower-case text of the line
+            found = len(wanted.intersection(terms(line)))
+            if found > most:
+                best, most = number, found
+        return best, lines[best - 1].strip()
+
+
+def _split(word: str) -> tuple[str, ...]:
+    """`word`'s terms, remembered (identifiers repeat, across files too)."""
+    split = _SPLITS.get(word)
+    if split is None:
+        if len(_SPLITS) > 200_000:
+            _SPLITS.clear()
+        split = _SPLITS[word] = tuple(dict.fromkeys(terms(word)))
+    return split

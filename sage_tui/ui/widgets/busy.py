@@ -1,7 +1,8 @@
 """The busy line: what SAGE is waiting on right now, for how long, so silence never looks
 like a hang. Drawn from records like every pane: a model call (role and model) from its
 MODEL_ROUTING_DECISION to its TOKEN_USAGE, the experts between the route and the first
-call, a tool from TOOL_CALL to its result, the tests until TEST_RUN. Hidden when idle.
+call (with the retrieval index's progress while it reads the workspace), a tool from
+TOOL_CALL to its result, the tests until TEST_RUN. Hidden when idle.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class BusyLine(Static):
             EventName.MODEL_ROUTING_DECISION: self._call, EventName.TOKEN_USAGE: self._called,
             EventName.TOOL_CALL: self._tool, EventName.TOOL_RESULT: self._done,
             EventName.TOOL_ERROR: self._done, EventName.TEST_RUN: self._done,
-            EventName.POLICY_DECISION: self._policy,
+            EventName.POLICY_DECISION: self._policy, EventName.INDEX_PROGRESS: self._indexing,
             **dict.fromkeys((EventName.ASSISTANT_MESSAGE, EventName.ERROR,
                              EventName.TURN_CANCELLED, EventName.HUMAN_CHECKPOINT_REACHED,
                              EventName.SESSION_ENDED), self._done),
@@ -67,6 +68,16 @@ class BusyLine(Static):
             self.show(next(reversed(self.calls.values())))
         else:
             self._done(record)
+
+    def _indexing(self, record: Record) -> None:
+        data = data_of(record)
+        if data.get("done") == data.get("total"):
+            self.show("gathering context: retrieval")
+        else:  # one line that counts up, the clock kept from the first record
+            since = self.since if self.doing.startswith("indexing") else clock()
+            self.show(f"indexing the workspace: {data.get('done')}/{data.get('total')} files")
+            self.since = since
+            self._tick()
 
     def _tool(self, record: Record) -> None:
         self.show(f"running {data_of(record).get('tool', 'a tool')}")

@@ -1,0 +1,152 @@
+"""The retrieval index's storage: SQLite's FTS5 with `bm25()` ranking, one row per file.
+
+Why SQLite: it is in the standard library (no native wheel to ship), FTS5 keeps an
+inverted index on disk and ranks with BM25 in C, and one file in SAGE's trusted state
+folder survives between processes, so a new `sage run` searches at once instead of
+re-reading the workspace. A file's row is keyed by what identifies its content without
+reading it: git's blob id for a tracked, unmodified file, else its size and mtime.
+
+The body column holds the identifier-aware terms `retrieval.terms` makes (whole
+identifiers and their snake/camel-case parts), so FTS5's own tokenizer only has to
+split on spaces. The schema version lives in `PRAGMA user_version`; another version,
+or a file SQLite cannot read, is thrown away and rebuilt: the index is a cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+BUSY_SECONDS = 60.0  # another SAGE process may be building the same index
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS files (id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE,"
+    " key TEXT NOT NULL, indexed INTEGER NOT NULL)",
+    "CREATE VIRTUAL TABLE IF NOT EXISTS docs USING fts5(path, body,"
+    " tokenize = \"unicode61 remove_diacritics 0 tokenchars '_'\")",
+)
+
+
+class IndexStore:
+    """One workspace's index in SQLite (a file, or memory when `path` is None)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.note = ""  # one sentence when the index could not be kept on disk
+        self.db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        if self.path is None:
+            return self._prepare(_connect(":memory:"))
+        for attempt in range(2):
+            try:
+                return self._prepare(_connect(self.path))
+            except (sqlite3.DatabaseError, OSError) as exc:  # not a database, torn, no room
+                damaged = getattr(exc, "sqlite_errorname", "") in ("SQLITE_NOTADB", "SQLITE_CORRUPT")
+                if attempt == 0 and damaged and _remove(self.path):
+                    continue  # a cache: start it again (never when it is only busy)
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                self.note = (f"the index could not be kept in {self.path} ({reason}), "
+                             "so it is rebuilt in memory in every process")
+                break
+        return self._prepare(_connect(":memory:"))
+
+    def _prepare(self, db: sqlite3.Connection) -> sqlite3.Connection:
+        try:  # under the write lock: a process creating the index is never undone by another
+            db.execute("BEGIN IMMEDIATE")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version != SCHEMA_VERSION:
+                db.execute("DROP TABLE IF EXISTS files")
+                db.execute("DROP TABLE IF EXISTS docs")
+                for statement in _SCHEMA:
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            db.execute("SELECT count(*) FROM docs").fetchone()  # reads the FTS5 tables once
+            db.commit()
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """One write transaction, taken before anything is compared, so a second process
+        building the same index waits and then finds the work done."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.rollback()
+            raise
+        self.db.commit()
+
+    def checkpoint(self) -> None:
+        """Commit what is done so far and carry on (a long build keeps its progress)."""
+        self.db.commit()
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def keys(self) -> dict[str, tuple[str, bool]]:
+        """path → (content key, indexed) for every file the index knows."""
+        return {path: (key, bool(indexed)) for path, key, indexed
+                in self.db.execute("SELECT path, key, indexed FROM files")}
+
+    def put(self, path: str, key: str, body: str | None, path_terms: str) -> None:
+        """Record `path` with its content key; `body` None means skipped (binary, too large)."""
+        self.remove(path)
+        cursor = self.db.execute("INSERT INTO files (path, key, indexed) VALUES (?, ?, ?)",
+                                 (path, key, body is not None))
+        if body is not None:
+            self.db.execute("INSERT INTO docs (rowid, path, body) VALUES (?, ?, ?)",
+                            (cursor.lastrowid, path_terms, body))
+
+    def remove(self, path: str) -> None:
+        row = self.db.execute("SELECT id FROM files WHERE path = ?", (path,)).fetchone()
+        if row is not None:
+            self.db.execute("DELETE FROM docs WHERE rowid = ?", (row[0],))
+            self.db.execute("DELETE FROM files WHERE id = ?", (row[0],))
+
+    def rank(self, wanted: Iterable[str], limit: int) -> list[tuple[str, float]]:
+        """The best files for any of `wanted` (terms of [a-z0-9_]), best first, with scores."""
+        match = " OR ".join(f'"{term}"' for term in wanted)
+        if not match:
+            return []
+        rows = self.db.execute(
+            "SELECT files.path, bm25(docs) AS rank FROM docs JOIN files ON files.id = docs.rowid"
+            " WHERE docs MATCH ? ORDER BY rank, files.path LIMIT ?", (match, limit))
+        return [(path, -rank) for path, rank in rows]
+
+
+def _connect(where: Path | str) -> sqlite3.Connection:
+    if isinstance(where, Path):
+        where.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(where, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
+                     0o600)  # never a planted link; private, like the rest of the state folder
+        os.close(fd)
+    db = sqlite3.connect(where, timeout=BUSY_SECONDS, isolation_level=None,
+                         check_same_thread=False)  # searches run in worker threads, one at a time
+    try:
+        try:  # WAL: readers in other processes never wait (a setting the file keeps)
+            db.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorname", "") not in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+                raise  # busy: another process is setting the file up, in WAL already
+        db.execute("PRAGMA synchronous = NORMAL")
+    except sqlite3.DatabaseError:
+        db.close()
+        raise
+    return db
+
+
+def _remove(path: Path) -> bool:
+    removed = False
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"{path}{suffix}")
+            removed = True
+    return removed
