@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from sage_tui.core.errors import UsageError
+from sage_tui.core.log.follow import follow
 from sage_tui.core.log.sessionlog import SessionLog, SessionNotFound
-from sage_tui.core.log.sessions import follow, list_sessions, resolve
+from sage_tui.core.log.sessions import list_sessions, resolve
 from tests.helpers import sessions_dir
 
 

@@ -13,9 +13,10 @@ import click
 
 from sage_tui.core.errors import UsageError
 from sage_tui.core.log.events import EVENT_NAMES
+from sage_tui.core.log.follow import follow
 from sage_tui.core.log.safetext import plain
 from sage_tui.core.log.sessionlog import TornTailWarning
-from sage_tui.core.log.sessions import Resolved, SessionSummary, follow, list_sessions, resolve
+from sage_tui.core.log.sessions import Resolved, SessionSummary, list_sessions, resolve
 from sage_tui.core.log.tracefmt import CATEGORIES, local_datetime, local_time, summary
 from sage_tui.paths import sage_paths
 
