@@ -14,8 +14,8 @@ cache and peak memory are a process's real ones), rounds interleaved:
 REPO is a git checkout of about 2,000 files (the figures in docs/retrieval.md are for
 Textual's repository, 2,120 files); without one, a git repository is made from the
 Python sources installed beside SAGE (Textual, Rich, Pygments, Hypothesis, ...: real
-code, up to 2,000 files; about 1,600 in the dev environment). Targets: warm first query <= 0.5 s; cold build no slower than before;
-peak memory no higher than before.
+code, up to 2,000 files; about 1,600 in the dev environment). Targets: warm first query
+<= 0.5 s; cold build no slower than before; peak memory no higher than before.
 """
 
 from __future__ import annotations

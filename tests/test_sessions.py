@@ -110,3 +110,77 @@ def test_follow_sees_records_across_rotations(sage_home: Path) -> None:
     # stop() is checked only when idle, so everything written before it is drained.
     assert seen == list(range(1, 302))
     assert len(list((sage_home / "data" / "sessions").glob("live.*.jsonl"))) >= 5
+
+
+def test_following_a_trace_id_merges_its_sessions_including_one_started_later(
+        sage_home: Path) -> None:
+    from sage_tui.core.log.follow import follow_trace
+
+    first = SessionLog.open(sessions_dir(), session_id="term-1", trace_id="ci-42", max_mb=0.002)
+    other = SessionLog.open(sessions_dir(), session_id="term-x", trace_id="ci-other")
+    first.emit("ERROR", {"where": "a", "kind": "k", "message": "first terminal"})
+    other.emit("ERROR", {"where": "x", "kind": "k", "message": "not this trace"})
+    seen: list[str] = []
+    later: list[SessionLog] = []
+
+    def act() -> bool:  # called whenever the follower is idle: the next terminal acts
+        if len(seen) == 1 and not later:
+            later.append(SessionLog.open(sessions_dir(), session_id="term-2", trace_id="ci-42"))
+            later[0].emit("ERROR", {"where": "b", "kind": "k", "message": "second terminal"})
+            for i in range(40):  # the first terminal rotates its log meanwhile
+                first.emit("TOOL_RESULT", {"summary": f"{i} " + "x" * 80})
+            other.emit("ERROR", {"where": "x", "kind": "k", "message": "still not this trace"})
+        return len(seen) >= 42
+
+    for record in follow_trace("ci-42", sessions_dir(), poll=0.01, stop=act):
+        seen.append(str(record["data"].get("message") or record["data"].get("summary")))
+    for log in (first, other, *later):
+        log.close()
+    assert seen[0] == "first terminal" and "second terminal" in seen
+    assert not any("not this trace" in s for s in seen)
+    assert [s for s in seen if s[0].isdigit()] == [f"{i} " + "x" * 80 for i in range(40)]
+    assert len(list((sage_home / "data" / "sessions").glob("term-1.*.jsonl"))) >= 1
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 7, 64])
+def test_a_trace_id_is_found_wherever_a_read_chunk_cuts_it(tmp_path: Path, chunk: int) -> None:
+    from sage_tui.core.log.logfiles import find_in_file
+    from sage_tui.core.log.sessions import trace_needle
+
+    needle = trace_needle("ci-42")
+    for at in range(0, 40):
+        path = tmp_path / f"{at}.jsonl"
+        path.write_bytes(b"x" * at + needle + b"y" * 5)
+        assert find_in_file(path, needle, chunk=chunk)[0], (chunk, at)
+        path.write_bytes(b"x" * at + needle[:-1] + b"y" * 5)
+        found, stopped = find_in_file(path, needle, chunk=chunk)
+        assert not found
+        with path.open("ab") as handle:  # the file grows: the search resumes where it stopped
+            handle.write(b"z" + needle)
+        assert find_in_file(path, needle, stopped, chunk=chunk)[0]
+
+
+def test_trace_follow_on_the_command_line_shows_both_terminals(sage_home: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    first = SessionLog.open(sessions_dir(), session_id="cli-1", trace_id="ci-77")
+    first.emit("ERROR", {"where": "a", "kind": "k", "message": "from terminal one"})
+    follower = subprocess.Popen([sys.executable, "-m", "sage_tui", "trace", "ci-77", "--follow"],
+                                stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+    watchdog = threading.Timer(60, follower.kill)  # a follower that never prints fails, not hangs
+    watchdog.start()
+    try:
+        assert follower.stdout is not None
+        assert "from terminal one" in follower.stdout.readline()
+        second = SessionLog.open(sessions_dir(), session_id="cli-2", trace_id="ci-77")
+        second.emit("ERROR", {"where": "b", "kind": "k", "message": "from terminal two"})
+        line = follower.stdout.readline()
+        assert "from terminal two" in line and "cli-2"[-6:] in line
+        second.close()
+    finally:
+        watchdog.cancel()
+        follower.terminate()
+        follower.wait(10)
+        first.close()

@@ -13,7 +13,7 @@ import click
 
 from sage_tui.core.errors import UsageError
 from sage_tui.core.log.events import EVENT_NAMES
-from sage_tui.core.log.follow import follow
+from sage_tui.core.log.follow import follow, follow_trace
 from sage_tui.core.log.safetext import plain
 from sage_tui.core.log.sessionlog import TornTailWarning
 from sage_tui.core.log.sessions import Resolved, SessionSummary, list_sessions, resolve
@@ -98,9 +98,7 @@ def run_trace(ref: str | None, events: tuple[str, ...], *, as_json: bool, follow
     if not as_json:
         _header(target)
     if follow:
-        if target.kind != "session":
-            raise UsageError("--follow follows one session; give a session id, not a trace id.")
-        _emit(_follow(target), wanted, as_json, show_session=False)
+        _emit(_follow(target), wanted, as_json, show_session=target.kind == "trace")
         return
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", TornTailWarning)
@@ -111,6 +109,9 @@ def run_trace(ref: str | None, events: tuple[str, ...], *, as_json: bool, follow
 
 def _follow(target: Resolved) -> Iterator[dict[str, Any]]:
     try:
-        yield from follow(target.sessions[0])
+        if target.kind == "trace":  # every session carrying it, those started later too
+            yield from follow_trace(target.name, sage_paths().sessions)
+        else:
+            yield from follow(target.sessions[0])
     except KeyboardInterrupt:
         return

@@ -88,6 +88,25 @@ def read_last_line(path: Path) -> tuple[bytes, int]:
             chunk *= 4
 
 
+def find_in_file(path: Path, needle: bytes, start: int = 0, chunk: int = 1 << 20
+                 ) -> tuple[bool, int]:
+    """Whether `needle` occurs in `path` from byte `start` on, read a chunk at a time (never
+    the whole file), and where the search stopped (resume there once the file grew)."""
+    keep = len(needle) - 1
+    try:
+        with path.open("rb") as handle:
+            handle.seek(start)
+            carry, offset = b"", start
+            while data := handle.read(chunk):
+                if needle in carry + data:
+                    return True, offset + len(data)
+                carry = (carry + data)[-keep:] if keep else b""
+                offset += len(data)
+            return False, max(start, offset - keep)
+    except FileNotFoundError:
+        return False, start
+
+
 def parse_record(raw: bytes) -> dict[str, Any] | None:
     """Decode one log line; None unless it is a JSON object with an integer `seq`."""
     try:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sage_tui.core.errors import UsageError
-from sage_tui.core.log.logfiles import PART_NAME_RE, parse_record, session_parts
+from sage_tui.core.log.logfiles import PART_NAME_RE, find_in_file, parse_record, session_parts
 from sage_tui.core.log.sessionlog import SessionNotFound, SessionReader, find_session_files
 
 _SUMMARY_TAIL_BYTES = 1 << 20
@@ -196,6 +196,11 @@ class Resolved:
         return heapq.merge(*streams, key=lambda r: (str(r.get("ts", "")), r.get("seq", 0)))
 
 
+def trace_needle(trace_id: str) -> bytes:
+    """The bytes a record carrying `trace_id` holds, as the log writes them."""
+    return b'"trace_id":' + json.dumps(trace_id, ensure_ascii=False).encode()
+
+
 def resolve(ref: str, directory: Path) -> Resolved:
     """Resolve a file path, session id, unique id prefix or trace id.
 
@@ -215,11 +220,11 @@ def resolve(ref: str, directory: Path) -> Resolved:
     if len(prefixed) > 1:
         shown = ", ".join(prefixed[:5]) + (" ..." if len(prefixed) > 5 else "")
         raise UsageError(f"{ref!r} matches {len(prefixed)} sessions ({shown}); give more of the id.")
-    needle = b'"trace_id":' + json.dumps(ref).encode()
+    needle = trace_needle(ref)
     carriers = []
-    for sid in sorted(ids):
+    for sid in sorted(ids):  # each file read a chunk at a time: memory stays bounded
         parts = session_parts(directory, sid)
-        if any(needle in part.read_bytes() for part in parts):
+        if any(find_in_file(part, needle)[0] for part in parts):
             carriers.append(tuple(parts))
     if carriers:
         return Resolved("trace", ref, tuple(carriers))
@@ -239,4 +244,5 @@ __all__ = [
     "resumable",
     "resumable_session",
     "summarize_session",
+    "trace_needle",
 ]
