@@ -13,7 +13,7 @@ import difflib
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import yaml
 
 from sage_tui.core.errors import ConfigError
-from sage_tui.core.llm.hosts import DEFAULT_OLLAMA_HOST, normalize_ollama_host, openai_host
+from sage_tui.core.llm.hosts import DEFAULT_OLLAMA_HOST, BadHost, normalize_ollama_host, openai_host
 from sage_tui.core.llm.modelmap import EDIT_FORMATS, ModelsConfig, RoleModel
 from sage_tui.core.log.events import MODES, ROLES, Mode
 from sage_tui.core.log.ids import DEFAULT_MAX_MB, check_session_id, check_trace_id, parse_max_mb
@@ -90,7 +90,7 @@ KNOWN_ENV = (*_ENV.values(), "SAGE_HOME", "SAGE_DEBUG")
 
 
 def _parse(name: str, value: Any, source: str) -> Any:
-    where = f"{source} sets {name}" if not source.startswith("SAGE_") else source
+    where = f"{source} is set" if re.fullmatch(r"[A-Z][A-Z0-9_]*", source) else f"{source} sets {name}"
     if name == "mode":
         if value not in MODES:
             raise ConfigError(
@@ -148,7 +148,11 @@ def _parse(name: str, value: Any, source: str) -> Any:
     if name == "trace_id":
         return check_trace_id(str(value), where)
     if name == "ollama_host":
-        return normalize_ollama_host(str(value))
+        try:
+            return normalize_ollama_host(str(value))
+        except BadHost as exc:
+            raise ConfigError(f"{where} to {value!r}, but {exc}; try 127.0.0.1:11434 or "
+                              "http://gpu-box:11434.") from None
     if name == "keys":
         if not isinstance(value, Mapping) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in value.items()
@@ -251,6 +255,12 @@ class _Checker:
         self.source = source
         self.lines = lines
 
+    def host(self, value: Any, path: tuple[str, ...], parse: Callable[[str], str]) -> str:
+        try:
+            return parse(self.text(value, path))
+        except BadHost as exc:
+            raise self.fail(path, f"is not a server address: {exc}") from None
+
     def fail(self, path: tuple[str, ...], message: str) -> ConfigError:
         line = self.lines.get(path)
         where = f" (line {line})" if line else ""
@@ -323,8 +333,8 @@ class _Checker:
             model=self.text(spec["model"], (*path, "model")),
             options={**defaults, **self.options(spec.get("options"), (*path, "options"))},
             fallback=tuple(self.text(f, (*path, "fallback")) for f in fallback),
-            host=(openai_host(self.text(host, (*path, "host"))) if api == "openai"
-                  else normalize_ollama_host(self.text(host, (*path, "host"))) if host
+            host=(self.host(host, (*path, "host"), openai_host) if api == "openai"
+                  else self.host(host, (*path, "host"), normalize_ollama_host) if host
                   else default_host),
             edit_format=edit_format, api=api, api_key_env=key_env,
         )
@@ -337,7 +347,7 @@ def _parse_models(text: str, source: str, base: ModelsConfig | None) -> ModelsCo
     defaults_spec = check.mapping(top.get("defaults"), ("defaults",), ("options", "host"))
     defaults = check.options(defaults_spec.get("options"), ("defaults", "options"))
     host = defaults_spec.get("host")
-    default_host = normalize_ollama_host(check.text(host, ("defaults", "host"))) if host else None
+    default_host = check.host(host, ("defaults", "host"), normalize_ollama_host) if host else None
     roles: dict[str, RoleModel] = dict(base.roles) if base else {}
     for role, raw in check.mapping(top.get("roles"), ("roles",)).items():
         if role not in ROLES:

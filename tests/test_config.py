@@ -101,6 +101,51 @@ def test_ollama_host_is_read_like_the_official_client(value: str | None, expecte
     assert normalize_ollama_host(value) == expected
 
 
+def test_every_example_of_the_official_client_reads_the_same() -> None:
+    import doctest
+
+    import importlib
+
+    _client = importlib.import_module("ollama._client")  # the package re-exports a name `_client`
+
+    examples = doctest.DocTestParser().get_examples(_client._parse_host.__doc__ or "")
+    assert len(examples) > 20
+    for example in examples:
+        value = eval(example.source.strip().removeprefix("_parse_host"))  # noqa: S307 - a literal
+        assert normalize_ollama_host(value) == eval(example.want), example.source  # noqa: S307
+
+
+@pytest.mark.parametrize("value,words", [
+    ("ftp://box", "it uses ftp://, and model servers are reached over http:// or https://"),
+    ("not a host", "'not a host' is not a host name or an IP address"),
+    ("box:99999", "its port is not a number from 1 to 65535"),
+    ("box:0", "its port is not a number from 1 to 65535"),
+    ("box:abc", "its port is not a number from 1 to 65535"),
+    ("admin:pw@box", "it holds a user name"),
+])
+def test_an_ollama_host_that_cannot_be_reached_as_written_is_one_sentence(
+        sage_home: Path, monkeypatch: pytest.MonkeyPatch, value: str, words: str) -> None:
+    monkeypatch.setenv("OLLAMA_HOST", value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    text = str(caught.value)
+    assert text.startswith(f"OLLAMA_HOST is set to {value!r}, but {words}") and "\n" not in text
+
+
+@pytest.mark.parametrize("value", ["::1", "[::1]", "fe80::2", "2001:db8::7"])
+def test_a_bare_ipv6_address_is_a_host(sage_home: Path, monkeypatch: pytest.MonkeyPatch,
+                                      value: str) -> None:
+    monkeypatch.setenv("OLLAMA_HOST", value)
+    assert load_settings().ollama_host.startswith("http://[")
+
+
+def test_an_environment_error_reads_as_a_sentence(sage_home: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAGE_MODE", "turbo")
+    with pytest.raises(ConfigError, match=r"^SAGE_MODE is set to 'turbo', but it must be one of"):
+        load_settings()
+
+
 def test_built_in_models_cover_every_role() -> None:
     models = default_models()
     assert set(models.roles) == set(ROLES)
@@ -144,6 +189,10 @@ def test_user_models_override_per_role_and_keep_the_rest(sage_home: Path) -> Non
      r"temperature must be between 0 and 2"),
     ("- just\n- a list\n", r"must be a mapping"),
     ("roles:\n  coder:\n    model: ''\n", r"roles\.coder\.model must be a non-empty text"),
+    ("roles:\n  coder:\n    model: x\n    host: ftp://box\n",
+     r"roles\.coder\.host is not a server address: it uses ftp://.* \(line 4\)"),
+    ("roles:\n  coder:\n    model: x\n    api: openai\n    host: gpu box:8000\n",
+     r"roles\.coder\.host is not a server address: 'gpu box' is not a host name"),
 ])
 def test_models_yaml_errors_name_file_key_and_line(sage_home: Path, text: str,
                                                    message: str) -> None:

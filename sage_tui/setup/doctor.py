@@ -21,7 +21,7 @@ from sage_tui.config import load_models, load_settings, unknown_env
 from sage_tui.core.errors import ConfigError
 from sage_tui.core.llm import tokenfiles
 from sage_tui.core.llm.health import ServerHealth, check_roles, check_server
-from sage_tui.core.llm.hosts import normalize_ollama_host
+from sage_tui.core.llm.hosts import BadHost, normalize_ollama_host
 from sage_tui.core.llm.routing import ModelRouter
 from sage_tui.factory import model_router
 from sage_tui.paths import sage_paths
@@ -95,7 +95,12 @@ def check_config(env: Mapping[str, str]) -> tuple[Check, ModelRouter | None]:
 
 def check_ollama(router: ModelRouter | None, env: Mapping[str, str]) -> Check:
     """The server and the models the roles will use, as the workbench banner checks them."""
-    health = asyncio.run(_check(router, normalize_ollama_host(env.get("OLLAMA_HOST"))))
+    try:
+        host = normalize_ollama_host(env.get("OLLAMA_HOST"))
+    except BadHost as exc:
+        return Check("ollama", "fail", f"OLLAMA_HOST is set to {env.get('OLLAMA_HOST')!r}, but "
+                     f"{exc}; try 127.0.0.1:11434.")
+    health = asyncio.run(_check(router, host))
     return Check("ollama", health.status, health.message,
                  [f"pulled: {name}" for name in health.pulled])
 
