@@ -2,11 +2,11 @@
 
 `estimate_tokens` is the tokenizer-free fallback every counter starts from: it is meant
 to err high, so a prompt clamped by it fits the model's window (measured against Gemma 3's
-and cl100k's tokenizers on SAGE's own source: it overcounts by about 30 % at the median and
-undercounts fewer than 1 text in 500, by at most 10 %). `core/llm/counting.py` turns it into
-per-model counts: the server's own tokenizer where offered, else the estimate calibrated by
-the server's reported prompt counts. `UsageLedger` keeps session totals and, per role, how
-full the last prompt made the model's context window.
+and cl100k's tokenizers on SAGE's own source: it overcounts by about 30 % at the median
+and undercounted 1 text in 900, by 10 %; docs/models.md has the figures).
+`core/llm/counting.py` turns it into per-model counts: the server's own tokenizer where
+offered, else the estimate calibrated by the server's reported prompt counts. `UsageLedger`
+keeps session totals and, per role, how full the last prompt made the model's context window.
 """
 
 from __future__ import annotations
