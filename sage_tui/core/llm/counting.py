@@ -71,9 +71,10 @@ class ModelCounter:
         """The server's count of `text`, if it has given one."""
         if not text:
             return 0
-        count = self._exact.get(_key(text))
+        key = _key(text)
+        count = self._exact.get(key)
         if count is not None:
-            self._exact.move_to_end(_key(text))
+            self._exact.move_to_end(key)
         return count
 
     def estimate(self, text: str) -> int:
@@ -156,8 +157,9 @@ class ModelCounter:
 
     def _remember(self, counted: list[tuple[str, int]]) -> None:
         for text, count in counted:
-            self._exact[_key(text)] = count
-            self._exact.move_to_end(_key(text))
+            key = _key(text)
+            self._exact[key] = count
+            self._exact.move_to_end(key)
         while len(self._exact) > CACHE_SIZE:
             self._exact.popitem(last=False)
         if counted:  # one observation per batch: single short texts are noise
