@@ -1,16 +1,27 @@
 """A fake OpenAI-compatible server on 127.0.0.1: `/v1/models` and streamed
 `/v1/chat/completions`, as llama.cpp's server and vLLM speak them (server-sent events, usage
 in the final chunk), with the faults a real one has: a refused key, an unknown model, a
-server error, a stream cut in the middle of a line, a tool call split over chunks."""
+server error, a stream cut in the middle of a line, a tool call split over chunks.
+
+`tokenizer` says what `POST /tokenize` does: `None` answers 404 (LM Studio, SGLang without
+it), `"llama.cpp"` takes `{"content"}` and answers `{"tokens"}`, `"vllm"` takes `{"model",
+"prompt"}` (400 otherwise) and answers `{"count", "tokens"}`, `"hang"` never answers until
+the server stops. Its count is `fake_tokens`, on purpose unlike SAGE's estimate."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+
+def fake_tokens(text: str) -> int:
+    """The fake tokenizer's count: one token per 3 characters."""
+    return max(1, len(text) // 3)
 
 
 @dataclass
@@ -29,6 +40,10 @@ class FakeOpenAI:
     replies: list[Reply] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
+    tokenizer: str | None = None  # None (404), "llama.cpp", "vllm", "hang"
+    tokenized: list[dict[str, Any]] = field(default_factory=list)  # /tokenize bodies
+    release: threading.Event = field(default_factory=threading.Event)  # ends a "hang"
+    hanging: threading.Event = field(default_factory=threading.Event)  # a /tokenize is held
 
     def __post_init__(self) -> None:
         fake = self
@@ -52,6 +67,23 @@ class FakeOpenAI:
                     return False
                 return True
 
+            def _tokenize(self, body: dict[str, Any]) -> None:
+                if fake.tokenizer == "hang":
+                    fake.hanging.set()
+                    fake.release.wait(30)
+                    with contextlib.suppress(OSError):  # the client gave up long ago
+                        self._send(503, {"error": {"message": "stopped"}})
+                elif fake.tokenizer == "llama.cpp" and "content" in body:
+                    self._send(200, {"tokens": list(range(fake_tokens(body["content"])))})
+                elif fake.tokenizer == "vllm" and "prompt" in body:
+                    count = fake_tokens(body["prompt"])
+                    self._send(200, {"count": count, "tokens": list(range(count)),
+                                     "max_model_len": 32768})
+                elif fake.tokenizer == "vllm":
+                    self._send(400, {"object": "error", "message": "Field required: prompt"})
+                else:
+                    self._send(404, {"error": {"message": "File Not Found"}})
+
             def do_GET(self) -> None:
                 if not self._allowed():
                     return
@@ -64,6 +96,12 @@ class FakeOpenAI:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
+                if self.path == "/tokenize":
+                    fake.tokenized.append({**body, "authorization":
+                                           self.headers.get("Authorization")})
+                    if self._allowed():
+                        self._tokenize(body)
+                    return
                 fake.requests.append(body)
                 fake.headers.append({k.lower(): v for k, v in self.headers.items()})
                 if not self._allowed():
@@ -88,6 +126,7 @@ class FakeOpenAI:
                     self.wfile.flush()
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
         self.host = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -124,5 +163,6 @@ class FakeOpenAI:
         return self
 
     def stop(self) -> None:
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()

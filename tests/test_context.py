@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from sage_tui.core.llm.context import CUT_MARK, Packet, PromptParts, build_prompt, reply_reserve
-from sage_tui.core.llm.tokens import TokenCounter
+from sage_tui.core.llm.counting import ModelCounter
 
-COUNTER = TokenCounter()  # the heuristic estimator: deterministic in tests
+COUNTER = ModelCounter()  # no server: the plain estimate, deterministic in tests
 
 
 def words(n: int, tag: str) -> str:

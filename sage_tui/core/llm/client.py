@@ -12,15 +12,17 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import itertools
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from sage_tui.core.llm.context import BuiltPrompt, PromptParts, build_prompt
+from sage_tui.core.llm.context import BuiltPrompt, PromptParts, build_prompt, prompt_texts
+from sage_tui.core.llm.counting import ModelCounter, Tally, TokenCounters
 from sage_tui.core.llm.errors import LLMError, ModelNotFound, ReplyTooLong
 from sage_tui.core.llm.routing import ModelChoice, ModelRouter
-from sage_tui.core.llm.tokens import TokenCounter, UsageLedger
+from sage_tui.core.llm.tokens import MESSAGE_OVERHEAD, UsageLedger, estimate_tokens
 from sage_tui.core.llm.types import ChatBackend, ChatRequest, Message, ToolCall
 from sage_tui.core.log.emitting import Emit, emitter
 from sage_tui.core.log.events import (
@@ -54,7 +56,7 @@ class LLMClient:
     """Routes, clamps, calls and accounts; the only way the core talks to models."""
 
     def __init__(self, router: ModelRouter, backend_for: Callable[..., ChatBackend],
-                 sink: Sink, *, max_prompt_chars: int, counter: TokenCounter | None = None,
+                 sink: Sink, *, max_prompt_chars: int, counters: TokenCounters | None = None,
                  ledger: UsageLedger | None = None,
                  read_timeout: float = DEFAULT_READ_TIMEOUT,
                  max_reply_chars: int = MAX_REPLY_CHARS, redact_prompts: str = "auto") -> None:
@@ -62,7 +64,7 @@ class LLMClient:
         self.backend_for = backend_for
         self.sink = sink
         self.max_prompt_chars = max_prompt_chars
-        self.counter = counter or TokenCounter()
+        self.counters = counters or TokenCounters()  # one per model, chosen by its server
         self.ledger = ledger or UsageLedger()
         self.read_timeout = read_timeout
         self.max_reply_chars = max_reply_chars  # a reply past this ends the call (ReplyTooLong)
@@ -135,7 +137,6 @@ class LLMClient:
         Raises:
             LLMError: a typed, user-readable failure (after its TOKEN_USAGE event).
         """
-        await self.counter.load()
         last_missing: ModelNotFound | None = None
         candidates = self.router.candidates(role)
         for choice in candidates:
@@ -148,14 +149,18 @@ class LLMClient:
             if last_missing:
                 routed["instead_of"] = last_missing.model
             self._emit(EventName.MODEL_ROUTING_DECISION, routed)
+            counter = self.counters.get(choice.api, choice.host, choice.model,
+                                        self.backend(choice))
+            await counter.prepare(prompt_texts(parts))  # the server's tokenizer, if it has one
+            tally = counter.tally()
             built = build_prompt(parts, role=role, num_ctx=choice.num_ctx,
-                                 max_chars=self.max_prompt_chars, counter=self.counter,
+                                 max_chars=self.max_prompt_chars, counter=tally,
                                  options=choice.options)
             if built.clamp is not None:
                 self._emit(EventName.CONTEXT_CLAMPED, {"call_id": call_id, **built.clamp})
             try:
-                return await self._attempt(call_id, choice, built, tools, format, on_delta,
-                                           read_timeout or self.read_timeout)
+                return await self._attempt(call_id, choice, built, (counter, tally), tools,
+                                           format, on_delta, read_timeout or self.read_timeout)
             except ModelNotFound as missing:
                 self.unavailable.add((choice.host, choice.model))
                 last_missing = missing
@@ -165,6 +170,7 @@ class LLMClient:
         raise ModelNotFound(primary.model, primary.host)
 
     async def _attempt(self, call_id: str, choice: ModelChoice, built: BuiltPrompt,
+                       counting: tuple[ModelCounter, Tally],
                        tools: Sequence[Mapping[str, Any]] | None,
                        format: str | Mapping[str, Any] | None,
                        on_delta: Callable[[str], None] | None, read_timeout: float) -> CallResult:
@@ -190,18 +196,21 @@ class LLMClient:
                 if chunk.done:
                     final = chunk
         except (LLMError, asyncio.CancelledError) as exc:
-            self._usage(call_id, choice, built, "".join(content), None, None,
+            self._usage(call_id, choice, built, counting, "".join(content), None, None,
                         failed=type(exc).__name__)
             raise
         text = "".join(content)
+        reported = final.prompt_eval_count if final else None
         prompt, completion, source = self._usage(
-            call_id, choice, built, text, final.prompt_eval_count if final else None,
-            final.eval_count if final else None)
+            call_id, choice, built, counting, text, reported, final.eval_count if final else None)
+        if reported and not built.overflow and reported < choice.num_ctx * 0.95:
+            counting[0].learn(rough_tokens(built.messages, tools), reported)  # not a cut prompt
         return CallResult(text, tuple(calls), choice, prompt, completion, source,
                           final.done_reason if final else None)
 
-    def _usage(self, call_id: str, choice: ModelChoice, built: BuiltPrompt, text: str,
-               prompt_count: int | None, completion_count: int | None,
+    def _usage(self, call_id: str, choice: ModelChoice, built: BuiltPrompt,
+               counting: tuple[ModelCounter, Tally], text: str, prompt_count: int | None,
+               completion_count: int | None,
                failed: str | None = None) -> tuple[int, int, UsageSource]:
         source: UsageSource
         if failed is not None and not text:
@@ -210,7 +219,7 @@ class LLMClient:
         else:
             prompt = prompt_count if prompt_count is not None else built.tokens
             completion = (completion_count if completion_count is not None
-                          else self.counter.count(text))
+                          else counting[0].count(text))
             exact = prompt_count is not None and completion_count is not None
             source = ("openai" if choice.api == "openai" else "ollama") if exact else "estimate"
         totals = self.ledger.record(choice.role, choice.model, choice.num_ctx, prompt, completion,
@@ -218,13 +227,21 @@ class LLMClient:
         data: TokenUsage = {
             "call_id": call_id, "role": choice.role, "model": choice.model, "prompt_tokens": prompt,
             "completion_tokens": completion, "source": source, "session": totals,
-            "prompt_estimate": built.tokens, "estimator": "tiktoken" if self.counter.exact
-            else "heuristic", "num_ctx": choice.num_ctx,
+            "prompt_estimate": built.tokens, "estimator": counting[1].estimator,
+            "num_ctx": choice.num_ctx,
         }
         if failed is not None:
             data["failed"] = failed
         self._emit(EventName.TOKEN_USAGE, data)
         return prompt, completion, source
+
+
+def rough_tokens(messages: Sequence[Message], tools: Sequence[Mapping[str, Any]] | None) -> int:
+    """`estimate_tokens` of a whole prompt as a server sees it (tool schemas included), to
+    calibrate against the count the server reports for it."""
+    rough = sum(estimate_tokens(str(m.get("content") or "")) + MESSAGE_OVERHEAD
+                for m in messages)
+    return rough + (estimate_tokens(json.dumps(list(tools))) if tools else 0)
 
 
 def is_loopback(host: str) -> bool:

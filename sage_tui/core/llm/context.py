@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sage_tui.core.llm.tokens import MESSAGE_OVERHEAD, TokenCounter
+from sage_tui.core.llm.tokens import MESSAGE_OVERHEAD, Counts
 from sage_tui.core.llm.types import Message
 from sage_tui.core.log.events import ContextClamped
 
@@ -104,8 +104,15 @@ def _shorten(text: str) -> str:
     return text[:keep].rstrip() + CUT_MARK
 
 
+def prompt_texts(parts: PromptParts) -> list[str]:
+    """Every text `build_prompt` sizes before it clamps (to have them counted first)."""
+    return [parts.system, parts.current, *(str(m.get("content") or "") for m in parts.followup),
+            *(p.render() for p in parts.packets), parts.summary,
+            *(str(m.get("content") or "") for m in parts.transcript)]
+
+
 def build_prompt(parts: PromptParts, *, role: str, num_ctx: int, max_chars: int,
-                 counter: TokenCounter, options: Mapping[str, Any] | None = None) -> BuiltPrompt:
+                 counter: Counts, options: Mapping[str, Any] | None = None) -> BuiltPrompt:
     """Assemble the messages for one call, clamped to the role's budget."""
     budget = max(1, num_ctx - reply_reserve(num_ctx, options))
     count = counter.count

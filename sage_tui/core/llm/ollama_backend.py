@@ -3,10 +3,15 @@
 Every way the client can fail is turned into one typed `LLMError`, including what it
 lets through untranslated: `httpx.ConnectError` on streaming calls, `httpx` timeouts,
 and a bare `json.JSONDecodeError` when a stream line is cut short or blank.
+
+Ollama has no tokenize endpoint (proposals to add one are open, none released), so its
+models' tokens are estimated and calibrated by its `prompt_eval_count`; `/api/show` says
+which tokenizer a model has and its context length, for `sage doctor`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -24,7 +29,7 @@ from sage_tui.core.llm.errors import (
     ProtocolError,
     ToolsUnsupported,
 )
-from sage_tui.core.llm.types import ChatChunk, ChatRequest, ModelInfo, ToolCall
+from sage_tui.core.llm.types import ChatChunk, ChatRequest, ModelInfo, TokenizerInfo, ToolCall
 
 CONNECT_TIMEOUT = 5.0
 LIST_TIMEOUT = 10.0
@@ -91,6 +96,20 @@ class OllamaBackend:
                 quantization=str(details.quantization_level or "") if details else "",
             ))
         return models
+
+    async def tokenizer_info(self, model: str, timeout: float) -> TokenizerInfo:
+        """What `/api/show` says of the model's tokenizer; Ollama never counts by itself."""
+        try:
+            shown = await asyncio.wait_for(self._client("admin", timeout).show(model), timeout)
+        except (TimeoutError, ollama.ResponseError, httpx.HTTPError, ConnectionError,
+                pydantic.ValidationError):
+            return TokenizerInfo(counts=False)
+        info = dict(shown.modelinfo or {})
+        family = "/".join(str(info[key]) for key in ("tokenizer.ggml.model",
+                                                     "general.architecture") if info.get(key))
+        length = next((value for key, value in info.items()
+                       if key.endswith(".context_length") and isinstance(value, int)), None)
+        return TokenizerInfo(counts=False, family=family, context_length=length)
 
     async def aclose(self) -> None:
         for client in self._clients.values():

@@ -9,6 +9,11 @@ becomes `response_format`, and usage comes from the final chunk
 together by their index. Every failure is one typed `LLMError`: the server not reachable,
 a key refused, a model not served, a server error, a stream cut mid-line.
 
+Where the server offers it, `tokenize` counts tokens with the model's own tokenizer:
+`POST /tokenize` beside `/v1` (llama.cpp's server takes `{"content"}` and answers
+`{"tokens"}`; vLLM takes `{"model", "prompt"}` and answers `{"count"}`); which of the two
+the server speaks is learned on the first answer.
+
 The key, when the server needs one, is read from the environment variable `api_key_env`
 names in `models.yaml`; it is never written anywhere.
 """
@@ -31,13 +36,26 @@ from sage_tui.core.llm.errors import (
     ServerUnreachable,
     ToolsUnsupported,
 )
-from sage_tui.core.llm.types import ChatChunk, ChatRequest, Message, ModelInfo, ToolCall
+from sage_tui.core.llm.types import (
+    ChatChunk,
+    ChatRequest,
+    Message,
+    ModelInfo,
+    TokenizerFailed,
+    TokenizerInfo,
+    TokenizerUnavailable,
+    ToolCall,
+)
 
 CONNECT_TIMEOUT = 5.0
 LIST_TIMEOUT = 10.0
 OPTIONS = {"temperature": "temperature", "top_p": "top_p", "seed": "seed", "stop": "stop",
            "num_predict": "max_tokens", "presence_penalty": "presence_penalty",
            "frequency_penalty": "frequency_penalty"}  # Ollama option → OpenAI field
+
+
+_NOT_OFFERED = (404, 405, 501)
+_PROBE_TEXT = "def hello(name):\n    return f'Hello, {name}!'"
 
 
 def api_base(host: str) -> str:
@@ -61,6 +79,8 @@ class OpenAIBackend:
         self._client = httpx.AsyncClient(base_url=api_base(host), headers=headers,
                                          timeout=httpx.Timeout(LIST_TIMEOUT,
                                                                connect=connect_timeout))
+        self._root = api_base(host).removesuffix("/v1")
+        self._dialect: str | None = None  # "llama.cpp" or "vllm", once one answered
 
     async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         body = _body(request)
@@ -115,6 +135,42 @@ class OpenAIBackend:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+    async def tokenize(self, model: str, text: str, timeout: float) -> int:
+        """Count `text`'s tokens with the server's `/tokenize` (see the module's note).
+
+        Raises:
+            TokenizerUnavailable: the server has no such endpoint, or cannot be reached.
+            TokenizerFailed: it did not answer in `timeout` seconds, or failed this time.
+        """
+        bodies = {"llama.cpp": {"content": text},
+                  "vllm": {"model": model, "prompt": text, "add_special_tokens": False}}
+        limit = httpx.Timeout(timeout, connect=min(timeout, self.connect_timeout))
+        for dialect in [self._dialect] if self._dialect else list(bodies):
+            try:
+                reply = await self._client.post(f"{self._root}/tokenize", json=bodies[dialect],
+                                                timeout=limit)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                raise TokenizerUnavailable(f"{self.host} cannot be reached") from exc
+            except httpx.HTTPError as exc:  # timeouts, connections cut: try again later
+                raise TokenizerFailed(type(exc).__name__) from exc
+            if reply.status_code in _NOT_OFFERED:
+                raise TokenizerUnavailable(f"{self.host} has no /tokenize")
+            if reply.status_code >= 500:
+                raise TokenizerFailed(f"HTTP {reply.status_code}")
+            count = _token_count(reply) if reply.status_code == 200 else None
+            if count is not None and (count > 0 or not text.strip()):
+                self._dialect = dialect
+                return count
+        raise TokenizerUnavailable(f"{self.host} answers /tokenize in a way SAGE cannot read")
+
+    async def tokenizer_info(self, model: str, timeout: float) -> TokenizerInfo:
+        """Whether the server counts tokens for `model` (one short text, to see)."""
+        try:
+            await self.tokenize(model, _PROBE_TEXT, timeout)
+        except (TokenizerUnavailable, TokenizerFailed):
+            return TokenizerInfo(counts=False)
+        return TokenizerInfo(counts=True, family=self._dialect or "")
 
     def _refused(self, status: int, text: str, model: str, tools: bool) -> LLMError:
         detail = _error_text(text)
@@ -236,6 +292,20 @@ def _calls(pieces: dict[int, dict[str, str]], host: str) -> tuple[ToolCall, ...]
 def _count(usage: Any, key: str) -> int | None:
     value = usage.get(key) if isinstance(usage, dict) else None
     return int(value) if isinstance(value, int) else None
+
+
+def _token_count(reply: httpx.Response) -> int | None:
+    """`count` (vLLM) or the length of `tokens` (llama.cpp), from a `/tokenize` answer."""
+    try:
+        data = reply.json()
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    if isinstance(data.get("count"), int):
+        return int(data["count"])
+    tokens = data.get("tokens")
+    return len(tokens) if isinstance(tokens, list) else None
 
 
 def _error_text(text: str) -> str:

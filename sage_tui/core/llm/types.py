@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 Message = dict[str, Any]  # {"role": "user", "content": "..."} as Ollama takes it
 
@@ -76,4 +76,46 @@ class ChatBackend(Protocol):
 
     async def aclose(self) -> None:
         """Release connections."""
+        ...
+
+
+class TokenizerUnavailable(Exception):
+    """The server offers no tokenizer for this model (no endpoint, or it cannot be reached):
+    remembered, and the estimate used from then on."""
+
+
+class TokenizerFailed(Exception):
+    """The tokenizer did not answer this time (a timeout, a server error): estimate now, ask
+    again later."""
+
+
+@dataclass(frozen=True)
+class TokenizerInfo:
+    """What a server says about a model's tokenizer (`sage doctor` reports it)."""
+
+    counts: bool  # the server counts tokens itself (its tokenize endpoint answered)
+    family: str = ""  # the tokenizer's kind, e.g. "gpt2/qwen2" from Ollama's /api/show
+    context_length: int | None = None
+
+
+@runtime_checkable
+class Tokenizes(Protocol):
+    """A backend whose server may count tokens with the model's own tokenizer."""
+
+    async def tokenize(self, model: str, text: str, timeout: float) -> int:
+        """The number of tokens in `text` for `model`.
+
+        Raises:
+            TokenizerUnavailable: the server offers no tokenizer (remember it).
+            TokenizerFailed: no answer this time (a timeout, a server error).
+        """
+        ...
+
+
+@runtime_checkable
+class DescribesTokenizer(Protocol):
+    """A backend that can say how a model's tokens can be counted."""
+
+    async def tokenizer_info(self, model: str, timeout: float) -> TokenizerInfo:
+        """Ask the server; never raises for server trouble (it says `counts=False`)."""
         ...

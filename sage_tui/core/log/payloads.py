@@ -15,6 +15,10 @@ Route = Literal["qa", "code", "summarize", "memory", "review", "admin"]
 RouteSource = Literal["llm", "fast_path", "fail_safe"]
 ModelReason = Literal["config", "profile", "force", "fallback", "user"]
 UsageSource = Literal["ollama", "openai", "estimate"]  # who counted: a server, or SAGE
+# How SAGE counted the prompt before the call (`prompt_estimate`): the server's tokenizer,
+# an estimate calibrated by the server's earlier counts, or the plain estimate. Logs
+# written by earlier versions may also say "tiktoken".
+Estimator = Literal["server", "calibrated", "heuristic"]
 ToolErrorKind = Literal[
     "timeout", "validation_error", "not_found", "permission_denied", "execution_error"
 ]
@@ -124,7 +128,7 @@ class TokenUsage(TypedDict):
     session: TokenTotals
     call_id: NotRequired[str]
     prompt_estimate: NotRequired[int]
-    estimator: NotRequired[str]
+    estimator: NotRequired[Estimator]
     num_ctx: NotRequired[int]
     failed: NotRequired[str]  # the call failed: why
 
