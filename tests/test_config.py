@@ -102,8 +102,8 @@ def test_ollama_host_is_read_like_the_official_client(value: str | None, expecte
 
 
 def test_every_example_of_the_official_client_reads_the_same() -> None:
+    import ast
     import doctest
-
     import importlib
 
     _client = importlib.import_module("ollama._client")  # the package re-exports a name `_client`
@@ -111,8 +111,8 @@ def test_every_example_of_the_official_client_reads_the_same() -> None:
     examples = doctest.DocTestParser().get_examples(_client._parse_host.__doc__ or "")
     assert len(examples) > 20
     for example in examples:
-        value = eval(example.source.strip().removeprefix("_parse_host"))  # noqa: S307 - a literal
-        assert normalize_ollama_host(value) == eval(example.want), example.source  # noqa: S307
+        value = ast.literal_eval(example.source.strip().removeprefix("_parse_host"))
+        assert normalize_ollama_host(value) == ast.literal_eval(example.want), example.source
 
 
 @pytest.mark.parametrize("value,words", [
