@@ -182,3 +182,19 @@ def test_doctor_says_how_each_roles_tokens_are_counted(
     assert "context 32,768" in lines["planner"]
     assert check.message.startswith("token counts before a call: 1 role(s) by the server's own "
                                     "tokenizer (/tokenize); 4 role(s) by calibrated estimate")
+
+
+@pytest.mark.parametrize("openai_server", ["llama.cpp"], indirect=True)
+def test_a_secret_the_prompt_redaction_hides_never_reaches_the_tokenizer(
+        openai_server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A host off this machine gets redacted prompts; counting them must not send the
+    unredacted text to the same host's /tokenize first."""
+    secret = "ghp_" + "x7Kq2mR9vT4wY6zA1bC3dE5fG8hJ0kL2nP4s"
+    events: list[Event] = []
+    client = openai_client(openai_server.host, events, monkeypatch)
+    client.redact_prompts = "always"  # what `auto` does for a host off this machine
+    turns(client, f"deploy with the token {secret} please")
+    assert openai_server.tokenized, "the tokenizer was asked"
+    assert secret not in json.dumps(openai_server.tokenized)
+    assert secret not in json.dumps(openai_server.requests)
+    assert usages(events)[0]["estimator"] == "server"

@@ -32,7 +32,7 @@ from sage_tui.core.log.events import (
     TokenUsage,
     UsageSource,
 )
-from sage_tui.core.log.redaction import redact_value
+from sage_tui.core.log.redaction import redact, redact_value
 
 DEFAULT_READ_TIMEOUT = 120.0
 
@@ -77,12 +77,16 @@ class LLMClient:
         """A new turn starts: the first redacted prompt in it is announced again."""
         self._said_redacted = False
 
+    def _leaves_as_is(self, choice: ModelChoice) -> bool:
+        """Whether text for this host leaves unredacted (this machine under `auto`, or `never`)."""
+        return self.redact_prompts == "never" or (self.redact_prompts == "auto"
+                                                  and is_loopback(choice.host))
+
     def _outbound(self, call_id: str, choice: ModelChoice,
                   messages: list[Message]) -> list[Message]:
         """The messages as they may leave: redacted for a host off this machine (`auto`),
         for every host (`always`), or not at all (`never`)."""
-        if self.redact_prompts == "never" or (self.redact_prompts == "auto"
-                                              and is_loopback(choice.host)):
+        if self._leaves_as_is(choice):
             return messages
         sent = [redact_value(m) for m in messages]
         changed = sum(1 for before, after in zip(messages, sent, strict=True) if before != after)
@@ -151,7 +155,8 @@ class LLMClient:
             self._emit(EventName.MODEL_ROUTING_DECISION, routed)
             counter = self.counters.get(choice.api, choice.host, choice.model,
                                         self.backend(choice))
-            await counter.prepare(prompt_texts(parts))  # the server's tokenizer, if it has one
+            await counter.prepare(prompt_texts(parts),  # the server's tokenizer, if it has one
+                                  None if self._leaves_as_is(choice) else redact)
             tally = counter.tally()
             built = build_prompt(parts, role=role, num_ctx=choice.num_ctx,
                                  max_chars=self.max_prompt_chars, counter=tally,

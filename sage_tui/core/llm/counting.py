@@ -107,10 +107,14 @@ class ModelCounter:
         else:
             self.ratio += (observed - self.ratio) * 0.25
 
-    async def prepare(self, texts: Iterable[str]) -> None:
+    async def prepare(self, texts: Iterable[str],
+                      outbound: Callable[[str], str] | None = None) -> None:
         """Have the server count every text it has not counted yet, within the deadline.
 
-        Never raises for tokenizer trouble; what is not counted in time is estimated.
+        `outbound` turns a text into what may leave for this server (redacted for a host off
+        this machine): that is what the server counts, and the count is remembered under
+        the text as the prompt builder sees it. Never raises for tokenizer trouble; what is
+        not counted in time is estimated.
         """
         tokenize = self._tokenize
         if tokenize is None or self.offered is False or self._clock() < self._retry_at:
@@ -128,7 +132,7 @@ class ModelCounter:
             if self.offered is False or self._clock() < self._retry_at:
                 return  # another text just found the tokenizer gone or failing
             try:
-                counted.append((text, await tokenize(text)))
+                counted.append((text, await tokenize(outbound(text) if outbound else text)))
             except TokenizerUnavailable:
                 self.offered = False
             except TokenizerFailed:
