@@ -17,9 +17,10 @@ import click
 
 from sage_tui import __version__
 
-# Commands that open the workbench: garbage collection stays paused until its first frame
-# is on screen (`SageApp` resumes it), since start-up allocates much and frees little.
-WORKBENCH_COMMANDS = frozenset({None, "demo", "replay", "resume"})
+# Commands that resume garbage collection themselves once started: the workbench's after
+# its first frame is on screen (`SageApp`), `sage run` once its session is built. Start-up
+# allocates much and frees little; every other command resumes it at once.
+STARTING_COMMANDS = frozenset({None, "demo", "replay", "resume", "run"})
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]},
@@ -39,7 +40,7 @@ def cli(ctx: click.Context, workspace: Path | None, mode: str | None, latest: bo
 
     Without a command, opens the workbench in the current git repository.
     """
-    if ctx.invoked_subcommand not in WORKBENCH_COMMANDS:
+    if ctx.invoked_subcommand not in STARTING_COMMANDS:
         gc.enable()
     if ctx.invoked_subcommand is None:
         from sage_tui.commands.ui import run_workbench
@@ -250,8 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     from sage_tui.core.errors import SageError
 
     # Paused while the command starts (imports make many objects and little garbage, and a
-    # full collection in the middle of them costs tens of milliseconds); `cli` resumes it
-    # for every command but the workbench's, which resumes it after its first frame.
+    # full collection in the middle of them costs tens of milliseconds); see STARTING_COMMANDS.
     gc.disable()
     try:
         cli.main(args=argv, prog_name="sage", standalone_mode=False)

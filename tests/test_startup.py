@@ -82,9 +82,10 @@ def test_other_commands_run_with_garbage_collection_on(tmp_path: Path) -> None:
     assert _gc_after(["probe"], tmp_path) == ["inside", "True", "after", "True"]
 
 
-@pytest.mark.parametrize("argv", [["demo"], ["--version"], ["no-such-command"]])
+@pytest.mark.parametrize("argv", [["demo"], ["run", " "], ["--version"], ["no-such-command"]])
 def test_collection_is_back_on_however_a_command_ends(tmp_path: Path, argv: list[str]) -> None:
-    # `sage demo` without a terminal stops with one sentence before any app starts.
+    # `sage demo` without a terminal and `sage run` with an empty task stop with one
+    # sentence before their app or session starts.
     assert _gc_after(argv, tmp_path)[-2:] == ["after", "True"]
 
 
