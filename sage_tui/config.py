@@ -13,7 +13,6 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -358,6 +357,8 @@ def _parse_models(text: str, source: str, base: ModelsConfig | None) -> ModelsCo
 
 def default_models() -> ModelsConfig:
     """The built-in role map shipped with SAGE."""
+    from importlib import resources  # here: start-up reads settings, not the role map
+
     text = resources.files("sage_tui").joinpath("data/models.yaml").read_text(encoding="utf-8")
     return _parse_models(text, "built-in models.yaml", None)
 
