@@ -11,7 +11,13 @@ sends; the answer call alone is compared with one. Targets: turn <= 1.10x the ba
 calls and under 5 ms added; a fast-path answer under 10 ms. The same turn with OpenTelemetry
 export on, to a collector that does not answer, is measured beside it (target: < 1 ms added).
 
-    python bench/turn_overhead.py [--turns 200]
+Time to first output token, process start included: `sage run QUESTION` (the console
+script, running this checkout's code) beside a bare script that imports the official
+client and streams the same two request bodies, each spawned in alternating rounds after
+one warm-up, with byte-code caches as an install has them, and timed until the first
+answer text reaches their standard output. Target: <= 1.10x the bare script.
+
+    python bench/turn_overhead.py [--turns 200] [--rounds 7] [--first-token]
 """
 
 from __future__ import annotations
@@ -195,11 +201,92 @@ def request_bodies(session: Any, question: str) -> list[dict[str, Any]]:
     return out
 
 
+BARE_FIRST_TOKEN = """
+import asyncio, json, sys
+import ollama
+
+async def main():
+    host, bodies = sys.argv[1], json.loads(sys.argv[2])
+    client = ollama.AsyncClient(host=host)
+    for index, body in enumerate(bodies):
+        async for part in await client.chat(model=body["model"], stream=True,
+                                            messages=body["messages"],
+                                            options=body.get("options"),
+                                            format=body.get("format")):
+            if index == len(bodies) - 1 and part.message.content:
+                sys.stdout.write(part.message.content)
+                sys.stdout.flush()
+
+asyncio.run(main())
+"""
+
+
+def first_output(argv: list[str], env: dict[str, str], cwd: Path, timeout: float = 60) -> float:
+    """Seconds from spawning `argv` until its first byte of standard output."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, env=env, cwd=cwd)
+    try:
+        assert proc.stdout is not None
+        if not proc.stdout.read(1):
+            raise RuntimeError(f"{argv[:2]} printed nothing: {proc.communicate()[1]!r}")
+        return time.perf_counter() - start
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def bench_first_token(rounds: int) -> tuple[float, float]:
+    """Medians (sage run, bare script) of process start to the first answer text."""
+    workspace = Path(tempfile.mkdtemp(prefix="sage-bench-ws-"))
+    home = tempfile.mkdtemp(prefix="sage-bench-home-")
+    proc, host = serve_scenario()
+    try:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env.update(SAGE_HOME=home, OLLAMA_HOST=f"http://{host}", SAGE_MODE="silent",
+                   PYTHONPATH=str(ROOT))  # this checkout's sage_tui, not the installed one
+        os.environ["SAGE_HOME"] = home
+        session = build_session(workspace, settings=Settings(ollama_host=f"http://{host}",
+                                                             mode="silent"),
+                                models=load_models(), remember=False)
+        asyncio.run(sage_turns(session, 1, QUESTION))  # learn what SAGE sends
+        bodies = json.dumps(request_bodies(session, QUESTION))
+        session.close_log()
+        script = Path(tempfile.mkdtemp(prefix="sage-bench-")) / "bare_first_token.py"
+        script.write_text(BARE_FIRST_TOKEN)
+        sage = str(Path(sys.executable).with_name("sage"))
+        ours_argv = [sage, "run", QUESTION, "--workspace", str(workspace)]
+        bare_argv = [sys.executable, str(script), f"http://{host}", bodies]
+        first_output(bare_argv, env, workspace)  # warm-up: byte-code caches, page cache
+        first_output(ours_argv, env, workspace)
+        ours, bare = [], []
+        for _ in range(rounds):
+            bare.append(first_output(bare_argv, env, workspace))
+            ours.append(first_output(ours_argv, env, workspace))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    return statistics.median(ours), statistics.median(bare)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=7, help="first-token rounds (paired)")
+    parser.add_argument("--first-token", action="store_true",
+                        help="measure only the time to first output token")
     args = parser.parse_args()
-    asyncio.run(main_async(max(4, args.turns)))
+    if not args.first_token:
+        asyncio.run(main_async(max(4, args.turns)))
+    rounds = max(1, args.rounds)
+    ours, bare = bench_first_token(rounds)
+    print(f"first output token, bare client script: {bare * 1000:7.0f} ms  "
+          f"(median of {rounds}, process start included)")
+    print(f"first output token, sage run:           {ours * 1000:7.0f} ms")
+    print(f"first token ratio, sage run / bare client: {ours / bare:.2f}x  (target <= 1.10x)")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ configuration error); `SAGE_DEBUG=1` shows the traceback of an unexpected failur
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -15,6 +16,11 @@ from pathlib import Path
 import click
 
 from sage_tui import __version__
+
+# Commands that resume garbage collection themselves once started: the workbench's after
+# its first frame is on screen (`SageApp`), `sage run` once its session is built. Start-up
+# allocates much and frees little; every other command resumes it at once.
+STARTING_COMMANDS = frozenset({None, "demo", "replay", "resume", "run"})
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]},
@@ -34,6 +40,8 @@ def cli(ctx: click.Context, workspace: Path | None, mode: str | None, latest: bo
 
     Without a command, opens the workbench in the current git repository.
     """
+    if ctx.invoked_subcommand not in STARTING_COMMANDS:
+        gc.enable()
     if ctx.invoked_subcommand is None:
         from sage_tui.commands.ui import run_workbench
 
@@ -242,6 +250,9 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the `sage` console script."""
     from sage_tui.core.errors import SageError
 
+    # Paused while the command starts (imports make many objects and little garbage, and a
+    # full collection in the middle of them costs tens of milliseconds); see STARTING_COMMANDS.
+    gc.disable()
     try:
         cli.main(args=argv, prog_name="sage", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -270,3 +281,5 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"Error: unexpected {type(exc).__name__}: {shown(str(exc))} (set SAGE_DEBUG=1 to see "
                    "where, and please report it).", err=True)
         raise SystemExit(1) from None
+    finally:
+        gc.enable()  # however the command ended

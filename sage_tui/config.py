@@ -9,13 +9,10 @@ the file (or variable), the key, what is wrong and, where it helps, a suggestion
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +30,8 @@ TOOL_POLICY_PRESETS = ("read_only", "workspace_write", "allow_commands")
 
 
 def _suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    import difflib  # only for a mistyped setting
+
     close = difflib.get_close_matches(word, choices, n=1)
     return f"did you mean {close[0]!r}? " if close else ""
 
@@ -179,6 +178,8 @@ def load_settings(env: Mapping[str, str] | None = None,
     source: Path | None = None
     if config_file.is_file():
         source = config_file
+        import tomllib  # here: without a config file, start-up need not load it
+
         try:
             raw = tomllib.loads(config_file.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -366,6 +367,8 @@ def _parse_models(text: str, source: str, base: ModelsConfig | None) -> ModelsCo
 
 def default_models() -> ModelsConfig:
     """The built-in role map shipped with SAGE."""
+    from importlib import resources  # here: start-up reads settings, not the role map
+
     text = resources.files("sage_tui").joinpath("data/models.yaml").read_text(encoding="utf-8")
     return _parse_models(text, "built-in models.yaml", None)
 

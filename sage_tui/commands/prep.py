@@ -1,14 +1,25 @@
-"""`sage prep`: what this machine can run, per role, with the reasons and the pull commands."""
+"""`sage prep`: what this machine can run, per role, with the reasons and the pull commands.
+
+Roles that models.yaml serves from an OpenAI-compatible server get no pick and no pull:
+the server is asked what it serves, and prep says whether each role's model is there.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from sage_tui.config import load_settings
+from sage_tui.config import load_models, load_settings
 from sage_tui.setup.prep import Plan, load_hardware, probe, recommend
+from sage_tui.setup.servers import ServerReport, ask_servers, describe, openai_roles
+
+if TYPE_CHECKING:
+    from sage_tui.core.llm.routing import ModelChoice
 
 
 def _describe(plan: Plan) -> None:
@@ -19,13 +30,22 @@ def _describe(plan: Plan) -> None:
                f"cores{f' ({hw.cpu_model})' if hw.cpu_model else ''}, {gpus}; "
                f"{hw.disk_free_gb:g} GB free disk")
     click.echo(click.style("Budget:  ", bold=True) + f"{plan.budget_gb:g} GB: {plan.where}\n")
-    click.echo(click.style(f"{'ROLE':<11} {'MODEL':<20} {'DISK':>7} {'NEEDS':>8}  {'NUM_CTX':>7}  WHY",
-                           bold=True))
+    if plan.picks:
+        click.echo(click.style(f"{'ROLE':<11} {'MODEL':<20} {'DISK':>7} {'NEEDS':>8}  "
+                               f"{'NUM_CTX':>7}  WHY", bold=True))
     for pick in plan.picks:
         click.echo(f"{pick.role:<11} {pick.tag:<20} {pick.size_gb:>5.1f}GB {pick.need_gb:>6.1f}GB"
                    f"  {pick.num_ctx:>7,}  {pick.why}")
     for note in plan.notes:
         click.echo(click.style(f"\nNote: {note}", fg="yellow"))
+    for server in plan.servers:
+        click.echo()
+        for line in describe(server):
+            click.echo(click.style(line, fg=None if server.ok else "red"))
+    if not plan.tags:
+        click.echo("\nNothing to pull with Ollama: every role is served by an OpenAI-compatible "
+                   "server.")
+        return
     click.echo("\nPull them with:")
     for tag in plan.tags:
         click.echo(f"  ollama pull {tag}")
@@ -60,14 +80,35 @@ def _pull(tags: list[str]) -> int:
     return 0
 
 
+async def _ask(choices: Mapping[str, ModelChoice]) -> list[ServerReport]:
+    from sage_tui.factory import ollama_backends
+
+    backend_for = ollama_backends()
+    try:
+        return await ask_servers(choices, backend_for)
+    finally:
+        for backend in getattr(backend_for, "cache", {}).values():
+            await backend.aclose()
+
+
 def run_prep(as_json: bool, hardware: Path | None, pull: bool) -> int:
-    """Implement `sage prep`; return the exit code."""
+    """Implement `sage prep`; return the exit code (1 when an OpenAI-compatible server
+    cannot be asked or lacks a role's model, or a pull fails)."""
+    from sage_tui.factory import model_router
+
+    choices = openai_roles(model_router(load_models(), load_settings()))
     machine = load_hardware(hardware) if hardware else probe()
-    plan = recommend(machine)
+    plan = recommend(machine, elsewhere=frozenset(choices))
+    plan.servers = asyncio.run(_ask(choices)) if choices else []
     if as_json:
         click.echo(json.dumps(plan.to_json(), indent=2))
     else:
         _describe(plan)
+    status = 0 if all(server.ok for server in plan.servers) else 1
     if pull:
-        return _pull(plan.tags)
-    return 0
+        if not plan.tags:
+            click.echo("Nothing to pull: every role's model must be loaded on its "
+                       "OpenAI-compatible server.")
+            return status
+        return _pull(plan.tags) or status
+    return status

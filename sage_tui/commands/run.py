@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import sys
 from dataclasses import replace
@@ -77,6 +78,7 @@ def run_task(task: str, *, mode: str | None, workspace: Path | None, as_json: bo
     session = build_session(root, settings=settings, backend_for=backend_for,
                             subscribers=subscribers, approver=approver,
                             mode=mode)  # type: ignore[arg-type]
+    gc.enable()  # `sage` paused it while starting (cli.py); the session is built
     return asyncio.run(_run(session, task, as_json))
 
 

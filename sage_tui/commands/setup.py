@@ -20,7 +20,13 @@ def _colour(diff: str) -> None:
 
 def run_setup(action: str, hardware: Path | None) -> int:
     """Implement `sage setup suggest|apply`; return the exit code."""
-    plan = recommend(load_hardware(hardware) if hardware else probe())
+    from sage_tui.config import load_models, load_settings
+    from sage_tui.factory import model_router
+    from sage_tui.setup.servers import openai_roles
+
+    # Roles on an OpenAI-compatible server keep their model: nothing is pulled for them.
+    elsewhere = frozenset(openai_roles(model_router(load_models(), load_settings())))
+    plan = recommend(load_hardware(hardware) if hardware else probe(), elsewhere)
     change = suggest(plan, sage_paths().models_file)
     if not change.diff:
         click.echo(f"{change.path} already has the recommended models; nothing to change.")

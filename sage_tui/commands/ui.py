@@ -1,6 +1,8 @@
 """The Textual commands: `sage` (the workbench), `sage demo`, `sage review`, `sage replay`.
 
-Textual and the UI modules are imported here, only when one of these runs.
+Textual and the UI modules are imported here, only when one of these runs; what the
+first screen does not need (the session, the workspace checks of `sage demo`'s scratch
+project) is imported where it is used, so it loads after the first frame.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import replace
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -18,7 +19,6 @@ import click
 
 from sage_tui.config import Settings, load_settings
 from sage_tui.core.errors import UsageError
-from sage_tui.core.workspace.state import check_workspace, git_dir
 from sage_tui.paths import sage_paths
 
 if TYPE_CHECKING:
@@ -37,6 +37,8 @@ DEMO_INTRO = (
 
 
 def _workspace(path: Path | None) -> Path:
+    from sage_tui.core.workspace.state import check_workspace, git_dir
+
     root = (path or Path.cwd()).expanduser().resolve()
     if not root.is_dir():
         raise UsageError(f"--workspace {root} is not a folder; give an existing folder.")
@@ -109,6 +111,8 @@ def run_resume(ref: str | None, workspace: Path | None, mode: str | None) -> int
 
 def make_demo_project(target: Path) -> Path:
     """Copy the sample project to `target` and commit it, so diffs and git status make sense."""
+    from importlib import resources
+
     source = resources.files("sage_tui").joinpath("demo/project")
     with resources.as_file(source) as folder:
         shutil.copytree(folder, target, ignore=shutil.ignore_patterns("__pycache__"))
@@ -133,6 +137,8 @@ def demo_settings(settings: Settings) -> Settings:
 
 
 def build_demo(bridge: object, root: Path, settings: Settings) -> object:
+    from importlib import resources
+
     from sage_tui.core.llm.scripted import Scenario, ScriptedBackend
     from sage_tui.factory import build_session
     from sage_tui.ui.bridge import UiBridge

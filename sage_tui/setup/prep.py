@@ -24,6 +24,7 @@ import yaml
 
 from sage_tui.config import default_models
 from sage_tui.core.errors import ConfigError
+from sage_tui.setup.servers import ServerReport
 
 OVERHEAD_GB = 0.5  # runtime buffers per loaded model
 OS_RESERVE_GB = 3.0  # what the system and the editor keep of RAM on a CPU-only machine
@@ -89,8 +90,9 @@ class Plan:
     hardware: Hardware
     budget_gb: float
     where: str
-    picks: list[Pick] = field(default_factory=list)
+    picks: list[Pick] = field(default_factory=list)  # Ollama roles only
     notes: list[str] = field(default_factory=list)
+    servers: list[ServerReport] = field(default_factory=list)  # the OpenAI-compatible ones
 
     @property
     def tags(self) -> list[str]:
@@ -99,7 +101,8 @@ class Plan:
     def to_json(self) -> dict[str, Any]:
         return {"hardware": asdict(self.hardware), "budget_gb": self.budget_gb,
                 "where": self.where, "picks": [asdict(p) for p in self.picks],
-                "pull": [f"ollama pull {t}" for t in self.tags], "notes": self.notes}
+                "pull": [f"ollama pull {t}" for t in self.tags], "notes": self.notes,
+                "servers": [s.to_json() for s in self.servers]}
 
 
 def catalogue() -> list[CatalogueModel]:
@@ -109,10 +112,13 @@ def catalogue() -> list[CatalogueModel]:
             for m in yaml.safe_load(text)["models"]]
 
 
-def recommend(hardware: Hardware) -> Plan:
-    """Pick a model per role that fits the machine, and say why."""
+def recommend(hardware: Hardware, elsewhere: frozenset[str] = frozenset()) -> Plan:
+    """Pick a model per role that fits the machine, and say why; roles `elsewhere` (served
+    by an OpenAI-compatible server) get no pick, since nothing is pulled for them."""
     budget, where = hardware.budget()
     plan = Plan(hardware, budget, where)
+    if set(CONTEXTS) <= elsewhere:
+        return plan
     models = catalogue()
     small = sorted((m for m in models if "router" in m.roles), key=lambda m: -m.quality)
     big = sorted((m for m in models if "coder" in m.roles), key=lambda m: -m.quality)
@@ -156,6 +162,7 @@ def recommend(hardware: Hardware) -> Plan:
     plan.picks.append(Pick("summarizer", summarizer.tag, CONTEXTS["summarizer"],
                            summarizer.size_gb,
                            round(summarizer.need_gb(CONTEXTS["summarizer"]), 1), extra_note))
+    plan.picks = [pick for pick in plan.picks if pick.role not in elsewhere]
     disk = sum(m.size_gb for m in models if m.tag in plan.tags)
     if disk > hardware.disk_free_gb:
         plan.notes.append(f"The models take {disk:.1f} GB on disk but only "

@@ -9,6 +9,7 @@ futures resolved by screens. Every record, live or replayed, reaches the panes t
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -18,25 +19,22 @@ from textual.app import App, SystemCommand
 from textual.binding import BindingType
 from textual.screen import Screen
 
-from sage_tui.core.agent.approval import Decision
 from sage_tui.core.errors import SageError
 from sage_tui.core.log.events import MODES, Mode
-from sage_tui.core.log.redaction import redact
 from sage_tui.ui.actions import Keys, bindings, palette
 from sage_tui.ui.bridge import UiBridge
 from sage_tui.ui.messages import AnswerDelta, ApprovalRequested, RecordPosted, TurnFinished
 from sage_tui.ui.records import Record, dispatch
-from sage_tui.ui.replay import replay_into
 from sage_tui.ui.screens.workbench import WorkbenchScreen
-from sage_tui.ui.slash import is_command
-from sage_tui.ui.slash import run as run_command
-from sage_tui.ui.slash_actions import offer_commit
 from sage_tui.ui.widgets.banner import ErrorBanner
 from sage_tui.ui.widgets.conversation import Conversation
 from sage_tui.ui.widgets.event_stream import EventStream
 from sage_tui.ui.widgets.prompt import PromptInput
 
+# Only what the first screen needs is imported above: the rest (replay, slash commands,
+# redaction, the session itself) loads after the first frame, when it is first used.
 if TYPE_CHECKING:
+    from sage_tui.core.agent.approval import Decision
     from sage_tui.core.agent.orchestrator import TurnResult
     from sage_tui.factory import Session
 
@@ -88,10 +86,13 @@ class SageApp(App[None]):
         return WorkbenchScreen()
 
     def _start(self) -> None:
+        gc.enable()  # `sage` paused it for start-up (cli.py); the first frame is on screen
         if self.intro:
             self.workbench.query_one(Conversation).add_note(self.action_keys.format(self.intro))
         if self.replay_records is not None:
             self.workbench.query_one(PromptInput).freeze("replay: read-only")
+            from sage_tui.ui.replay import replay_into
+
             self.run_worker(replay_into(self), group="replay", exclusive=True)
             return
         if self.session_factory is not None:
@@ -114,6 +115,9 @@ class SageApp(App[None]):
     def submit(self, message: PromptInput.Submitted) -> None:
         if self.session is None:
             return
+        from sage_tui.ui.slash import is_command
+        from sage_tui.ui.slash import run as run_command
+
         if is_command(message.text):  # for SAGE itself: never a question for the model
             self.run_worker(run_command(self, message.text), group="slash")
             return
@@ -163,8 +167,12 @@ class SageApp(App[None]):
         conversation = await self.workbench.turn_over()  # however it ended
         status = message.result.status if message.result is not None else None
         if message.error and message.error != "cancelled":  # a stop is a TURN_CANCELLED record
+            from sage_tui.core.log.redaction import redact
+
             conversation.add_error(f"Unexpected failure: {redact(message.error)}")
         elif status == "ok":
+            from sage_tui.ui.slash_actions import offer_commit
+
             self.workbench.query_one(ErrorBanner).hide()
             offer_commit(self)  # the `commit` setting: ask after changes landed, tests green
         if message.text and ((message.error and message.error != "cancelled")

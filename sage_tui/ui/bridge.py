@@ -9,13 +9,16 @@ stopped turn cancels the future and the screen is closed.
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from textual.app import App
 
-from sage_tui.core.agent.approval import ApprovalRequest, Decision
-from sage_tui.core.log.recorder import Record
-from sage_tui.core.log.streaming import StreamRedactor
+from sage_tui.core.log.events import Record
 from sage_tui.ui.messages import AnswerDelta, ApprovalRequested, RecordPosted
+
+if TYPE_CHECKING:
+    from sage_tui.core.agent.approval import ApprovalRequest, Decision
+    from sage_tui.core.log.streaming import StreamRedactor
 
 BATCH_SECONDS = 0.05
 
@@ -27,7 +30,9 @@ class UiBridge:
         self.app = app
         self._pending: list[str] = []
         self._timer: asyncio.TimerHandle | None = None
-        self._redactor = StreamRedactor()  # the screen shows what the log shows
+        # The screen shows what the log shows; made with the first text, since loading the
+        # redactor's rules has no place before the workbench's first frame.
+        self._redactor: StreamRedactor | None = None
 
     def sink(self, record: Record) -> None:
         """Every record the session's recorder makes (numbered and redacted as logged).
@@ -50,6 +55,10 @@ class UiBridge:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._redactor is None:
+            from sage_tui.core.log.streaming import StreamRedactor
+
+            self._redactor = StreamRedactor()
         text = self._redactor.feed("".join(self._pending)) if self._pending else ""
         self._pending = []
         if final:

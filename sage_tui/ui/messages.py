@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from sage_tui.core.agent.approval import ApprovalRequest, Decision
-from sage_tui.core.log.recorder import Record
+from sage_tui.core.log.events import Record
 
 if TYPE_CHECKING:
+    from sage_tui.core.agent.approval import ApprovalRequest, Decision
     from sage_tui.core.agent.orchestrator import TurnResult
 
 

@@ -11,8 +11,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 
-from sage_tui.core.log.events import EventName
-from sage_tui.core.log.recorder import Record
+from sage_tui.core.log.events import EventName, Record
 
 __all__ = ["Handler", "Record", "RecordPane", "data_of", "dispatch", "event_of"]
 Handler = Callable[[Record], Awaitable[None] | None]

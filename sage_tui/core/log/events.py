@@ -12,9 +12,10 @@ importing any subscriber.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, NotRequired, get_origin, get_type_hints
 
 from sage_tui.core.log.payloads import (
@@ -145,9 +146,25 @@ def _required(payload: type) -> frozenset[str]:
                      if get_origin(hints.get(k)) is not NotRequired)
 
 
-REQUIRED_FIELDS: dict[EventName, frozenset[str]] = {
-    name: _required(payload) for name, payload in PAYLOADS.items()
-}
+class _RequiredFields(Mapping[EventName, frozenset[str]]):
+    """Each event's required fields, worked out from the payload types on first use (type
+    hints are slow to resolve, and most commands never validate a payload)."""
+
+    @cached_property
+    def _table(self) -> dict[EventName, frozenset[str]]:
+        return {name: _required(payload) for name, payload in PAYLOADS.items()}
+
+    def __getitem__(self, name: EventName) -> frozenset[str]:
+        return self._table[name]
+
+    def __iter__(self) -> Iterator[EventName]:
+        return iter(self._table)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+
+REQUIRED_FIELDS: Mapping[EventName, frozenset[str]] = _RequiredFields()
 
 # Records after which the log fsyncs: a human decision, a change to the working
 # tree, or the end of a session must survive a power cut, not just a crash.
@@ -177,6 +194,10 @@ class Event:
 
 
 Sink = Callable[[Event], None]
+# An event as the recorder stamped it and the log holds it (the recorder makes them):
+# {"v","seq","ts","session_id","trace_id","turn","event","data"}. Here rather than in the
+# recorder so readers of records (the workbench's panes) need not load the redactor.
+Record = dict[str, Any]
 
 
 def validate(name: str, data: Mapping[str, Any]) -> list[str]:
@@ -225,6 +246,7 @@ __all__ = [
     "PlanCreated",
     "PolicyDecision",
     "PromptRedacted",
+    "Record",
     "Role",
     "Route",
     "RouteDecision",

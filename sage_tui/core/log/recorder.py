@@ -20,11 +20,10 @@ from typing import Any
 
 from sage_tui.core.log.clock import now_iso
 from sage_tui.core.log.events import Event
+from sage_tui.core.log.events import Record as Record
 from sage_tui.core.log.redaction import redact_value
 
 FORMAT_VERSION = 1
-
-Record = dict[str, Any]  # {"v","seq","ts","session_id","trace_id","turn","event","data"}
 Subscriber = Callable[[Record], None]
 
 

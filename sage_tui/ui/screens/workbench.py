@@ -11,9 +11,8 @@ from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Footer, Static
 
-from sage_tui.core.workspace.retrieval import list_workspace_files
 from sage_tui.ui.actions import bindings
 from sage_tui.ui.records import Record, RecordPane, dispatch
 from sage_tui.ui.widgets.banner import ErrorBanner
@@ -27,6 +26,8 @@ from sage_tui.ui.widgets.status_bar import StatusBar
 SHOWN_TURNS = 30  # turns a continued session redraws in the conversation (all are in the log)
 
 if TYPE_CHECKING:
+    from textual.widgets import Input
+
     from sage_tui.core.agent.resume import History
     from sage_tui.factory import Session
 
@@ -55,8 +56,7 @@ class WorkbenchScreen(Screen[None]):
             yield Conversation(id="conversation")
             with Vertical(id="side"):
                 yield Static("Routing & events", id="events-title")
-                yield Input(placeholder="filter: TOOL_* ERROR role:coder (enter applies, "
-                            "empty clears)", id="event-filter")
+                # The filter box (#event-filter) is mounted here when first asked for.
                 yield EventStream(id="events")
                 yield PatchQueue(id="patches")
                 yield Static("", id="context", markup=False)
@@ -118,6 +118,8 @@ class WorkbenchScreen(Screen[None]):
         prompt = self.query_one(PromptInput)
         if session.state is not None:
             prompt.keep_history(session.state / "history.jsonl")
+        from sage_tui.core.workspace.retrieval import list_workspace_files
+
         files = session.orchestrator.experts.files
         assert files is not None
         prompt.file_names = lambda: [name for name in list_workspace_files(files.root)
@@ -127,7 +129,6 @@ class WorkbenchScreen(Screen[None]):
             self.query_one(ErrorBanner).check(session.llm)
 
     def on_mount(self) -> None:
-        self.query_one("#event-filter").display = False
         context = self.query_one("#context", Static)
         context.border_title, context.display = "Context", False
         self.query_one(PromptInput).focus()
@@ -147,8 +148,15 @@ class WorkbenchScreen(Screen[None]):
         box.update("\n".join(lines))
         box.display = bool(lines)
 
-    def action_filter(self) -> None:
-        box = self.query_one("#event-filter", Input)
+    async def action_filter(self) -> None:
+        from textual.widgets import Input
+
+        boxes = self.query("#event-filter").results(Input)
+        box = next(boxes, None)
+        if box is None:  # first use: not built before the first frame, which never shows it
+            box = Input(placeholder="filter: TOOL_* ERROR role:coder (enter applies, "
+                        "empty clears)", id="event-filter")
+            await self.query_one("#side").mount(box, after="#events-title")
         box.display = True
         box.value = self.query_one(EventStream).filter_text
         box.focus()

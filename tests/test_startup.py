@@ -1,0 +1,122 @@
+"""Nothing but the first screen before the workbench's first frame (issue 14).
+
+What the first screen does not need (the session, the redactor's rules, slash commands,
+replay, the hidden filter box) loads after the first frame, and garbage collection is
+paused only while the workbench starts. Speed itself is measured in bench/ui.py.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sage_tui.ui.app import SageApp
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Modules the first frame must not wait for: the session's composition root and engine,
+# the redactor's rules, the model clients, YAML, the patch parser, slash commands, replay.
+NOT_BEFORE_THE_FIRST_FRAME = (
+    "sage_tui.factory", "sage_tui.core.agent.orchestrator", "sage_tui.core.agent.approval",
+    "sage_tui.core.log.redaction", "sage_tui.core.log.secretrules", "sage_tui.core.log.recorder",
+    "sage_tui.core.workspace.state", "sage_tui.core.workspace.retrieval", "sage_tui.ui.slash",
+    "sage_tui.ui.slash_actions", "sage_tui.ui.replay", "ollama", "httpx", "yaml", "unidiff",
+    "tomllib",
+)
+
+
+def _loaded_by(code: str, tmp_path: Path) -> set[str]:
+    probe = (
+        "import json, sys\n" + code +
+        "\nprint(json.dumps(sorted(sys.modules)))\n"
+    )
+    env = {"SAGE_HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, env=env, cwd=tmp_path)
+    return set(json.loads(out.stdout.splitlines()[-1]))
+
+
+def test_the_workbench_is_built_without_the_session_machinery(tmp_path: Path) -> None:
+    # What `sage demo` does before `App.run`: the command module, the settings, the app.
+    loaded = _loaded_by(
+        "from sage_tui.commands.ui import demo_settings\n"
+        "from sage_tui.config import load_settings\n"
+        "from sage_tui.ui.app import SageApp\n"
+        "settings = demo_settings(load_settings())\n"
+        "SageApp(lambda bridge: None, intro='hi', theme=settings.theme, keys=dict(settings.keys))\n",
+        tmp_path)
+    assert "textual.app" in loaded and "sage_tui.ui.screens.workbench" in loaded
+    assert sorted(set(NOT_BEFORE_THE_FIRST_FRAME) & loaded) == []
+
+
+def test_the_probe_would_notice_the_session_machinery(tmp_path: Path) -> None:
+    loaded = _loaded_by("import sage_tui.factory\n", tmp_path)
+    assert {"sage_tui.factory", "sage_tui.core.log.redaction"} <= loaded
+
+
+def _gc_after(argv: list[str], tmp_path: Path) -> list[str]:
+    """Whether collection was on inside a `probe` command and after `main` returned."""
+    code = (
+        "import gc, sys\n"
+        "from sage_tui import cli\n"
+        "@cli.cli.command()\n"
+        "def probe():\n"
+        "    print('inside', gc.isenabled())\n"
+        "try:\n"
+        f"    cli.main({argv!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('after', gc.isenabled())\n"
+    )
+    env = {"SAGE_HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, cwd=tmp_path, stdin=subprocess.DEVNULL)
+    return out.stdout.split()
+
+
+def test_other_commands_run_with_garbage_collection_on(tmp_path: Path) -> None:
+    assert _gc_after(["probe"], tmp_path) == ["inside", "True", "after", "True"]
+
+
+@pytest.mark.parametrize("argv", [["demo"], ["run", " "], ["--version"], ["no-such-command"]])
+def test_collection_is_back_on_however_a_command_ends(tmp_path: Path, argv: list[str]) -> None:
+    # `sage demo` without a terminal and `sage run` with an empty task stop with one
+    # sentence before their app or session starts.
+    assert _gc_after(argv, tmp_path)[-2:] == ["after", "True"]
+
+
+@pytest.mark.anyio
+async def test_the_workbench_resumes_collection_after_its_first_frame() -> None:
+    import gc
+
+    gc.disable()  # as `sage` leaves it for the workbench's start
+    try:
+        app = SageApp(None, intro="hello")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            assert gc.isenabled()
+    finally:
+        gc.enable()
+
+
+@pytest.mark.anyio
+async def test_the_filter_box_is_built_when_first_asked_for_and_then_reused() -> None:
+    app = SageApp(None, intro="hello")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        screen = app.workbench
+        assert not screen.query("#event-filter")
+        for _ in range(2):
+            await screen.action_filter()
+            await pilot.pause()
+            assert len(screen.query("#event-filter")) == 1
+            box = screen.query_one("#event-filter")
+            assert box.display and box.has_focus
+            await pilot.press("enter")
+            assert not box.display
+        side = [child.id for child in screen.query_one("#side").children]
+        assert side[:3] == ["events-title", "event-filter", "events"]
