@@ -162,17 +162,18 @@ class RetrievalIndex:
                 self._store.close()
                 self._store = None
 
-    def refresh(self, progress: Progress | None = None) -> IndexHealth:
-        """Bring the index up to date with the disk; report its health."""
+    def refresh(self, progress: Progress | None = None, stop: threading.Event | None = None
+                ) -> IndexHealth:
+        """Bring the index up to date with the disk (until `stop` is set); report its health."""
         with self._lock:
-            return self._refresh(progress)
+            return self._refresh(progress, stop)
 
-    def _refresh(self, progress: Progress | None) -> IndexHealth:
+    def _refresh(self, progress: Progress | None, stop: threading.Event | None) -> IndexHealth:
         listed = {n: b for n, b in _listing(self.root).items() if not self._workspace.hidden(n)}
         store = self._opened()
         try:
             with store.writing():
-                stale, read = self._update(store, listed, progress)
+                stale, read = self._update(store, listed, progress, stop)
         except sqlite3.OperationalError as exc:  # held by another process for too long
             return self._counts(store, 0, 0, f"the index was not refreshed ({exc})")
         return self._counts(store, stale, read, store.note)
@@ -183,7 +184,7 @@ class RetrievalIndex:
         return IndexHealth(counts.get(1, 0), counts.get(0, 0), stale, read, note)
 
     def _update(self, store: IndexStore, listed: dict[str, str | None],
-                progress: Progress | None) -> tuple[int, int]:
+                progress: Progress | None, stop: threading.Event | None) -> tuple[int, int]:
         known = store.keys()
         stale = 0
         for name in [n for n in known if n not in listed]:
@@ -210,6 +211,8 @@ class RetrievalIndex:
         report = progress if progress is not None and len(todo) >= PROGRESS_FROM else None
         step = max(1, len(todo) // 20)
         for done, (name, key, was_indexed) in enumerate(todo):
+            if stop is not None and stop.is_set():  # the turn was cancelled: keep what is done
+                return stale, done
             if report is not None and done % step == 0:
                 report(done, len(todo))
             if done and done % _CHECKPOINT_EVERY == 0:
@@ -243,13 +246,14 @@ class RetrievalIndex:
             return None
         return data.decode("utf-8", "replace")
 
-    def search(self, query: str, limit: int = 5, progress: Progress | None = None
-               ) -> tuple[list[Hit], IndexHealth]:
-        """Rank files for `query` and cite each file's best line."""
+    def search(self, query: str, limit: int = 5, progress: Progress | None = None,
+               stop: threading.Event | None = None) -> tuple[list[Hit], IndexHealth]:
+        """Rank files for `query` and cite each file's best line. Setting `stop` (the turn
+        was cancelled) ends a refresh at its next file, keeping what it had read."""
         with self._lock:
-            health = self._refresh(progress)
+            health = self._refresh(progress, stop)
             wanted = query_terms(query)[:MAX_QUERY_TERMS]
-            if not wanted or not health.files:
+            if not wanted or not health.files or (stop is not None and stop.is_set()):
                 return [], health
             ranked = self._opened().rank(wanted, limit * 2)
         hits: list[Hit] = []
