@@ -5,6 +5,7 @@ of one enormous identifier, and an edit that keeps the file's size and mtime."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 
@@ -59,3 +60,14 @@ def test_a_turn_cancelled_during_a_cold_build_stops_it_and_reports_nothing_after
     # and every progress record after the cancel is the next turn's own, counting from 0
     assert after and after[0]["done"] == 0 and after[0]["total"] > count - 50
     assert all(a["total"] == after[0]["total"] for a in after)
+
+
+def test_a_file_name_that_is_not_utf8_outside_git_is_left_out(tmp_path: Path) -> None:
+    root = tmp_path / "plain"  # no git: the walk lists the folder itself
+    root.mkdir()
+    (root / "server.py").write_text("def run_server(port):\n    return port\n")
+    with open(os.path.join(os.fsencode(root), b"bad\xff name.py"), "wb") as handle:
+        handle.write(b"run_server = None\n")
+    hits, health = RetrievalIndex(Workspace([root]), tmp_path / "index.sqlite3").search(
+        "run_server")
+    assert [h.citation for h in hits] == ["server.py:1"] and health.files == 1

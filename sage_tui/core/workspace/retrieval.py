@@ -85,7 +85,8 @@ def _listing(root: Path) -> dict[str, str | None]:
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d not in WALK_SKIP)
         rel = os.path.relpath(folder, root)
-        found.extend(f if rel == "." else f"{rel}/{f}" for f in sorted(files))
+        names = (f if rel == "." else f"{rel}/{f}" for f in sorted(files))
+        found.extend(n for n in names if _utf8(n))
         if len(found) >= MAX_FILES:
             break
     return dict.fromkeys(found[:MAX_FILES])
@@ -280,6 +281,16 @@ class RetrievalIndex:
             if found > most:
                 best, most = number, found
         return best, lines[best - 1].strip()
+
+
+def _utf8(name: str) -> bool:
+    """Whether `name` is text (a name that is not UTF-8 is left out, as git's listing does:
+    it could not be stored, shown or asked for)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _split(word: str) -> tuple[str, ...]:
