@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
+import shutil
+import sqlite3
 import time
 from pathlib import Path
 
@@ -71,3 +74,78 @@ def test_a_file_name_that_is_not_utf8_outside_git_is_left_out(tmp_path: Path) ->
     hits, health = RetrievalIndex(Workspace([root]), tmp_path / "index.sqlite3").search(
         "run_server")
     assert [h.citation for h in hits] == ["server.py:1"] and health.files == 1
+
+
+def _damaged_copies(tmp_path: Path, root: Path, count: int) -> list[Path]:
+    base = tmp_path / "base.sqlite3"
+    RetrievalIndex(Workspace([root]), base).refresh()
+    with sqlite3.connect(base) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    size = base.stat().st_size
+    chance = random.Random(1)
+    copies = []
+    for trial in range(count):  # a disk that lost a page, a copy cut short and glued back
+        copy = tmp_path / f"damaged{trial}.sqlite3"
+        shutil.copy(base, copy)
+        with open(copy, "r+b") as handle:
+            handle.seek(chance.randrange(4096, size - 4096))
+            handle.write(os.urandom(chance.choice([16, 512, 4096])))
+        copies.append(copy)
+    return copies
+
+
+def test_an_index_damaged_inside_is_rebuilt_not_a_failed_turn(tmp_path: Path) -> None:
+    root = git_repo(tmp_path / "repo", {
+        f"m{i}.py": f"def run_server_{i}(port):\n" + "".join(f"word{j}_{i} = 1\n" for j in range(50))
+        for i in range(300)})
+    for copy in _damaged_copies(tmp_path, root, 40):
+        (root / "m7.py").write_text(f"def run_server_7(port):\n    return {copy.name!r}\n")
+        hits, health = RetrievalIndex(Workspace([root]), copy).search("run_server_7 word3_9")
+        assert health.files == 300, copy.name
+        assert [h.citation for h in hits][:1] in (["m7.py:1"], ["m9.py:4"]), copy.name
+
+
+def _same_version_other_columns(db: sqlite3.Connection) -> None:
+    db.execute("CREATE TABLE files (a, b)")
+    db.execute("CREATE VIRTUAL TABLE docs USING fts5(x)")
+
+
+def _no_files_table(db: sqlite3.Connection) -> None:
+    db.execute("CREATE VIRTUAL TABLE docs USING fts5(path, body)")
+
+
+def _docs_not_fts(db: sqlite3.Connection) -> None:
+    db.execute("CREATE TABLE files (id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE,"
+               " key TEXT NOT NULL, indexed INTEGER NOT NULL)")
+    db.execute("CREATE TABLE docs (path, body)")
+
+
+def _views(db: sqlite3.Connection) -> None:
+    db.execute("CREATE VIEW files AS SELECT 1 AS id, 'x' AS path, 'k' AS key, 1 AS indexed")
+    db.execute("CREATE VIRTUAL TABLE docs USING fts5(path, body)")
+
+
+@pytest.mark.parametrize("plant", [_same_version_other_columns, _no_files_table, _docs_not_fts,
+                                   _views])
+def test_a_foreign_database_with_the_schema_version_is_rebuilt(tmp_path: Path, plant: object
+                                                                 ) -> None:
+    root = git_repo(tmp_path / "repo", {"server.py": "def run_server(port):\n    bind(port)\n",
+                                        "README.md": "# the app\n"})
+    store = tmp_path / "index.sqlite3"
+    with sqlite3.connect(store) as db:
+        plant(db)  # type: ignore[operator]
+        db.execute("PRAGMA user_version = 1")
+    hits, health = RetrievalIndex(Workspace([root]), store).search("run_server")
+    assert [h.citation for h in hits] == ["server.py:1"]
+    assert (health.files, health.note) == (2, "")
+
+
+def test_an_index_row_whose_bytes_are_not_text_does_not_stop_the_refresh(tmp_path: Path) -> None:
+    root = git_repo(tmp_path / "repo", {"server.py": "def run_server(port):\n    bind(port)\n"})
+    store = tmp_path / "index.sqlite3"
+    RetrievalIndex(Workspace([root]), store).refresh()
+    with sqlite3.connect(store) as db:  # what a damaged page looks like to a query
+        db.execute("INSERT INTO files (path, key, indexed) VALUES"
+                   " (CAST(X'7365727665ff2e7079' AS TEXT), 'stat:1:1', 0)")
+    hits, health = RetrievalIndex(Workspace([root]), store).search("run_server")
+    assert [h.citation for h in hits] == ["server.py:1"] and (health.files, health.note) == (1, "")

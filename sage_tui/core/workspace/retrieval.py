@@ -21,10 +21,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from sage_tui.core.log.redaction import clip
 from sage_tui.core.workspace.gitcmd import git_argv, git_env
-from sage_tui.core.workspace.indexstore import IndexStore
+from sage_tui.core.workspace.indexstore import IndexStore, damaged
 from sage_tui.core.workspace.workspace import Workspace
 
 MAX_FILE_BYTES = 512 * 1024
@@ -46,6 +47,7 @@ _CHECKPOINT_EVERY = 500  # files: a long build interrupted keeps what it had don
 _SPLITS: dict[str, tuple[str, ...]] = {}  # identifier → its terms (identifiers repeat)
 
 Progress = Callable[[int, int], None]  # (files read, files to read)
+_T = TypeVar("_T")
 
 
 def terms(text: str) -> list[str]:
@@ -167,7 +169,18 @@ class RetrievalIndex:
                 ) -> IndexHealth:
         """Bring the index up to date with the disk (until `stop` is set); report its health."""
         with self._lock:
-            return self._refresh(progress, stop)
+            return self._guarded(lambda: self._refresh(progress, stop))
+
+    def _guarded(self, work: Callable[[], _T]) -> _T:
+        """`work` on the index; when SQLite finds the file damaged while using it, the index
+        (a cache) is rebuilt and the work done again."""
+        while True:
+            try:
+                return work()
+            except sqlite3.DatabaseError as exc:
+                if not damaged(exc) or self._opened().path is None:
+                    raise
+                self._opened().rebuild()
 
     def _refresh(self, progress: Progress | None, stop: threading.Event | None) -> IndexHealth:
         listed = {n: b for n, b in _listing(self.root).items() if not self._workspace.hidden(n)}
@@ -251,14 +264,18 @@ class RetrievalIndex:
                stop: threading.Event | None = None) -> tuple[list[Hit], IndexHealth]:
         """Rank files for `query` and cite each file's best line. Setting `stop` (the turn
         was cancelled) ends a refresh at its next file, keeping what it had read."""
-        with self._lock:
+        wanted = query_terms(query)[:MAX_QUERY_TERMS]
+
+        def ranked() -> tuple[IndexHealth, list[tuple[str, float]]]:
             health = self._refresh(progress, stop)
-            wanted = query_terms(query)[:MAX_QUERY_TERMS]
             if not wanted or not health.files or (stop is not None and stop.is_set()):
-                return [], health
-            ranked = self._opened().rank(wanted, limit * 2)
+                return health, []
+            return health, self._opened().rank(wanted, limit * 2)
+
+        with self._lock:
+            health, ranked_files = self._guarded(ranked)
         hits: list[Hit] = []
-        for name, score in ranked:
+        for name, score in ranked_files:
             cited = self._cite(name, set(wanted))
             if cited is not None:
                 hits.append(Hit(name, cited[0], clip(cited[1], 160), round(score, 3)))
