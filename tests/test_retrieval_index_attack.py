@@ -9,7 +9,9 @@ import os
 import random
 import shutil
 import sqlite3
+import string
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -149,3 +151,18 @@ def test_an_index_row_whose_bytes_are_not_text_does_not_stop_the_refresh(tmp_pat
                    " (CAST(X'7365727665ff2e7079' AS TEXT), 'stat:1:1', 0)")
     hits, health = RetrievalIndex(Workspace([root]), store).search("run_server")
     assert [h.citation for h in hits] == ["server.py:1"] and (health.files, health.note) == (1, "")
+
+
+def test_a_file_of_one_enormous_identifier_per_file_does_not_pile_up_in_memory(
+        tmp_path: Path) -> None:
+    chance = random.Random(2)
+    root = git_repo(tmp_path / "repo", {
+        f"blob{i}.txt": "".join(chance.choices(string.ascii_letters, k=100_000)) for i in range(8)})
+    index = RetrievalIndex(Workspace([root]), tmp_path / "index.sqlite3")
+    tracemalloc.start()
+    try:
+        index.refresh()
+        kept, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert kept < 1024 * 1024  # each file's giant word and its parts (~1 MB a file) are let go

@@ -45,6 +45,7 @@ MAX_QUERY_TERMS = 32
 PROGRESS_FROM = 100  # a refresh reading at least this many files reports its progress
 _CHECKPOINT_EVERY = 500  # files: a long build interrupted keeps what it had done
 _SPLITS: dict[str, tuple[str, ...]] = {}  # identifier → its terms (identifiers repeat)
+_SPLIT_KEPT_CHARS = 64
 
 Progress = Callable[[int, int], None]  # (files read, files to read)
 _T = TypeVar("_T")
@@ -311,7 +312,10 @@ def _utf8(name: str) -> bool:
 
 
 def _split(word: str) -> tuple[str, ...]:
-    """`word`'s terms, remembered (identifiers repeat, across files too)."""
+    """`word`'s terms, remembered (identifiers repeat, across files too; a word longer than
+    a real identifier rarely does, and kept it would hold its file's size in parts)."""
+    if len(word) > _SPLIT_KEPT_CHARS:
+        return tuple(dict.fromkeys(terms(word)))
     split = _SPLITS.get(word)
     if split is None:
         if len(_SPLITS) > 200_000:
