@@ -1,6 +1,7 @@
 """Attacks on the persistent retrieval index: a turn cancelled mid-build, names git cannot
 give and Python cannot store, an index file damaged where opening it does not look, a file
-of one enormous identifier, and an edit that keeps the file's size and mtime."""
+of one enormous identifier, an edit that keeps the file's size and mtime, and a file saved
+between the refresh and its citation."""
 
 from __future__ import annotations
 
@@ -166,3 +167,39 @@ def test_a_file_of_one_enormous_identifier_per_file_does_not_pile_up_in_memory(
     finally:
         tracemalloc.stop()
     assert kept < 1024 * 1024  # each file's giant word and its parts (~1 MB a file) are let go
+
+
+def test_an_edit_that_keeps_size_and_mtime_is_found_and_never_cited_by_an_unrelated_line(
+        tmp_path: Path) -> None:
+    root = tmp_path / "plain"  # untracked files: their key is what stat says
+    root.mkdir()
+    notes = root / "notes.txt"
+    notes.write_text("deploy with zanzibar\nthen wait\n")
+    (root / "other.txt").write_text("nothing here\n")
+    index = RetrievalIndex(Workspace([root]), tmp_path / "index.sqlite3")
+    assert [h.citation for h in index.search("zanzibar")[0]] == ["notes.txt:1"]
+    before = notes.stat()
+    notes.write_text("then wait\ndeploy with kumquats\n")  # same size: cp -p, rsync -t, tar
+    os.utime(notes, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert [h.citation for h in index.search("kumquats")[0]] == ["notes.txt:2"]
+    assert index.search("zanzibar")[0] == []  # never "notes.txt:1: then wait"
+
+
+class SavedWhileRead(Workspace):
+    """An editor saves `notes.txt` right after the index has read it."""
+
+    def read_bytes(self, path: str, limit: int | None = None, *,
+                   honour_hidden: bool = True) -> bytes:
+        data = super().read_bytes(path, limit, honour_hidden=honour_hidden)
+        if path == "notes.txt" and b"zanzibar" in data:
+            (self.root / path).write_text("then wait\ndeploy with kumquats\n")
+        return data
+
+
+def test_a_file_saved_between_the_refresh_and_its_citation_is_not_cited_by_another_line(
+        tmp_path: Path) -> None:
+    root = tmp_path / "plain"
+    root.mkdir()
+    (root / "notes.txt").write_text("deploy with zanzibar\nthen wait\n")
+    hits, _ = RetrievalIndex(SavedWhileRead([root]), tmp_path / "i.sqlite3").search("zanzibar")
+    assert hits == []  # not "notes.txt:1: then wait"

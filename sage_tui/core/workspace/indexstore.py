@@ -4,7 +4,7 @@ Why SQLite: it is in the standard library (no native wheel to ship), FTS5 keeps 
 inverted index on disk and ranks with BM25 in C, and one file in SAGE's trusted state
 folder survives between processes, so a new `sage run` searches at once instead of
 re-reading the workspace. A file's row is keyed by what identifies its content without
-reading it: git's blob id for a tracked, unmodified file, else its size and mtime.
+reading it: git's blob id for a tracked, unmodified file, else its mtime, ctime and size.
 
 The body column holds the identifier-aware terms `retrieval.terms` makes (whole
 identifiers and their snake/camel-case parts), so FTS5's own tokenizer only has to

@@ -6,7 +6,7 @@ terms and kept in a SQLite FTS5 index in SAGE's state folder (`indexstore.py`), 
 query ranks with BM25 (path terms count too); the best line of each file found is
 cited. The index outlives the process and refreshes incrementally: a tracked file
 whose git blob id is unchanged is never re-read (a checkout that only touched mtimes
-costs nothing), other files are re-read when their size or mtime changed. The health
+costs nothing), other files are re-read when their size, mtime or ctime changed. The health
 report says how many files are indexed, skipped (binary, too large, unreadable) and
 refreshed; a long build reports its progress.
 """
@@ -220,7 +220,8 @@ class RetrievalIndex:
                         store.remove(name)
                         stale += before[1]
                     continue
-                key = f"stat:{info.st_mtime_ns}:{info.st_size}"
+                # ctime too: `cp -p`, `rsync -t` and `tar` set an edited file's mtime back
+                key = f"stat:{info.st_mtime_ns}:{info.st_ctime_ns}:{info.st_size}"
             if before is None or before[0] != key:
                 todo.append((name, key, before is not None and before[1]))
         report = progress if progress is not None and len(todo) >= PROGRESS_FROM else None
@@ -298,6 +299,8 @@ class RetrievalIndex:
             found = len(wanted.intersection(terms(line)))
             if found > most:
                 best, most = number, found
+        if not most and not wanted.intersection(terms(name)):
+            return None  # changed since it was indexed: no line of it is evidence
         return best, lines[best - 1].strip()
 
 
