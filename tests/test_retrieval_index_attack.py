@@ -1,7 +1,8 @@
 """Attacks on the persistent retrieval index: a turn cancelled mid-build, names git cannot
 give and Python cannot store, an index file damaged where opening it does not look, a file
 of one enormous identifier, an edit that keeps the file's size and mtime, and a file saved
-between the refresh and its citation."""
+between the refresh and its citation, and a process that opens the index while another
+holds it for a long build."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import random
 import shutil
 import sqlite3
 import string
+import subprocess
+import sys
 import time
 import tracemalloc
 from pathlib import Path
@@ -20,6 +23,7 @@ import pytest
 from sage_tui.core.agent.experts import Experts
 from sage_tui.core.agent.memory import MemoryStore
 from sage_tui.core.log.events import Event, EventName
+from sage_tui.core.workspace import indexstore
 from sage_tui.core.workspace.retrieval import RetrievalIndex
 from sage_tui.core.workspace.workspace import Workspace
 from tests.conftest import git_repo
@@ -203,3 +207,43 @@ def test_a_file_saved_between_the_refresh_and_its_citation_is_not_cited_by_anoth
     (root / "notes.txt").write_text("deploy with zanzibar\nthen wait\n")
     hits, _ = RetrievalIndex(SavedWhileRead([root]), tmp_path / "i.sqlite3").search("zanzibar")
     assert hits == []  # not "notes.txt:1: then wait"
+
+
+_SLOW_BUILD = """
+import sys, time
+from pathlib import Path
+from sage_tui.core.workspace.retrieval import RetrievalIndex
+from sage_tui.core.workspace.workspace import Workspace
+
+class Slow(Workspace):
+    def read_bytes(self, path, limit=None, *, honour_hidden=True):
+        time.sleep(0.02)
+        return super().read_bytes(path, limit, honour_hidden=honour_hidden)
+
+def started(done, total):
+    if done == 0:
+        print("building", flush=True)
+
+RetrievalIndex(Slow([Path(sys.argv[1])]), Path(sys.argv[2])).refresh(started)
+"""
+
+
+def test_a_process_opening_the_index_during_anothers_long_build_keeps_using_the_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = git_repo(tmp_path / "repo", {f"m{i}.py": f"value_{i} = {i}\n" for i in range(150)})
+    store = tmp_path / "index.sqlite3"
+    RetrievalIndex(Workspace([root]), store).refresh()
+    for i in range(150):  # a branch switch: every file to read again, for seconds
+        (root / f"m{i}.py").write_text(f"value_{i} = {i + 1}\n")
+    builder = subprocess.Popen([sys.executable, "-c", _SLOW_BUILD, str(root), str(store)],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert builder.stdout is not None and builder.stdout.readline() == "building\n"
+        monkeypatch.setattr(indexstore, "BUSY_SECONDS", 0.5)  # the build outlasts the wait
+        index = RetrievalIndex(Workspace([root]), store)
+        hits, health = index.search("value_7")
+    finally:
+        builder.wait(timeout=60)
+    assert hits and health.read == 0 and "another SAGE process" in health.note
+    hits, health = index.search("value_7")  # the build is done: the file has it all
+    assert (health.read, health.files, health.note) == (0, 150, "")

@@ -70,10 +70,14 @@ class IndexStore:
         return self._prepare(_connect(":memory:"))
 
     def _prepare(self, db: sqlite3.Connection) -> sqlite3.Connection:
-        try:  # under the write lock: a process creating the index is never undone by another
-            db.execute("BEGIN IMMEDIATE")
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version != SCHEMA_VERSION:
+        try:  # a sound index is only read, so opening it never waits for another's build
+            for begin in ("BEGIN", "BEGIN IMMEDIATE"):
+                db.execute(begin)
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                if version == SCHEMA_VERSION or begin == "BEGIN IMMEDIATE":
+                    break
+                db.commit()
+            if version != SCHEMA_VERSION:  # under the write lock: never undone by another
                 db.execute("DROP TABLE IF EXISTS files")
                 db.execute("DROP TABLE IF EXISTS docs")
                 for statement in _SCHEMA:

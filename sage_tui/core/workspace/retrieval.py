@@ -190,7 +190,10 @@ class RetrievalIndex:
             with store.writing():
                 stale, read = self._update(store, listed, progress, stop)
         except sqlite3.OperationalError as exc:  # held by another process for too long
-            return self._counts(store, 0, 0, f"the index was not refreshed ({exc})")
+            busy = getattr(exc, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED")
+            note = ("another SAGE process is still refreshing the index, so this search used it "
+                    "as it stood" if busy else f"the index was not refreshed ({exc})")
+            return self._counts(store, 0, 0, note)
         return self._counts(store, stale, read, store.note)
 
     @staticmethod
