@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,14 +122,22 @@ class Experts:
         assert self.index is not None
         loop = asyncio.get_running_loop()
         emit = emitter(self.sink)
+        # Cancelling the turn cannot stop the worker thread, so it is told: the build stops at
+        # its next file (Ctrl+C exits, the next turn does not wait) and reports no more.
+        stop = threading.Event()
 
         def announce(done: int, total: int) -> None:
-            emit(EventName.INDEX_PROGRESS, {"done": done, "total": total})
+            if not stop.is_set():
+                emit(EventName.INDEX_PROGRESS, {"done": done, "total": total})
 
         def progress(done: int, total: int) -> None:  # called from the worker thread
-            loop.call_soon_threadsafe(announce, done, total)
+            if not stop.is_set():
+                loop.call_soon_threadsafe(announce, done, total)
 
-        hits, health = await asyncio.to_thread(self.index.search, query, 5, progress)
+        try:
+            hits, health = await asyncio.to_thread(self.index.search, query, 5, progress, stop)
+        finally:
+            stop.set()
         extra: dict[str, Any] = {"health": {"files": health.files, "skipped": health.skipped,
                                             "stale": health.stale}}
         if health.note:

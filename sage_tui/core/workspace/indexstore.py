@@ -4,12 +4,13 @@ Why SQLite: it is in the standard library (no native wheel to ship), FTS5 keeps 
 inverted index on disk and ranks with BM25 in C, and one file in SAGE's trusted state
 folder survives between processes, so a new `sage run` searches at once instead of
 re-reading the workspace. A file's row is keyed by what identifies its content without
-reading it: git's blob id for a tracked, unmodified file, else its size and mtime.
+reading it: git's blob id for a tracked, unmodified file, else its mtime, ctime and size.
 
 The body column holds the identifier-aware terms `retrieval.terms` makes (whole
 identifiers and their snake/camel-case parts), so FTS5's own tokenizer only has to
 split on spaces. The schema version lives in `PRAGMA user_version`; another version,
-or a file SQLite cannot read, is thrown away and rebuilt: the index is a cache.
+or a file SQLite cannot read, is thrown away and rebuilt: the index is a cache. So is a file
+with this version but other tables, and one SQLite finds damaged only while using it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,19 @@ _SCHEMA = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS docs USING fts5(path, body,"
     " tokenize = \"unicode61 remove_diacritics 0 tokenchars '_'\")",
 )
+_TABLES = {name: sql.replace(" IF NOT EXISTS", "")  # as sqlite_master keeps them
+           for name, sql in zip(("files", "docs"), _SCHEMA, strict=True)}
+
+
+class ForeignIndex(sqlite3.DatabaseError):
+    """The file has this schema's version but not its tables: not an index SAGE made."""
+
+
+def damaged(exc: sqlite3.DatabaseError) -> bool:
+    """Whether `exc` says the file is not a sound index (rebuilding it is the cure)."""
+    name = getattr(exc, "sqlite_errorname", "")
+    return (isinstance(exc, ForeignIndex) or name == "SQLITE_NOTADB"
+            or name.startswith("SQLITE_CORRUPT"))
 
 
 class IndexStore:
@@ -36,6 +50,7 @@ class IndexStore:
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.note = ""  # one sentence when the index could not be kept on disk
+        self._rebuilt = False
         self.db = self._open()
 
     def _open(self) -> sqlite3.Connection:
@@ -45,8 +60,8 @@ class IndexStore:
             try:
                 return self._prepare(_connect(self.path))
             except (sqlite3.DatabaseError, OSError) as exc:  # not a database, torn, no room
-                damaged = getattr(exc, "sqlite_errorname", "") in ("SQLITE_NOTADB", "SQLITE_CORRUPT")
-                if attempt == 0 and damaged and _remove(self.path):
+                bad = isinstance(exc, sqlite3.DatabaseError) and damaged(exc)
+                if attempt == 0 and bad and _remove(self.path):
                     continue  # a cache: start it again (never when it is only busy)
                 reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
                 self.note = (f"the index could not be kept in {self.path} ({reason}), "
@@ -55,15 +70,23 @@ class IndexStore:
         return self._prepare(_connect(":memory:"))
 
     def _prepare(self, db: sqlite3.Connection) -> sqlite3.Connection:
-        try:  # under the write lock: a process creating the index is never undone by another
-            db.execute("BEGIN IMMEDIATE")
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version != SCHEMA_VERSION:
+        try:  # a sound index is only read, so opening it never waits for another's build
+            for begin in ("BEGIN", "BEGIN IMMEDIATE"):
+                db.execute(begin)
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                if version == SCHEMA_VERSION or begin == "BEGIN IMMEDIATE":
+                    break
+                db.commit()
+            if version != SCHEMA_VERSION:  # under the write lock: never undone by another
                 db.execute("DROP TABLE IF EXISTS files")
                 db.execute("DROP TABLE IF EXISTS docs")
                 for statement in _SCHEMA:
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            tables = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE name IN"
+                                     " ('files', 'docs') AND type = 'table'"))
+            if tables != _TABLES:
+                raise ForeignIndex("the file holds other tables than the index's")
             db.execute("SELECT count(*) FROM docs").fetchone()  # reads the FTS5 tables once
             db.commit()
         except sqlite3.DatabaseError:
@@ -73,6 +96,19 @@ class IndexStore:
 
     def close(self) -> None:
         self.db.close()
+
+    def rebuild(self) -> None:
+        """Start again from nothing: SQLite found the file damaged while using it (a lost
+        page, a copy cut short). A second time in one process, the index stays in memory."""
+        self.db.close()
+        if self.path is not None and not self._rebuilt and _remove(self.path):
+            self._rebuilt = True
+            self.db = self._open()
+            return
+        self.note = (f"the index in {self.path} was damaged again, "
+                     "so this process keeps it in memory")
+        self.path = None
+        self.db = self._open()
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
@@ -130,6 +166,7 @@ def _connect(where: Path | str) -> sqlite3.Connection:
         os.close(fd)
     db = sqlite3.connect(where, timeout=BUSY_SECONDS, isolation_level=None,
                          check_same_thread=False)  # searches run in worker threads, one at a time
+    db.text_factory = _text  # a damaged page's bytes are a name no file has, not an error
     try:
         try:  # WAL: readers in other processes never wait (a setting the file keeps)
             db.execute("PRAGMA journal_mode = WAL")
@@ -141,6 +178,10 @@ def _connect(where: Path | str) -> sqlite3.Connection:
         db.close()
         raise
     return db
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
 
 
 def _remove(path: Path) -> bool:

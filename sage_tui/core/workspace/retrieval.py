@@ -6,7 +6,7 @@ terms and kept in a SQLite FTS5 index in SAGE's state folder (`indexstore.py`), 
 query ranks with BM25 (path terms count too); the best line of each file found is
 cited. The index outlives the process and refreshes incrementally: a tracked file
 whose git blob id is unchanged is never re-read (a checkout that only touched mtimes
-costs nothing), other files are re-read when their size or mtime changed. The health
+costs nothing), other files are re-read when their size, mtime or ctime changed. The health
 report says how many files are indexed, skipped (binary, too large, unreadable) and
 refreshed; a long build reports its progress.
 """
@@ -21,10 +21,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from sage_tui.core.log.redaction import clip
 from sage_tui.core.workspace.gitcmd import git_argv, git_env
-from sage_tui.core.workspace.indexstore import IndexStore
+from sage_tui.core.workspace.indexstore import IndexStore, damaged
 from sage_tui.core.workspace.workspace import Workspace
 
 MAX_FILE_BYTES = 512 * 1024
@@ -44,8 +45,10 @@ MAX_QUERY_TERMS = 32
 PROGRESS_FROM = 100  # a refresh reading at least this many files reports its progress
 _CHECKPOINT_EVERY = 500  # files: a long build interrupted keeps what it had done
 _SPLITS: dict[str, tuple[str, ...]] = {}  # identifier → its terms (identifiers repeat)
+_SPLIT_KEPT_CHARS = 64
 
 Progress = Callable[[int, int], None]  # (files read, files to read)
+_T = TypeVar("_T")
 
 
 def terms(text: str) -> list[str]:
@@ -85,7 +88,8 @@ def _listing(root: Path) -> dict[str, str | None]:
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d not in WALK_SKIP)
         rel = os.path.relpath(folder, root)
-        found.extend(f if rel == "." else f"{rel}/{f}" for f in sorted(files))
+        names = (f if rel == "." else f"{rel}/{f}" for f in sorted(files))
+        found.extend(n for n in names if _utf8(n))
         if len(found) >= MAX_FILES:
             break
     return dict.fromkeys(found[:MAX_FILES])
@@ -162,19 +166,34 @@ class RetrievalIndex:
                 self._store.close()
                 self._store = None
 
-    def refresh(self, progress: Progress | None = None) -> IndexHealth:
-        """Bring the index up to date with the disk; report its health."""
+    def refresh(self, progress: Progress | None = None, stop: threading.Event | None = None
+                ) -> IndexHealth:
+        """Bring the index up to date with the disk (until `stop` is set); report its health."""
         with self._lock:
-            return self._refresh(progress)
+            return self._guarded(lambda: self._refresh(progress, stop))
 
-    def _refresh(self, progress: Progress | None) -> IndexHealth:
+    def _guarded(self, work: Callable[[], _T]) -> _T:
+        """`work` on the index; when SQLite finds the file damaged while using it, the index
+        (a cache) is rebuilt and the work done again."""
+        while True:
+            try:
+                return work()
+            except sqlite3.DatabaseError as exc:
+                if not damaged(exc) or self._opened().path is None:
+                    raise
+                self._opened().rebuild()
+
+    def _refresh(self, progress: Progress | None, stop: threading.Event | None) -> IndexHealth:
         listed = {n: b for n, b in _listing(self.root).items() if not self._workspace.hidden(n)}
         store = self._opened()
         try:
             with store.writing():
-                stale, read = self._update(store, listed, progress)
+                stale, read = self._update(store, listed, progress, stop)
         except sqlite3.OperationalError as exc:  # held by another process for too long
-            return self._counts(store, 0, 0, f"the index was not refreshed ({exc})")
+            busy = getattr(exc, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED")
+            note = ("another SAGE process is still refreshing the index, so this search used it "
+                    "as it stood" if busy else f"the index was not refreshed ({exc})")
+            return self._counts(store, 0, 0, note)
         return self._counts(store, stale, read, store.note)
 
     @staticmethod
@@ -183,7 +202,7 @@ class RetrievalIndex:
         return IndexHealth(counts.get(1, 0), counts.get(0, 0), stale, read, note)
 
     def _update(self, store: IndexStore, listed: dict[str, str | None],
-                progress: Progress | None) -> tuple[int, int]:
+                progress: Progress | None, stop: threading.Event | None) -> tuple[int, int]:
         known = store.keys()
         stale = 0
         for name in [n for n in known if n not in listed]:
@@ -204,12 +223,15 @@ class RetrievalIndex:
                         store.remove(name)
                         stale += before[1]
                     continue
-                key = f"stat:{info.st_mtime_ns}:{info.st_size}"
+                # ctime too: `cp -p`, `rsync -t` and `tar` set an edited file's mtime back
+                key = f"stat:{info.st_mtime_ns}:{info.st_ctime_ns}:{info.st_size}"
             if before is None or before[0] != key:
                 todo.append((name, key, before is not None and before[1]))
         report = progress if progress is not None and len(todo) >= PROGRESS_FROM else None
         step = max(1, len(todo) // 20)
         for done, (name, key, was_indexed) in enumerate(todo):
+            if stop is not None and stop.is_set():  # the turn was cancelled: keep what is done
+                return stale, done
             if report is not None and done % step == 0:
                 report(done, len(todo))
             if done and done % _CHECKPOINT_EVERY == 0:
@@ -243,17 +265,22 @@ class RetrievalIndex:
             return None
         return data.decode("utf-8", "replace")
 
-    def search(self, query: str, limit: int = 5, progress: Progress | None = None
-               ) -> tuple[list[Hit], IndexHealth]:
-        """Rank files for `query` and cite each file's best line."""
+    def search(self, query: str, limit: int = 5, progress: Progress | None = None,
+               stop: threading.Event | None = None) -> tuple[list[Hit], IndexHealth]:
+        """Rank files for `query` and cite each file's best line. Setting `stop` (the turn
+        was cancelled) ends a refresh at its next file, keeping what it had read."""
+        wanted = query_terms(query)[:MAX_QUERY_TERMS]
+
+        def ranked() -> tuple[IndexHealth, list[tuple[str, float]]]:
+            health = self._refresh(progress, stop)
+            if not wanted or not health.files or (stop is not None and stop.is_set()):
+                return health, []
+            return health, self._opened().rank(wanted, limit * 2)
+
         with self._lock:
-            health = self._refresh(progress)
-            wanted = query_terms(query)[:MAX_QUERY_TERMS]
-            if not wanted or not health.files:
-                return [], health
-            ranked = self._opened().rank(wanted, limit * 2)
+            health, ranked_files = self._guarded(ranked)
         hits: list[Hit] = []
-        for name, score in ranked:
+        for name, score in ranked_files:
             cited = self._cite(name, set(wanted))
             if cited is not None:
                 hits.append(Hit(name, cited[0], clip(cited[1], 160), round(score, 3)))
@@ -275,11 +302,26 @@ class RetrievalIndex:
             found = len(wanted.intersection(terms(line)))
             if found > most:
                 best, most = number, found
+        if not most and not wanted.intersection(terms(name)):
+            return None  # changed since it was indexed: no line of it is evidence
         return best, lines[best - 1].strip()
 
 
+def _utf8(name: str) -> bool:
+    """Whether `name` is text (a name that is not UTF-8 is left out, as git's listing does:
+    it could not be stored, shown or asked for)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _split(word: str) -> tuple[str, ...]:
-    """`word`'s terms, remembered (identifiers repeat, across files too)."""
+    """`word`'s terms, remembered (identifiers repeat, across files too; a word longer than
+    a real identifier rarely does, and kept it would hold its file's size in parts)."""
+    if len(word) > _SPLIT_KEPT_CHARS:
+        return tuple(dict.fromkeys(terms(word)))
     split = _SPLITS.get(word)
     if split is None:
         if len(_SPLITS) > 200_000:
