@@ -194,8 +194,9 @@ def request_bodies(session: Any, question: str) -> list[dict[str, Any]]:
     for role, system, fmt in (("router", ROUTER_SYSTEM, ROUTE_SCHEMA),
                               ("coder", ANSWER_SYSTEM["qa"], None)):
         choice = llm.router.primary(role)
+        counter = llm.counters.get(choice.api, choice.host, choice.model, llm.backend(choice))
         built = build_prompt(PromptParts(system, question), role=role, num_ctx=choice.num_ctx,
-                             max_chars=llm.max_prompt_chars, counter=llm.counter)
+                             max_chars=llm.max_prompt_chars, counter=counter)
         out.append({"model": choice.model, "messages": built.messages,
                     "options": dict(choice.options), "format": fmt})
     return out
