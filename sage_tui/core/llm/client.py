@@ -10,6 +10,7 @@ typed `LLMError` after its TOKEN_USAGE; the caller reports it as an ERROR.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import itertools
 import json
@@ -249,6 +250,7 @@ def rough_tokens(messages: Sequence[Message], tools: Sequence[Mapping[str, Any]]
     return rough + (estimate_tokens(json.dumps(list(tools))) if tools else 0)
 
 
+@functools.lru_cache(maxsize=64)
 def is_loopback(host: str) -> bool:
     """Whether a model host URL points at this machine (127.0.0.0/8, ::1, localhost)."""
     name = urlsplit(host if "://" in host else f"http://{host}").hostname or ""

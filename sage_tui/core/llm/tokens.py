@@ -22,12 +22,25 @@ from sage_tui.core.log.events import TokenTotals
 # outside ASCII (CJK text is about a token a character); long words add one per 8 letters.
 _PIECES = re.compile(r"\d|[A-Z]?[a-z]+|[A-Z]+(?![a-z])|_+|[^\w\s]|\w")
 MESSAGE_OVERHEAD = 4  # role markers and separators per chat message
+_REMEMBER = (256, 65_536)  # texts this long are remembered: system prompts, packets repeat
+_REMEMBERED: dict[str, int] = {}
+_REMEMBER_MOST = 512
 
 
 def estimate_tokens(text: str) -> int:
     """A tokenizer-free count of `text`'s tokens that errs high (see the module's note)."""
+    low, high = _REMEMBER
+    if low <= len(text) <= high:
+        known = _REMEMBERED.get(text)
+        if known is not None:
+            return known
     pieces = _PIECES.findall(text)
-    return len(pieces) + sum(map(len, pieces)) // 8
+    count = len(pieces) + sum(map(len, pieces)) // 8
+    if low <= len(text) <= high:
+        if len(_REMEMBERED) >= _REMEMBER_MOST:
+            _REMEMBERED.clear()
+        _REMEMBERED[text] = count
+    return count
 
 
 class Counts(Protocol):
