@@ -31,6 +31,7 @@ from sage_tui.core.llm.context import Packet, PromptParts, untrusted
 from sage_tui.core.llm.types import Message
 from sage_tui.core.log.emitting import emitter
 from sage_tui.core.log.events import EventName, ExpertPacket, Sink
+from sage_tui.core.log.safetext import one_line
 from sage_tui.core.workspace.gitcmd import git_argv, git_env
 from sage_tui.core.workspace.retrieval import RetrievalIndex
 from sage_tui.core.workspace.workspace import Workspace
@@ -145,7 +146,7 @@ class Experts:
         if not hits:
             text = f"No evidence: nothing in the workspace matches this message ({health.describe()})."
             return Packet("retrieval", text, (), False), extra
-        lines = [f"- {h.citation}: {h.text}" for h in hits]
+        lines = [f"- {one_line(h.citation)}: {h.text}" for h in hits]
         text = "Workspace matches:\n" + "\n".join(lines) + f"\n({health.describe()})"
         return Packet("retrieval", text, tuple(h.citation for h in hits), True), extra
 

@@ -28,6 +28,17 @@ def plain(text: str) -> str:
     return _SEQUENCE.sub("", text)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def one_line(name: str) -> str:
+    """A file name (or any short text) as one line: control characters, newlines and tabs
+    included, written as escapes (`\\n`, `\\x1b`), so a name cannot forge lines in a list."""
+    if name.isprintable():
+        return name
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], name)
+
+
 def shown(text: str) -> str:
     """Text as SAGE may print it: secrets redacted as in the log, then `plain`."""
     from sage_tui.core.log.redaction import redact

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
+from sage_tui.core.log.safetext import one_line
 from sage_tui.core.tools.builtin.common import LIST_MAX, PATH, folder_prefix, not_found
 from sage_tui.core.tools.registry import Tool, ToolContext, ToolOutput
 from sage_tui.core.workspace.retrieval import list_workspace_files
@@ -24,7 +25,7 @@ def list_files(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
     shown = names[:LIST_MAX]
     more = f"\n[{len(names) - LIST_MAX} more not shown; narrow with path or pattern]" \
         if len(names) > LIST_MAX else ""
-    return ToolOutput("\n".join(shown) + more or "(no files)",
+    return ToolOutput("\n".join(map(one_line, shown)) + more or "(no files)",
                       f"listed {len(names)} files under {prefix or '.'}")
 
 
