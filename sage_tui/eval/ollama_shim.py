@@ -171,15 +171,26 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class LlamaOllamaServer(ThreadingHTTPServer):
-    """Start with `with LlamaOllamaServer(gguf) as server:`; `server.host` is for OLLAMA_HOST."""
+    """Start with `with LlamaOllamaServer(gguf) as server:`; `server.host` is for OLLAMA_HOST.
+
+    It serves one model, named `model_name` (with or without its `:tag`). `quiet` silences
+    llama.cpp's own log; `chat_template` names one of llama.cpp's built-in templates
+    ("gemma", "chatml", ...) for a GGUF without its own (llama.cpp falls back to chatml).
+    """
 
     daemon_threads = True
 
     def __init__(self, gguf: Path, model_name: str = "gemma3:270m", n_ctx: int = 4096,
-                 threads: int = 2, port: int = 0, timeout: float = 300.0) -> None:
+                 threads: int = 2, port: int = 0, timeout: float = 300.0,
+                 quiet: bool = False, chat_template: str | None = None) -> None:
         import xllamacpp  # the binding is only needed here
 
         params = xllamacpp.CommonParams()
+        if quiet:  # llama.cpp logs every slot and timing on stderr; a benchmark prints figures
+            params.verbosity = -1
+        if chat_template:  # one of llama.cpp's built-in names, for a GGUF that carries none
+            params.chat_template = chat_template
+            params.use_jinja = False
         params.model.path = str(gguf)
         params.n_ctx = n_ctx
         params.n_parallel = 1
