@@ -24,7 +24,7 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from sage_tui.core.patch import journal as journals
 from sage_tui.core.patch.audit import AuditTrail
 from sage_tui.core.patch.check import diagnose
 from sage_tui.core.patch.journal import Entry, Journal
+from sage_tui.core.patch.lock import patch_lock
 from sage_tui.core.patch.model import Patch
 from sage_tui.core.patch.result import ApplyResult, HunkResult
 from sage_tui.core.patch.review import reverse_diff
@@ -50,34 +51,8 @@ class UndoError(SageError):
     """Nothing to undo, or the files changed since the apply."""
 
 
-class PatchBusy(SageError):
-    """Another process is changing this workspace's files right now."""
-
-
 class RecoveryFailed(SageError):
     """An interrupted change could not be finished yet; the message says why."""
-
-
-@contextlib.contextmanager
-def _patch_lock(state: Path, wait: float = 10.0) -> Iterator[None]:
-    """One apply, undo or recovery at a time per workspace, across processes."""
-    import fcntl
-
-    fd = os.open(state / "patch.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-    try:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise PatchBusy("Another sage process is applying a patch in this workspace; "
-                                    "wait for it to finish and try again.") from None
-                time.sleep(0.05)
-        yield
-    finally:
-        os.close(fd)
 
 
 def _sha(data: bytes | None) -> str | None:
@@ -124,7 +99,7 @@ class PatchEngine:
         Raises:
             RecoveryFailed: it cannot be finished now; the journal stays for later.
         """
-        with _patch_lock(self.state):
+        with patch_lock(self.state):
             return self._recover()
 
     def _recover(self) -> bool:
@@ -238,7 +213,7 @@ class PatchEngine:
     # -- apply ----------------------------------------------------------------------
     def apply(self, patch: Patch, hunk_ids: Iterable[str] | None = None) -> ApplyResult:
         """Apply exactly the chosen hunks (all by default), all files or none."""
-        with _patch_lock(self.state):
+        with patch_lock(self.state):
             return self._apply(patch, hunk_ids)
 
     def _apply(self, patch: Patch, hunk_ids: Iterable[str] | None) -> ApplyResult:
@@ -361,12 +336,12 @@ class PatchEngine:
 
     def undo(self, check_only: bool = False, expect: str | None = None) -> tuple[str, dict[str, Any]]:
         """Restore the last apply's files if unchanged (with `expect`: if it is that one)."""
-        with _patch_lock(self.state):
+        with patch_lock(self.state):
             return self._step(check_only, redo=False, expect=expect)
 
     def redo(self, check_only: bool = False, expect: str | None = None) -> tuple[str, dict[str, Any]]:
         """Apply the last undone patch again, if nobody changed its files since the undo."""
-        with _patch_lock(self.state):
+        with patch_lock(self.state):
             return self._step(check_only, redo=True, expect=expect)
 
     def _step(self, check_only: bool, redo: bool, expect: str | None) -> tuple[str, dict[str, Any]]:
