@@ -71,6 +71,7 @@ class PatchEngine:
     workspace: Workspace
     state: Path
     audit_context: Mapping[str, Any] = field(default_factory=dict)
+    read_only: bool = False  # `--check`: no recovery now; `awaits_recovery` says one is due
 
     def __post_init__(self) -> None:
         check_workspace(self.workspace.root)
@@ -82,7 +83,8 @@ class PatchEngine:
         self.trail = AuditTrail(self.state / "audit.jsonl", self.audit_context)
         self.recovered: Journal | None = None
         self.kept: list[str] = []  # files recovery left alone because somebody edited them
-        if self.journal.exists():
+        self.awaits_recovery = self.read_only and self.journal.exists()
+        if self.journal.exists() and not self.read_only:
             self.recover()
 
     # -- audit ----------------------------------------------------------------------
@@ -217,6 +219,8 @@ class PatchEngine:
             return self._apply(patch, hunk_ids)
 
     def _apply(self, patch: Patch, hunk_ids: Iterable[str] | None) -> ApplyResult:
+        if self.read_only:
+            raise SageError("This patch engine was opened read-only; it only checks.")
         self._recover()
         chosen = set(hunk_ids) if hunk_ids is not None else {h.hunk_id for h in patch.hunks}
         if not chosen:
@@ -345,7 +349,10 @@ class PatchEngine:
             return self._step(check_only, redo=True, expect=expect)
 
     def _step(self, check_only: bool, redo: bool, expect: str | None) -> tuple[str, dict[str, Any]]:
-        self._recover()
+        if self.read_only and not check_only:
+            raise SageError("This patch engine was opened read-only; it only checks.")
+        if not self.read_only:
+            self._recover()
         undo_id, manifest = self.last_undo(redo)
         if expect is not None and undo_id != expect:
             raise UndoError(f"The newest patch is now {manifest['patch_id']}; nothing changed.")
