@@ -247,15 +247,33 @@ def prep(as_json: bool, hardware: Path | None, pull: bool) -> None:
     raise SystemExit(run_prep(as_json, hardware, pull))
 
 
-@cli.command()
-@click.argument("action", type=click.Choice(["suggest", "apply"]))
-@click.option("--hardware", type=click.Path(path_type=Path, dir_okay=False, exists=True),
-              help="Plan for the machine described in this JSON file instead of this one.")
-def setup(action: str, hardware: Path | None) -> None:
+@cli.group()
+def setup() -> None:
     """Show (suggest) or make (apply) the models.yaml change `sage prep` recommends."""
+
+
+_HARDWARE = click.option(
+    "--hardware", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Plan for the machine described in this JSON file instead of this one.")
+
+
+@setup.command(name="suggest")
+@_HARDWARE
+def setup_suggest(hardware: Path | None) -> None:
+    """Show the models.yaml change `sage prep` recommends, as a diff; write nothing."""
     from sage_tui.commands.setup import run_setup
 
-    raise SystemExit(run_setup(action, hardware))
+    raise SystemExit(run_setup("suggest", hardware))
+
+
+@setup.command(name="apply")
+@_HARDWARE
+def setup_apply(hardware: Path | None) -> None:
+    """Make the models.yaml change `sage prep` recommends (comments and settings stay; the
+    previous file is kept as a backup)."""
+    from sage_tui.commands.setup import run_setup
+
+    raise SystemExit(run_setup("apply", hardware))
 
 
 @cli.command()
