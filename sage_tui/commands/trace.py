@@ -14,7 +14,6 @@ import click
 from sage_tui.commands.output import note, print_json
 from sage_tui.core.errors import UsageError
 from sage_tui.core.log.events import EVENT_NAMES
-from sage_tui.core.log.follow import follow, follow_trace
 from sage_tui.core.log.safetext import plain
 from sage_tui.core.log.sessionlog import TornTailWarning
 from sage_tui.core.log.sessions import Resolved, SessionSummary, list_sessions, resolve
@@ -121,6 +120,8 @@ def run_trace(ref: str | None, events: tuple[str, ...], *, as_json: bool, follow
 
 
 def _follow(target: Resolved) -> Iterator[dict[str, Any]]:
+    from sage_tui.core.log.follow import follow, follow_trace
+
     try:
         if target.kind == "trace":  # every session carrying it, those started later too
             yield from follow_trace(target.name, sage_paths().sessions)
