@@ -6,7 +6,8 @@ caches as an install has them), and the medians and their ratio are printed: wal
 the target, and the processes' own CPU time (user + system, git's children not included),
 which a busy machine disturbs less. `sage` runs
 this checkout's code (PYTHONPATH is set to it), whichever install the console script
-belongs to. A second pair times `sage trace --json` (the session list) the same way.
+belongs to. A second pair times `sage trace --json` (the session list) the same way, and a
+third the import of click alone: the floor every `sage` command stands on.
 
     python bench/cli.py [--rounds 9]
 
@@ -84,7 +85,9 @@ def main() -> None:
     env = _child_env(scratch / "home")
     sage = str(Path(sys.executable).with_name("sage"))
     for label, argv in (("sage apply --check (one hunk)", [sage, "apply", "--check", "one.diff"]),
-                        ("sage trace --json (list)", [sage, "trace", "--json"])):
+                        ("sage trace --json (list)", [sage, "trace", "--json"]),
+                        ("reference: python -c 'import click'",
+                         [sys.executable, "-c", "import click"])):
         ours, base = paired(argv, max(5, args.rounds), repo, env)
         print(f"{label}: {ours[0] * 1000:.0f} ms; python -c pass: {base[0] * 1000:.0f} ms; "
               f"ratio {ours[0] / base[0]:.2f}x (target <= 3x); CPU time {ours[1] * 1000:.0f} "

@@ -22,18 +22,15 @@ import contextlib
 import hashlib
 import json
 import os
-import secrets
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sage_tui.core.errors import SageError
-from sage_tui.core.patch import journal as journals
 from sage_tui.core.patch.audit import AuditTrail
 from sage_tui.core.patch.check import diagnose
-from sage_tui.core.patch.journal import Entry, Journal
 from sage_tui.core.patch.lock import patch_lock
 from sage_tui.core.patch.model import Patch
 from sage_tui.core.patch.result import ApplyResult, HunkResult
@@ -45,6 +42,10 @@ from sage_tui.core.patch.staging import stage as _stage
 from sage_tui.core.patch.staging import sync_all as _sync_all
 from sage_tui.core.workspace.state import SageFolder, check_workspace, write_json_atomic
 from sage_tui.core.workspace.workspace import PathDenied, Workspace
+
+if TYPE_CHECKING:  # the journal loads when a change is made or recovered, not for a check
+    from sage_tui.core.patch import journal as journals
+    from sage_tui.core.patch.journal import Journal
 
 
 class UndoError(SageError):
@@ -105,6 +106,8 @@ class PatchEngine:
             return self._recover()
 
     def _recover(self) -> bool:
+        from sage_tui.core.patch import journal as journals
+
         try:
             done = journals.replay(self.journal, self.workspace, self.sage, self._finish)
         except journals.JournalInvalid as exc:
@@ -235,7 +238,7 @@ class PatchEngine:
                 failures = {h: error for h in chosen}
         if not failures and outcomes is not None:
             undo_id = (f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{patch.patch_id}-"
-                       f"{secrets.token_hex(3)}")  # unique: two applies in a second stay two
+                       f"{os.urandom(3).hex()}")  # unique: two applies in a second stay two
             manifest = {"patch_id": patch.patch_id, "diff": diff, "reverse": reverse_diff(diff),
                         "files": [{"path": p, "before": _sha(contents[p]),
                                    "after": _sha(outcomes[p].data)} for p in paths]}
@@ -261,7 +264,9 @@ class PatchEngine:
             PathDenied: anything that stops the change before its journal is written; the
                 tree is as it was.
         """
-        apply_id = f"{os.getpid()}-{secrets.token_hex(8)}"
+        from sage_tui.core.patch import journal as journals
+
+        apply_id = f"{os.getpid()}-{os.urandom(8).hex()}"
         entries = []
         before = {path: _sha(contents.get(path)) for path in outcomes}
         with self.sage.open("staging", apply_id, fresh=True) as staging:
@@ -273,7 +278,7 @@ class PatchEngine:
                             staged = None if outcome.data is None else str(number)
                             if staged is not None:
                                 opened.append(_stage(staging, staged, outcome))
-                            entries.append(Entry(path, staged, before[path], _sha(outcome.data)))
+                            entries.append(journals.Entry(path, staged, before[path], _sha(outcome.data)))
                     finally:
                         _sync_all(opened)
                     os.fsync(staging)
@@ -285,7 +290,7 @@ class PatchEngine:
                     raise PathDenied(f"Cannot stage the change ({exc.strerror or exc}); nothing "
                                      "was changed.") from exc
                 with journals.open_targets(self.workspace, before, staging) as targets:
-                    journals.commit(self.journal, Journal(kind, undo_id, apply_id, tuple(entries)),
+                    journals.commit(self.journal, journals.Journal(kind, undo_id, apply_id, tuple(entries)),
                                     staging, targets, self._finish)
             except Exception:  # (a dying process leaves the journal for the next start)
                 if self.journal.exists():
