@@ -11,11 +11,14 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from sage_tui import __version__
+from sage_tui.commands.output import VERBOSITY, failure_json
 
 # Commands that resume garbage collection themselves once started: the workbench's after
 # its first frame is on screen (`SageApp`), `sage run` once its session is built. Start-up
@@ -34,12 +37,30 @@ STARTING_COMMANDS = frozenset({None, "demo", "replay", "resume", "run"})
 @click.option("--continue", "-c", "latest", is_flag=True,
               help="Continue this workspace's latest session (its transcript, turns, tokens, "
                    "waiting patches and mode).")
+@click.option("--color/--no-color", "colour", default=None,
+              help="Colour the output even when it is not a terminal, or never (default: on a "
+                   "terminal, unless NO_COLOR is set).")
+@click.option("--verbose", "-v", is_flag=True,
+              help="Say more on stderr: every event of `sage run`, the stack of an unexpected "
+                   "error.")
+@click.option("--quiet", "-q", is_flag=True,
+              help="Say only the result and the errors: no notes, progress or narration.")
 @click.pass_context
-def cli(ctx: click.Context, workspace: Path | None, mode: str | None, latest: bool) -> None:
+def cli(ctx: click.Context, workspace: Path | None, mode: str | None, latest: bool,
+        colour: bool | None, verbose: bool, quiet: bool) -> None:
     """SAGE: a terminal workbench for local-model coding agents.
 
     Without a command, opens the workbench in the current git repository.
     """
+    if verbose and quiet:
+        raise click.UsageError("--verbose and --quiet contradict each other; give one.")
+    ctx.meta[VERBOSITY] = 1 if verbose else -1 if quiet else 0
+    if colour is not None:
+        ctx.color = colour
+        if colour:  # Textual and rich read the environment
+            os.environ.pop("NO_COLOR", None)
+        else:
+            os.environ["NO_COLOR"] = "1"
     if ctx.invoked_subcommand not in STARTING_COMMANDS:
         gc.enable()
     if ctx.invoked_subcommand is None:
@@ -226,15 +247,33 @@ def prep(as_json: bool, hardware: Path | None, pull: bool) -> None:
     raise SystemExit(run_prep(as_json, hardware, pull))
 
 
-@cli.command()
-@click.argument("action", type=click.Choice(["suggest", "apply"]))
-@click.option("--hardware", type=click.Path(path_type=Path, dir_okay=False, exists=True),
-              help="Plan for the machine described in this JSON file instead of this one.")
-def setup(action: str, hardware: Path | None) -> None:
+@cli.group()
+def setup() -> None:
     """Show (suggest) or make (apply) the models.yaml change `sage prep` recommends."""
+
+
+_HARDWARE = click.option(
+    "--hardware", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Plan for the machine described in this JSON file instead of this one.")
+
+
+@setup.command(name="suggest")
+@_HARDWARE
+def setup_suggest(hardware: Path | None) -> None:
+    """Show the models.yaml change `sage prep` recommends, as a diff; write nothing."""
     from sage_tui.commands.setup import run_setup
 
-    raise SystemExit(run_setup(action, hardware))
+    raise SystemExit(run_setup("suggest", hardware))
+
+
+@setup.command(name="apply")
+@_HARDWARE
+def setup_apply(hardware: Path | None) -> None:
+    """Make the models.yaml change `sage prep` recommends (comments and settings stay; the
+    previous file is kept as a backup)."""
+    from sage_tui.commands.setup import run_setup
+
+    raise SystemExit(run_setup("apply", hardware))
 
 
 @cli.command()
@@ -246,28 +285,54 @@ def doctor(as_json: bool) -> None:
     raise SystemExit(run_doctor(as_json=as_json))
 
 
+def no_colour(environ: Mapping[str, str]) -> bool:
+    """NO_COLOR set to anything but the empty string turns colour off (no-color.org)."""
+    return bool(environ.get("NO_COLOR"))
+
+
+def _wants_json(argv: list[str]) -> bool:
+    """Whether the command line asks for `--json` (before any `--`): then a failure is a JSON
+    document on stdout too, whichever step failed."""
+    return "--json" in (argv[:argv.index("--")] if "--" in argv else argv)
+
+
+def _fail(sentence: str, exit_code: int, as_json: bool) -> NoReturn:
+    """One sentence on stderr (and the failure document on stdout with `--json`); exit."""
+    from sage_tui.core.log.safetext import shown
+
+    if as_json:
+        click.echo(failure_json(shown(sentence), exit_code), color=False)
+    click.echo(f"Error: {shown(sentence)}", err=True)
+    raise SystemExit(exit_code)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `sage` console script."""
     from sage_tui.core.errors import SageError
 
+    args = sys.argv[1:] if argv is None else list(argv)
+    as_json = _wants_json(args)
+    verbose = any(a in ("-v", "--verbose") for a in args)
     # Paused while the command starts (imports make many objects and little garbage, and a
     # full collection in the middle of them costs tens of milliseconds); see STARTING_COMMANDS.
     gc.disable()
     try:
-        cli.main(args=argv, prog_name="sage", standalone_mode=False)
+        cli.main(args=args, prog_name="sage", standalone_mode=False,
+                 color=False if no_colour(os.environ) else None)
     except click.exceptions.Exit as exc:
         raise SystemExit(exc.exit_code) from None
     except click.ClickException as exc:
+        if as_json:
+            click.echo(failure_json(exc.format_message(), exc.exit_code), color=False)
         exc.show()
         raise SystemExit(exc.exit_code) from None
     except click.Abort:
+        if as_json:
+            click.echo(failure_json("Aborted.", 130), color=False)
         click.echo("Aborted.", err=True)
         raise SystemExit(130) from None
     except SageError as exc:
-        from sage_tui.core.log.safetext import shown
-
-        click.echo(f"Error: {shown(str(exc))}", err=True)
-        raise SystemExit(exc.exit_code) from None
+        _fail(str(exc), exc.exit_code, as_json)
     except KeyboardInterrupt:
         raise SystemExit(130) from None
     except BrokenPipeError:  # `sage trace | head`
@@ -276,10 +341,11 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if os.environ.get("SAGE_DEBUG"):
             raise
-        from sage_tui.core.log.safetext import shown
+        if verbose:  # -v: the stack first, then the sentence
+            import traceback
 
-        click.echo(f"Error: unexpected {type(exc).__name__}: {shown(str(exc))} (set SAGE_DEBUG=1 to see "
-                   "where, and please report it).", err=True)
-        raise SystemExit(1) from None
+            traceback.print_exc()
+        _fail(f"unexpected {type(exc).__name__}: {exc} (run with -v or set SAGE_DEBUG=1 to see "
+              "where, and please report it).", 1, as_json)
     finally:
         gc.enable()  # however the command ended

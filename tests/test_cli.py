@@ -203,7 +203,7 @@ def test_doctor_names_models_to_pull(sage_home: Path,
     host, handler = tiny_ollama
     handler.models = ["qwen2.5:1.5b"]
     out = sage("doctor", "--json", env={"OLLAMA_HOST": host})
-    checks = {c["name"]: c for c in json.loads(out.stdout)}
+    checks = {c["name"]: c for c in json.loads(out.stdout)["checks"]}
     assert out.returncode == 0  # warnings only
     assert checks["ollama"]["status"] == "warn"
     assert "`ollama pull qwen2.5-coder:7b`" in checks["ollama"]["message"]
@@ -213,7 +213,7 @@ def test_doctor_reports_a_broken_models_file(sage_home: Path, dead_host: str) ->
     (sage_home / "config").mkdir(exist_ok=True)
     (sage_home / "config" / "models.yaml").write_text("roles:\n  codr: {model: x}\n")
     out = sage("doctor", "--json", env={"OLLAMA_HOST": dead_host})
-    checks = {c["name"]: c for c in json.loads(out.stdout)}
+    checks = {c["name"]: c for c in json.loads(out.stdout)["checks"]}
     assert out.returncode == 1
     assert checks["config"]["status"] == "fail" and "roles.codr" in checks["config"]["message"]
 
@@ -227,7 +227,7 @@ def test_doctor_reports_an_unwritable_home(tmp_path: Path, dead_host: str) -> No
         home.chmod(0o500)
     out = sage("doctor", "--json", env={"SAGE_HOME": str(home),
                                         "OLLAMA_HOST": dead_host})
-    checks = {c["name"]: c for c in json.loads(out.stdout)}
+    checks = {c["name"]: c for c in json.loads(out.stdout)["checks"]}
     assert checks["folders"]["status"] == "fail"
     assert "set SAGE_HOME to a writable folder" in checks["folders"]["message"]
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 
 import click
 
+from sage_tui.commands.output import print_json
 from sage_tui.core.log.redaction import redact_value
 from sage_tui.core.log.safetext import shown
 from sage_tui.setup.doctor import Check, run_checks, session_dir
@@ -23,9 +23,12 @@ def _show(check: Check) -> None:
 
 def run_doctor(as_json: bool = False) -> int:
     """Run the checks and print them; return the exit code."""
-    if as_json:
+    if as_json:  # docs/cli.md: {"schema", "ok", "checks": [...], "error" when one fails}
         checks = run_checks()
-        click.echo(json.dumps(redact_value([asdict(c) for c in checks]), indent=2))
+        failed = [c.name for c in checks if c.status == "fail"]
+        error = {"error": f"{len(failed)} check(s) failed: {', '.join(failed)}."} if failed else {}
+        print_json(not failed, checks=redact_value([asdict(c) for c in checks]), **error)
+        return 1 if failed else 0
     else:
         click.echo(click.style("sage doctor", bold=True))
         checks = run_checks(progress=_show)

@@ -1,40 +1,47 @@
-"""`sage apply PATCHFILE` and `sage undo`: the patch engine without a model."""
+"""`sage apply PATCHFILE`, `sage undo` and `sage redo`: the patch engine without a model.
+
+With `--check` they only read: no session log, no recovery (one sentence says when an
+interrupted change awaits it), and only the patch engine is imported, so they start fast.
+A command that changes files records a session, closed with its status however it ends.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from sage_tui.config import Settings, load_settings
-from sage_tui.core.agent.approval import ChosenHunks
-from sage_tui.core.agent.checkpoints import Checkpoints
-from sage_tui.core.agent.patchgate import PatchGate
+from sage_tui.commands.output import note, print_json
 from sage_tui.core.errors import UsageError
-from sage_tui.core.log.emitting import emitter
-from sage_tui.core.log.events import EventName
 from sage_tui.core.log.safetext import plain
-from sage_tui.core.log.sessionlog import SessionLog
-from sage_tui.core.patch.engine import PatchEngine
-from sage_tui.core.patch.model import Patch, parse_patch
-from sage_tui.core.patch.result import ApplyResult
-from sage_tui.core.workspace.state import SageFolder, check_workspace
-from sage_tui.factory import patch_engine
-from sage_tui.paths import sage_paths
+
+if TYPE_CHECKING:
+    from sage_tui.config import Settings
+    from sage_tui.core.agent.patchgate import PatchGate
+    from sage_tui.core.log.sessionlog import SessionLog
+    from sage_tui.core.patch.engine import PatchEngine
+    from sage_tui.core.patch.model import Patch
+    from sage_tui.core.patch.result import ApplyResult
 
 STATUS_COLOUR = {"applied": "green", "ok": "green", "skipped": "yellow", "failed": "red"}
 
 
-def _workspace(path: Path | None) -> Path:
+def _root(path: Path | None) -> Path:
     root = (path or Path.cwd()).expanduser().resolve()
     if not root.is_dir():
         raise UsageError(f"--workspace {root} is not a folder; give an existing folder.")
+    return root
+
+
+def _workspace(path: Path | None) -> Path:
+    from sage_tui.core.workspace.state import SageFolder, check_workspace
+
+    root = _root(path)
     check_workspace(root)
     SageFolder(root).check()  # a planted .sage is refused before anything else is read
     return root
@@ -58,7 +65,7 @@ def exact_patch(ws: Path, text: str) -> Patch:
     """What a person pasted (a diff from a chat window, fenced, with prose around it, counts off;
     or search/replace blocks), as the exact patch SAGE shows and applies."""
     from sage_tui.core.patch.edits import from_text
-    from sage_tui.core.patch.model import PatchError
+    from sage_tui.core.patch.model import PatchError, parse_patch
     from sage_tui.core.workspace.workspace import PathDenied, Workspace
 
     files = Workspace([ws])
@@ -81,7 +88,7 @@ def _select(patch: Patch, hunks: str | None) -> list[str]:
     total = len(patch.hunks)
     for part in hunks.split(","):
         part = part.strip()
-        if not part.isdigit() or not 1 <= int(part) <= total:
+        if not (part.isascii() and part.isdigit()) or not 1 <= int(part) <= total:
             raise UsageError(f"--hunks takes positions from 1 to {total}, separated by commas "
                              f"(got {part!r}).")
         chosen.append(patch.hunks[int(part) - 1].hunk_id)
@@ -108,6 +115,12 @@ class CommandSession:
 def command_session(ws: Path, command: str, settings: Settings) -> Iterator[CommandSession]:
     """Open the session log for `sage <command>`, build the engine (recovery first, said in
     one sentence), and bracket the session with SESSION_STARTED and SESSION_ENDED."""
+    from sage_tui.core.log.emitting import emitter
+    from sage_tui.core.log.events import EventName
+    from sage_tui.core.log.sessionlog import SessionLog
+    from sage_tui.factory import patch_engine
+    from sage_tui.paths import sage_paths
+
     with SessionLog.open(sage_paths().sessions, session_id=settings.session_id,
                          trace_id=settings.trace_id, max_mb=settings.session_log_max_mb) as log:
         engine = patch_engine(ws, {"session_id": log.session_id, "trace_id": log.trace_id,
@@ -128,31 +141,67 @@ def command_session(ws: Path, command: str, settings: Settings) -> Iterator[Comm
                 "prompt_tokens": 0, "completion_tokens": 0}})
 
 
+def read_only_engine(root: Path) -> PatchEngine:
+    """The engine of `--check`: it checks the workspace and its `.sage` as any engine does,
+    but recovers nothing; when an interrupted change awaits recovery it says so."""
+    from sage_tui.core.patch.engine import PatchEngine
+    from sage_tui.core.workspace.state import workspace_state
+    from sage_tui.core.workspace.workspace import Workspace
+    from sage_tui.paths import sage_paths
+
+    files = Workspace([root])
+    engine = PatchEngine(files, workspace_state(sage_paths().state, files.root), read_only=True)
+    if engine.awaits_recovery:
+        note("Note: an interrupted patch operation awaits recovery, so the files may be half "
+             "changed; `sage apply` or `sage undo` without --check finishes it first.",
+             fg="yellow")
+    return engine
+
+
 def run_apply(source: str, *, workspace: Path | None, hunks: str | None, check: bool,
               as_json: bool) -> int:
     """Implement `sage apply`; return the exit code."""
-    ws = _workspace(workspace)
-    patch = exact_patch(ws, _read_patch(source))
-    chosen = _select(patch, hunks)
-    with command_session(ws, "apply", load_settings()) as session:
-        if check:
-            result = session.engine.check(patch, chosen)
-        else:  # the command line is the person's decision, recorded as any checkpoint's is
-            approver = ChosenHunks(chosen, "chosen with --hunks" if hunks else None)
-            log = session.log
-            gate = PatchGate(Checkpoints(log.sink, approver), session.engine, log.sink)
-            result = asyncio.run(_decide_and_apply(gate, patch, source))
-        session.status = "ok" if result.ok else "failed"
+    if check:  # read-only: no session, no recovery
+        engine = read_only_engine(_root(workspace))
+        patch = exact_patch(engine.workspace.root, _read_patch(source))
+        chosen = _select(patch, hunks)
+        result = engine.check(patch, chosen)
+    else:
+        result, chosen = _apply(source, _workspace(workspace), hunks)
     if as_json:
-        click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+        fields = result.to_json()
+        del fields["ok"]
+        if not result.ok:
+            fields["error"] = f"Nothing was changed: {result.reason}."
+        print_json(result.ok, **fields)
     else:
         _print(result)
         if result.ok:
             verb = "would apply" if check else "applied"
             click.echo(f"{len(chosen)} hunk(s) {verb} to {plain(', '.join(result.files))}.")
-        else:
-            click.echo(f"Error: nothing was changed: {plain(result.reason)}", err=True)
+    if not result.ok:  # the sentence on stderr, --json or not
+        click.echo(f"Error: nothing was changed: {plain(result.reason)}", err=True)
     return 0 if result.ok else 1
+
+
+def _apply(source: str, ws: Path, hunks: str | None) -> tuple[ApplyResult, list[str]]:
+    import asyncio
+
+    from sage_tui.config import load_settings
+    from sage_tui.core.agent.approval import ChosenHunks
+    from sage_tui.core.agent.checkpoints import Checkpoints
+    from sage_tui.core.agent.patchgate import PatchGate
+
+    patch = exact_patch(ws, _read_patch(source))
+    chosen = _select(patch, hunks)
+    with command_session(ws, "apply", load_settings()) as session:
+        # The command line is the person's decision, recorded as any checkpoint's is.
+        approver = ChosenHunks(chosen, "chosen with --hunks" if hunks else None)
+        log = session.log
+        gate = PatchGate(Checkpoints(log.sink, approver), session.engine, log.sink)
+        result = asyncio.run(_decide_and_apply(gate, patch, source))
+        session.status = "ok" if result.ok else "failed"
+    return result, chosen
 
 
 async def _decide_and_apply(gate: PatchGate, patch: Patch, source: str) -> ApplyResult:
@@ -164,17 +213,18 @@ async def _decide_and_apply(gate: PatchGate, patch: Patch, source: str) -> Apply
 
 def run_undo(*, workspace: Path | None, check: bool, as_json: bool, redo: bool = False) -> int:
     """Implement `sage undo` (and `sage redo`); return the exit code."""
-    ws = _workspace(workspace)
-    with command_session(ws, "redo" if redo else "undo", load_settings()) as session:
-        log = session.log
-        gate = PatchGate(Checkpoints(log.sink, ChosenHunks([])), session.engine, log.sink)
-        manifest = asyncio.run(gate.undo(check_only=check, redo=redo))
-        files = [f["path"] for f in manifest["files"]]
+    if check:  # read-only: no session, no recovery
+        engine = read_only_engine(_root(workspace))
+        step = engine.redo if redo else engine.undo
+        undo_id, manifest = step(True)
+    else:
+        undo_id, manifest = _undo(_workspace(workspace), redo)
+    files = [f["path"] for f in manifest["files"]]
     shown = manifest["diff"] if redo else manifest["reverse"]
     if as_json:
-        click.echo(json.dumps({"redone" if redo else "undone": not check,
-                               "patch_id": manifest["patch_id"], "files": files,
-                               "diff" if redo else "reverse": shown}))
+        print_json(True, **{"redone" if redo else "undone": not check,
+                            "patch_id": manifest["patch_id"], "undo_id": undo_id,
+                            "files": files, "diff" if redo else "reverse": shown})
         return 0
     for line in shown.split("\n"):
         colour = "green" if line.startswith("+") else "red" if line.startswith("-") else None
@@ -183,6 +233,21 @@ def run_undo(*, workspace: Path | None, check: bool, as_json: bool, redo: bool =
             (True, True): "would change", (True, False): "applied again to"}[(redo, check)]
     click.echo(f"Patch {manifest['patch_id']}: {verb} {plain(', '.join(files))}.")
     return 0
+
+
+def _undo(ws: Path, redo: bool) -> tuple[str, dict[str, Any]]:
+    import asyncio
+
+    from sage_tui.config import load_settings
+    from sage_tui.core.agent.approval import ChosenHunks
+    from sage_tui.core.agent.checkpoints import Checkpoints
+    from sage_tui.core.agent.patchgate import PatchGate
+
+    with command_session(ws, "redo" if redo else "undo", load_settings()) as session:
+        log = session.log
+        gate = PatchGate(Checkpoints(log.sink, ChosenHunks([])), session.engine, log.sink)
+        manifest = asyncio.run(gate.undo(redo=redo))
+    return str(manifest["undo_id"]), manifest
 
 
 def _say_recovered(note: str) -> None:

@@ -7,13 +7,13 @@ the server is asked what it serves, and prep says whether each role's model is t
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from sage_tui.commands.output import print_json
 from sage_tui.config import load_models, load_settings
 from sage_tui.setup.prep import Plan, load_hardware, probe, recommend
 from sage_tui.setup.servers import ServerReport, ask_servers, describe, openai_roles
@@ -100,11 +100,14 @@ def run_prep(as_json: bool, hardware: Path | None, pull: bool) -> int:
     machine = load_hardware(hardware) if hardware else probe()
     plan = recommend(machine, elsewhere=frozenset(choices))
     plan.servers = asyncio.run(_ask(choices)) if choices else []
+    status = 0 if all(server.ok for server in plan.servers) else 1
     if as_json:
-        click.echo(json.dumps(plan.to_json(), indent=2))
+        failing = [server.host for server in plan.servers if not server.ok]
+        error = {"error": f"The OpenAI-compatible server at {', '.join(failing)} cannot be asked "
+                          "or lacks a role's model; see servers."} if failing else {}
+        print_json(not status, **plan.to_json(), **error)
     else:
         _describe(plan)
-    status = 0 if all(server.ok for server in plan.servers) else 1
     if pull:
         if not plan.tags:
             click.echo("Nothing to pull: every role's model must be loaded on its "

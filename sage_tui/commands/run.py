@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 import click
 
+from sage_tui.commands.output import note, print_json, verbosity
 from sage_tui.config import load_settings
 from sage_tui.core.agent.orchestrator import TurnResult
 from sage_tui.core.errors import UsageError
@@ -28,10 +28,20 @@ _SHOWN = {EventName.ROUTE_DECISION, EventName.EXPERT_PACKET, EventName.CONTEXT_C
           EventName.PATCH_FAILED, EventName.TEST_RUN, EventName.ERROR}
 
 
+# The task and the answer are on the terminal already; the index has its own counter.
+_NOT_NARRATED = {EventName.USER_MESSAGE, EventName.ASSISTANT_MESSAGE, EventName.INDEX_PROGRESS}
+
+
 def _progress(record: Record) -> None:
     """Research and auto modes narrate routing on stderr (the records as logged, redacted);
     the answer owns stdout."""
     if record["event"] in _SHOWN:
+        _narrate(record)
+
+
+def _narrate(record: Record) -> None:
+    """One event on stderr; with -v every event is narrated, in every mode."""
+    if record["event"] not in _NOT_NARRATED:
         click.echo(click.style(f"· {record['event'].lower()}: {summary(record)}", dim=True),
                    err=True)
 
@@ -66,15 +76,17 @@ def run_task(task: str, *, mode: str | None, workspace: Path | None, as_json: bo
 
         earlier = latest_session(sage_paths().sessions, root)
         if earlier is None:
-            click.echo(f"No earlier session in {root}; starting a new one.", err=True)
+            note(f"No earlier session in {root}; starting a new one.")
         settings = replace(settings, session_id=earlier or settings.session_id)
     if mode is not None:
         settings = replace(settings, mode=mode)  # type: ignore[arg-type]
-    chatty = settings.mode != "silent" and not as_json
+    level = verbosity()  # -q: the answer and errors only; -v: every event, in every mode
+    chatty = not as_json and level >= 0 and (settings.mode != "silent" or level > 0)
     from sage_tui.commands.prompts import TerminalApprover
 
     approver = TerminalApprover()  # asked only in research mode (a continued session's too)
-    subscribers = ((_progress,) if chatty else ()) + ((_indexing,) if not as_json else ())
+    subscribers = (((_narrate if level > 0 else _progress),) if chatty else ()) + (
+        (_indexing,) if not as_json and level >= 0 else ())
     session = build_session(root, settings=settings, backend_for=backend_for,
                             subscribers=subscribers, approver=approver,
                             mode=mode)  # type: ignore[arg-type]
@@ -113,13 +125,12 @@ async def _run(session: Session, task: str, as_json: bool) -> int:
         sys.stdout.write("\n")
     if as_json:
         route = result.route
-        click.echo(json.dumps({
-            "status": result.status, "answer": redact(result.answer),
-            "route": route.route if route else None, "source": route.source if route else None,
-            "experts": list(route.experts) if route else [],
-            "error": redact(str(result.error)) if result.error else None,
-            "session_id": session.log.session_id, "tokens": session.llm.ledger.totals(),
-        }, ensure_ascii=False))
+        print_json(
+            result.status == "ok", status=result.status, answer=redact(result.answer),
+            route=route.route if route else None, source=route.source if route else None,
+            experts=list(route.experts) if route else [],
+            error=redact(str(result.error)) if result.error else None,
+            session_id=session.log.session_id, tokens=session.llm.ledger.totals())
     else:
         said = str(result.error or "")
         if result.answer and not streamed and result.answer not in said:  # a coder's answer

@@ -28,6 +28,10 @@ def run_setup(action: str, hardware: Path | None) -> int:
     elsewhere = frozenset(openai_roles(model_router(load_models(), load_settings())))
     plan = recommend(load_hardware(hardware) if hardware else probe(), elsewhere)
     change = suggest(plan, sage_paths().models_file)
+    if not change.diff and not change.exists:
+        click.echo(f"There is no {change.path}, and SAGE's built-in models are already the "
+                   "recommended ones; nothing to change.")
+        return 0
     if not change.diff:
         click.echo(f"{change.path} already has the recommended models; nothing to change.")
         return 0

@@ -11,9 +11,9 @@ from typing import Any
 
 import click
 
+from sage_tui.commands.output import note, print_json
 from sage_tui.core.errors import UsageError
 from sage_tui.core.log.events import EVENT_NAMES
-from sage_tui.core.log.follow import follow, follow_trace
 from sage_tui.core.log.safetext import plain
 from sage_tui.core.log.sessionlog import TornTailWarning
 from sage_tui.core.log.sessions import Resolved, SessionSummary, list_sessions, resolve
@@ -60,6 +60,15 @@ def print_sessions(sessions: list[SessionSummary]) -> None:
                    f"{tokens:>15} {s.status:<9} {_home_relative(s.workspace)}")
 
 
+def session_json(s: SessionSummary) -> dict[str, Any]:
+    """One session as `sage trace --json` lists it (docs/cli.md: stable keys)."""
+    return {"session_id": s.session_id, "started": s.started, "last": s.last,
+            "workspace": s.workspace, "mode": s.mode, "command": s.command, "turns": s.turns,
+            "tokens": {"prompt": s.prompt_tokens, "completion": s.completion_tokens,
+                       "estimated": s.estimated},
+            "status": s.status, "first_message": s.first_message}
+
+
 def _line(record: dict[str, Any], show_session: bool) -> str:
     event = plain(str(record.get("event", "?")))
     colour = COLOURS.get(CATEGORIES.get(event, ""))
@@ -81,8 +90,7 @@ def _emit(records: Iterable[dict[str, Any]], wanted: set[str] | None, as_json: b
 
 def _header(target: Resolved) -> None:
     if target.kind == "trace":
-        click.echo(click.style(f"trace {target.name}: {len(target.sessions)} session(s), "
-                               "merged by time", bold=True), err=True)
+        note(f"trace {target.name}: {len(target.sessions)} session(s), merged by time", bold=True)
 
 
 def run_trace(ref: str | None, events: tuple[str, ...], *, as_json: bool, follow: bool,
@@ -92,7 +100,11 @@ def run_trace(ref: str | None, events: tuple[str, ...], *, as_json: bool, follow
     if ref is None:
         if follow:
             raise UsageError("--follow needs a session to follow; `sage trace` lists them.")
-        print_sessions(list_sessions(sage_paths().sessions, limit=limit))
+        sessions = list_sessions(sage_paths().sessions, limit=limit)
+        if as_json:
+            print_json(True, sessions=[session_json(s) for s in sessions])
+        else:
+            print_sessions(sessions)
         return
     target = resolve(ref, sage_paths().sessions)
     if not as_json:
@@ -104,10 +116,12 @@ def run_trace(ref: str | None, events: tuple[str, ...], *, as_json: bool, follow
         warnings.simplefilter("always", TornTailWarning)
         _emit(target.reader(), wanted, as_json, show_session=target.kind == "trace")
     for warning in caught:
-        click.echo(click.style(f"note: {warning.message}.", fg="yellow"), err=True)
+        note(f"Note: {warning.message}.", fg="yellow")
 
 
 def _follow(target: Resolved) -> Iterator[dict[str, Any]]:
+    from sage_tui.core.log.follow import follow, follow_trace
+
     try:
         if target.kind == "trace":  # every session carrying it, those started later too
             yield from follow_trace(target.name, sage_paths().sessions)

@@ -118,7 +118,7 @@ def test_doctor_json_never_prints_the_host_password(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=60,
                          env={**os.environ, "SAGE_HOME": str(tmp_path / "home"),
                               "OLLAMA_HOST": f"http://admin:{password}@127.0.0.1:9"})
-    checks = json.loads(out.stdout)
+    checks = json.loads(out.stdout)["checks"]
     assert checks and password not in out.stdout + out.stderr
     assert any("[REDACTED:url_password]" in c["message"] for c in checks)
 

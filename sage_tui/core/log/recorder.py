@@ -21,7 +21,6 @@ from typing import Any
 from sage_tui.core.log.clock import now_iso
 from sage_tui.core.log.events import Event
 from sage_tui.core.log.events import Record as Record
-from sage_tui.core.log.redaction import redact_value
 
 FORMAT_VERSION = 1
 Subscriber = Callable[[Record], None]
@@ -36,6 +35,10 @@ class Recorder:
 
     def __init__(self, session_id: str, trace_id: str | None, *, next_seq: int = 1,
                  turn: int = 0, writer: Subscriber | None = None) -> None:
+        # The redactor's rules load with the first recorder: reading logs never needs them.
+        from sage_tui.core.log.redaction import redact_value
+
+        self._redact = redact_value
         self.session_id = session_id
         self.trace_id = trace_id
         self.turn = turn
@@ -59,7 +62,7 @@ class Recorder:
 
         A `turn` given here becomes the current turn for later events emitted without one.
         """
-        payload = redact_value(data)  # outside the lock: the slow part, and pure
+        payload = self._redact(data)  # outside the lock: the slow part, and pure
         with self._lock:
             if turn is not None:
                 self.turn = turn

@@ -9,8 +9,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sage_tui.core.log.redaction import redact_value
-
 
 class AuditTrail:
     """Appends records to one `audit.jsonl`, each with the same context (session, trace, who)."""
@@ -21,6 +19,8 @@ class AuditTrail:
 
     def write(self, action: str, **data: Any) -> None:
         """Append one line (redacted as the session log is) and fsync it before returning."""
+        from sage_tui.core.log.redaction import redact_value  # its rules load when needed
+
         record = redact_value({"ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                "action": action, **self.context, **data})
         line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8", "backslashreplace")

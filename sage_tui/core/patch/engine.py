@@ -22,18 +22,16 @@ import contextlib
 import hashlib
 import json
 import os
-import secrets
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sage_tui.core.errors import SageError
-from sage_tui.core.patch import journal as journals
 from sage_tui.core.patch.audit import AuditTrail
 from sage_tui.core.patch.check import diagnose
-from sage_tui.core.patch.journal import Entry, Journal
+from sage_tui.core.patch.lock import patch_lock
 from sage_tui.core.patch.model import Patch
 from sage_tui.core.patch.result import ApplyResult, HunkResult
 from sage_tui.core.patch.review import reverse_diff
@@ -45,39 +43,17 @@ from sage_tui.core.patch.staging import sync_all as _sync_all
 from sage_tui.core.workspace.state import SageFolder, check_workspace, write_json_atomic
 from sage_tui.core.workspace.workspace import PathDenied, Workspace
 
+if TYPE_CHECKING:  # the journal loads when a change is made or recovered, not for a check
+    from sage_tui.core.patch import journal as journals
+    from sage_tui.core.patch.journal import Journal
+
 
 class UndoError(SageError):
     """Nothing to undo, or the files changed since the apply."""
 
 
-class PatchBusy(SageError):
-    """Another process is changing this workspace's files right now."""
-
-
 class RecoveryFailed(SageError):
     """An interrupted change could not be finished yet; the message says why."""
-
-
-@contextlib.contextmanager
-def _patch_lock(state: Path, wait: float = 10.0) -> Iterator[None]:
-    """One apply, undo or recovery at a time per workspace, across processes."""
-    import fcntl
-
-    fd = os.open(state / "patch.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-    try:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise PatchBusy("Another sage process is applying a patch in this workspace; "
-                                    "wait for it to finish and try again.") from None
-                time.sleep(0.05)
-        yield
-    finally:
-        os.close(fd)
 
 
 def _sha(data: bytes | None) -> str | None:
@@ -96,6 +72,7 @@ class PatchEngine:
     workspace: Workspace
     state: Path
     audit_context: Mapping[str, Any] = field(default_factory=dict)
+    read_only: bool = False  # `--check`: no recovery now; `awaits_recovery` says one is due
 
     def __post_init__(self) -> None:
         check_workspace(self.workspace.root)
@@ -107,7 +84,8 @@ class PatchEngine:
         self.trail = AuditTrail(self.state / "audit.jsonl", self.audit_context)
         self.recovered: Journal | None = None
         self.kept: list[str] = []  # files recovery left alone because somebody edited them
-        if self.journal.exists():
+        self.awaits_recovery = self.read_only and self.journal.exists()
+        if self.journal.exists() and not self.read_only:
             self.recover()
 
     # -- audit ----------------------------------------------------------------------
@@ -124,10 +102,12 @@ class PatchEngine:
         Raises:
             RecoveryFailed: it cannot be finished now; the journal stays for later.
         """
-        with _patch_lock(self.state):
+        with patch_lock(self.state):
             return self._recover()
 
     def _recover(self) -> bool:
+        from sage_tui.core.patch import journal as journals
+
         try:
             done = journals.replay(self.journal, self.workspace, self.sage, self._finish)
         except journals.JournalInvalid as exc:
@@ -238,10 +218,12 @@ class PatchEngine:
     # -- apply ----------------------------------------------------------------------
     def apply(self, patch: Patch, hunk_ids: Iterable[str] | None = None) -> ApplyResult:
         """Apply exactly the chosen hunks (all by default), all files or none."""
-        with _patch_lock(self.state):
+        with patch_lock(self.state):
             return self._apply(patch, hunk_ids)
 
     def _apply(self, patch: Patch, hunk_ids: Iterable[str] | None) -> ApplyResult:
+        if self.read_only:
+            raise SageError("This patch engine was opened read-only; it only checks.")
         self._recover()
         chosen = set(hunk_ids) if hunk_ids is not None else {h.hunk_id for h in patch.hunks}
         if not chosen:
@@ -256,7 +238,7 @@ class PatchEngine:
                 failures = {h: error for h in chosen}
         if not failures and outcomes is not None:
             undo_id = (f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{patch.patch_id}-"
-                       f"{secrets.token_hex(3)}")  # unique: two applies in a second stay two
+                       f"{os.urandom(3).hex()}")  # unique: two applies in a second stay two
             manifest = {"patch_id": patch.patch_id, "diff": diff, "reverse": reverse_diff(diff),
                         "files": [{"path": p, "before": _sha(contents[p]),
                                    "after": _sha(outcomes[p].data)} for p in paths]}
@@ -282,7 +264,9 @@ class PatchEngine:
             PathDenied: anything that stops the change before its journal is written; the
                 tree is as it was.
         """
-        apply_id = f"{os.getpid()}-{secrets.token_hex(8)}"
+        from sage_tui.core.patch import journal as journals
+
+        apply_id = f"{os.getpid()}-{os.urandom(8).hex()}"
         entries = []
         before = {path: _sha(contents.get(path)) for path in outcomes}
         with self.sage.open("staging", apply_id, fresh=True) as staging:
@@ -294,7 +278,7 @@ class PatchEngine:
                             staged = None if outcome.data is None else str(number)
                             if staged is not None:
                                 opened.append(_stage(staging, staged, outcome))
-                            entries.append(Entry(path, staged, before[path], _sha(outcome.data)))
+                            entries.append(journals.Entry(path, staged, before[path], _sha(outcome.data)))
                     finally:
                         _sync_all(opened)
                     os.fsync(staging)
@@ -306,7 +290,7 @@ class PatchEngine:
                     raise PathDenied(f"Cannot stage the change ({exc.strerror or exc}); nothing "
                                      "was changed.") from exc
                 with journals.open_targets(self.workspace, before, staging) as targets:
-                    journals.commit(self.journal, Journal(kind, undo_id, apply_id, tuple(entries)),
+                    journals.commit(self.journal, journals.Journal(kind, undo_id, apply_id, tuple(entries)),
                                     staging, targets, self._finish)
             except Exception:  # (a dying process leaves the journal for the next start)
                 if self.journal.exists():
@@ -361,16 +345,19 @@ class PatchEngine:
 
     def undo(self, check_only: bool = False, expect: str | None = None) -> tuple[str, dict[str, Any]]:
         """Restore the last apply's files if unchanged (with `expect`: if it is that one)."""
-        with _patch_lock(self.state):
+        with patch_lock(self.state):
             return self._step(check_only, redo=False, expect=expect)
 
     def redo(self, check_only: bool = False, expect: str | None = None) -> tuple[str, dict[str, Any]]:
         """Apply the last undone patch again, if nobody changed its files since the undo."""
-        with _patch_lock(self.state):
+        with patch_lock(self.state):
             return self._step(check_only, redo=True, expect=expect)
 
     def _step(self, check_only: bool, redo: bool, expect: str | None) -> tuple[str, dict[str, Any]]:
-        self._recover()
+        if self.read_only and not check_only:
+            raise SageError("This patch engine was opened read-only; it only checks.")
+        if not self.read_only:
+            self._recover()
         undo_id, manifest = self.last_undo(redo)
         if expect is not None and undo_id != expect:
             raise UndoError(f"The newest patch is now {manifest['patch_id']}; nothing changed.")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sage_tui.core.log.events import PatchOutcome
+if TYPE_CHECKING:  # the event types load with the session, not with `--check`
+    from sage_tui.core.log.events import PatchOutcome
 
 
 @dataclass(frozen=True)

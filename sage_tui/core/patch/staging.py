@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,6 +101,8 @@ def sync_all(fds: list[int]) -> None:
     sync = getattr(os, "fdatasync", os.fsync)
     try:
         if len(fds) > 2:
+            from concurrent.futures import ThreadPoolExecutor  # only for many files
+
             with ThreadPoolExecutor(max_workers=8) as pool:
                 list(pool.map(sync, fds))
         else:

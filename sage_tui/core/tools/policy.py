@@ -37,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from sage_tui.core.errors import ConfigError
+from sage_tui.core.errors import ConfigError, not_utf8, yaml_error
 
 VERDICTS = ("allow", "ask", "deny")
 STRICTNESS = {"allow": 0, "ask": 1, "deny": 2}
@@ -130,12 +130,15 @@ def load_policy(spec: str) -> Policy:
         return Policy(spec, [], preset=spec)
     path = Path(spec).expanduser()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        data = yaml.safe_load(raw.decode("utf-8"))
     except OSError as exc:
         raise ConfigError(f"SAGE_TOOL_POLICY: cannot read {path} ({exc.strerror}); use a preset "
                           f"({', '.join(PRESETS)}) or a readable file.") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"SAGE_TOOL_POLICY: {path} is not valid YAML ({exc}).") from exc
+    except UnicodeDecodeError as exc:
+        raise not_utf8(f"SAGE_TOOL_POLICY: {path}", raw, exc) from None
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a tag such as `!!int abc`
+        raise yaml_error(f"SAGE_TOOL_POLICY: {path}", exc) from None
     return _parse(data, str(path))
 
 

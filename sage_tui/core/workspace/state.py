@@ -65,9 +65,9 @@ def check_workspace(workspace: Path) -> Path:
         WorkspaceRefused: naming the problem and the fix.
     """
     parts = {part.lower() for part in workspace.resolve().parts}
-    inside = _git(workspace, "rev-parse", "--is-inside-git-dir")
-    bare = _git(workspace, "rev-parse", "--is-bare-repository")
-    if ".git" in parts or inside == "true" or bare == "true":
+    answers = (_git(workspace, "rev-parse", "--is-inside-git-dir", "--is-bare-repository")
+               or "").split()  # one git process: "true"/"false" for each question
+    if ".git" in parts or "true" in answers:
         raise WorkspaceRefused(
             f"{workspace} is a git folder or a bare repository, not a working tree; patches "
             "there would change hooks and config that git runs. Open SAGE in a checkout "
