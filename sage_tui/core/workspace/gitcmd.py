@@ -29,6 +29,9 @@ SAFE_CONFIG = (
     "-c", "log.showSignature=false",  # no signature check: it runs gpg.program
     "-c", "diff.ignoreSubmodules=all",  # a submodule's own configuration is not read
 )
+# Commands that never read or write a working-tree file's content, so never run a filter:
+# they need not ask which filters the repository configures (one git process fewer each).
+_NO_CONTENT = frozenset({"rev-parse", "symbolic-ref", "update-ref", "commit-tree", "write-tree"})
 _FILTER_KEY = re.compile(r"^filter\.(?P<name>.+)\.(?:clean|smudge|process|required)$", re.I)
 
 
@@ -70,7 +73,8 @@ def git_argv(*args: str, workspace: Path | None = None) -> list[str]:
     """
     if workspace is None:
         return ["git", *SAFE_CONFIG, *args]
-    return ["git", *SAFE_CONFIG, *_filter_overrides(workspace), "-C", str(workspace), *args]
+    overrides = [] if args and args[0] in _NO_CONTENT else _filter_overrides(workspace)
+    return ["git", *SAFE_CONFIG, *overrides, "-C", str(workspace), *args]
 
 
 def git_env(isolated_home: Path | None = None,
