@@ -19,21 +19,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import yaml
 
+from sage_tui.configvalues import parse_value
+from sage_tui.configvalues import suggest as _suggest
 from sage_tui.core.errors import ConfigError
 from sage_tui.core.llm.hosts import DEFAULT_OLLAMA_HOST, BadHost, normalize_ollama_host, openai_host
 from sage_tui.core.llm.modelmap import EDIT_FORMATS, ModelsConfig, RoleModel
-from sage_tui.core.log.events import MODES, ROLES, Mode
-from sage_tui.core.log.ids import DEFAULT_MAX_MB, check_session_id, check_trace_id, parse_max_mb
+from sage_tui.core.log.events import ROLES, Mode
+from sage_tui.core.log.ids import DEFAULT_MAX_MB
 from sage_tui.paths import sage_paths
-
-TOOL_POLICY_PRESETS = ("read_only", "workspace_write", "allow_commands")
-
-
-def _suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
-    import difflib  # only for a mistyped setting
-
-    close = difflib.get_close_matches(word, choices, n=1)
-    return f"did you mean {close[0]!r}? " if close else ""
 
 
 @dataclass(frozen=True)
@@ -88,82 +81,6 @@ _FILE_KEYS = (
 KNOWN_ENV = (*_ENV.values(), "SAGE_HOME", "SAGE_DEBUG")
 
 
-def _parse(name: str, value: Any, source: str) -> Any:
-    where = f"{source} is set" if re.fullmatch(r"[A-Z][A-Z0-9_]*", source) else f"{source} sets {name}"
-    if name == "mode":
-        if value not in MODES:
-            raise ConfigError(
-                f"{where} to {value!r}, but it must be one of {', '.join(MODES)}; "
-                f"{_suggest(str(value), MODES)}".rstrip("; ") + "."
-            )
-        return value
-    if name == "max_prompt_chars_total":
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            number = 0
-        if isinstance(value, bool) or number < 1000:
-            raise ConfigError(
-                f"{where} to {value!r}, but it must be a whole number of characters of at "
-                "least 1000; try 60000."
-            )
-        return number
-    if name == "session_log_max_mb":
-        return parse_max_mb(value, where)
-    if name == "otel_capture_content":
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where} to {value!r}, but it must be true or false.")
-        return value
-    if name == "commit":
-        if value not in ("off", "ask", "auto"):
-            raise ConfigError(f"{where} to {value!r}, but it must be off, ask (offer a commit "
-                              "after an applied, tested change) or auto.")
-        return value
-    if name == "redact_prompts":
-        if value not in ("auto", "always", "never"):
-            raise ConfigError(f"{where} to {value!r}, but it must be auto (redact prompts sent "
-                              "to a model host off this machine), always or never.")
-        return value
-    if name in ("model_timeout", "turn_timeout"):
-        try:
-            seconds = float(value)
-        except (TypeError, ValueError):
-            seconds = float("nan")
-        most, example = (3600, 120) if name == "model_timeout" else (86400, 600)
-        if isinstance(value, bool) or not 0 < seconds <= most:
-            raise ConfigError(f"{where} to {value!r}, but it must be a number of seconds between "
-                              f"0 and {most}; try {example}.")
-        return seconds
-    if name == "tool_policy":
-        text = str(value)
-        if text in TOOL_POLICY_PRESETS or Path(text).expanduser().is_file():
-            return text
-        raise ConfigError(
-            f"{where} to {text!r}, which is neither a preset ({', '.join(TOOL_POLICY_PRESETS)}) "
-            "nor an existing policy file."
-        )
-    if name == "session_id":
-        return check_session_id(str(value), where)
-    if name == "trace_id":
-        return check_trace_id(str(value), where)
-    if name == "ollama_host":
-        try:
-            return normalize_ollama_host(str(value))
-        except BadHost as exc:
-            raise ConfigError(f"{where} to {value!r}, but {exc}; try 127.0.0.1:11434 or "
-                              "http://gpu-box:11434.") from None
-    if name == "keys":
-        if not isinstance(value, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-        ):
-            raise ConfigError(f"{source}: [keys] must map action ids to key names, "
-                              "such as \"review.approve\" = \"Y\".")
-        return dict(value)
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{where} to {value!r}, but it must be a non-empty text.")
-    return value.strip()
-
-
 def load_settings(env: Mapping[str, str] | None = None,
                   home: str | os.PathLike[str] | None = None) -> Settings:
     """Read `config.toml` then the environment into a `Settings`.
@@ -190,11 +107,11 @@ def load_settings(env: Mapping[str, str] | None = None,
                     f"{config_file}: {key!r} is not a setting; {_suggest(key, _FILE_KEYS)}"
                     f"known settings: {', '.join(_FILE_KEYS)}."
                 )
-            values[key] = _parse(key, value, str(config_file))
+            values[key] = parse_value(key, value, str(config_file))
     for name, variable in _ENV.items():
         text = environ.get(variable)
         if text:
-            values[name] = _parse(name, text, variable)
+            values[name] = parse_value(name, text, variable)
     return Settings(config_file=source, **values)
 
 
