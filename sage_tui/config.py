@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import yaml
 
-from sage_tui.configvalues import parse_value
+from sage_tui.configvalues import ConfigProblems, UiNames, at_line, parse_value, toml_lines, ui_problems
 from sage_tui.configvalues import suggest as _suggest
 from sage_tui.core.errors import ConfigError
 from sage_tui.core.llm.hosts import DEFAULT_OLLAMA_HOST, BadHost, normalize_ollama_host, openai_host
@@ -82,36 +82,60 @@ KNOWN_ENV = (*_ENV.values(), "SAGE_HOME", "SAGE_DEBUG")
 
 
 def load_settings(env: Mapping[str, str] | None = None,
-                  home: str | os.PathLike[str] | None = None) -> Settings:
+                  home: str | os.PathLike[str] | None = None,
+                  names: UiNames | None = None) -> Settings:
     """Read `config.toml` then the environment into a `Settings`.
 
+    Args:
+        names: The workbench's action ids and themes; with them, `[keys]` ids and the
+            theme are checked too (the workbench and `sage doctor` pass them).
+
     Raises:
-        ConfigError: the file is not valid TOML, names an unknown setting, or a value
-            (from the file or the environment) is invalid.
+        ConfigError: the file is not valid TOML; or, every problem found at once
+            (`ConfigProblems`, one sentence each, with the file's line where known):
+            unknown settings and invalid values from the file or the environment.
     """
     environ = os.environ if env is None else env
     values: dict[str, Any] = {}
+    problems: list[str] = []
     config_file = sage_paths(home, environ).config_file
     source: Path | None = None
+    lines: dict[tuple[str, ...], int] = {}
     if config_file.is_file():
         source = config_file
         import tomllib  # here: without a config file, start-up need not load it
 
         try:
-            raw = tomllib.loads(config_file.read_text(encoding="utf-8"))
+            text = config_file.read_text(encoding="utf-8")
+            raw = tomllib.loads(text)
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{config_file} is not valid TOML ({exc}); fix or remove it.") from exc
+        except OSError as exc:
+            raise ConfigError(f"{config_file} cannot be read ({exc.strerror or exc}); check its "
+                              "permissions.") from exc
+        lines = toml_lines(text)
         for key, value in raw.items():
             if key not in _FILE_KEYS:
-                raise ConfigError(
+                problems.append(at_line(
                     f"{config_file}: {key!r} is not a setting; {_suggest(key, _FILE_KEYS)}"
-                    f"known settings: {', '.join(_FILE_KEYS)}."
-                )
-            values[key] = parse_value(key, value, str(config_file))
+                    f"known settings: {', '.join(_FILE_KEYS)}.", lines.get((key,))))
+                continue
+            try:
+                values[key] = parse_value(key, value, str(config_file))
+            except ConfigError as exc:
+                problems.append(at_line(str(exc), lines.get((key,))))
     for name, variable in _ENV.items():
-        text = environ.get(variable)
-        if text:
-            values[name] = parse_value(name, text, variable)
+        given = environ.get(variable)
+        if given:
+            try:
+                values[name] = parse_value(name, given, variable)
+            except ConfigError as exc:
+                problems.append(str(exc))
+    if names is not None and source is not None:
+        problems += ui_problems(values.get("keys", {}), values.get("theme", Settings.theme),
+                                names, str(source), lines)
+    if problems:
+        raise ConfigProblems(problems)
     return Settings(config_file=source, **values)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +107,73 @@ def parse_value(name: str, value: Any, source: str) -> Any:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{where} to {value!r}, but it must be a non-empty text.")
     return value.strip()
+
+
+class ConfigProblems(ConfigError):
+    """Several configuration mistakes, reported together: one sentence a line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        if len(problems) == 1:
+            super().__init__(problems[0])
+        else:
+            super().__init__(f"the configuration has {len(problems)} problems; fix each:\n"
+                             + "\n".join(f"  - {problem}" for problem in problems))
+
+
+@dataclass(frozen=True)
+class UiNames:
+    """What the workbench knows by name: its action ids (for `[keys]`) and themes.
+
+    The UI supplies them (`sage_tui.ui.actions.ui_names`); settings code never imports
+    the UI, which would slow every command's start.
+    """
+
+    actions: frozenset[str]
+    themes: frozenset[str]
+
+
+def at_line(message: str, line: int | None) -> str:
+    """`message` with ` (line N)` before its final full stop, when the line is known."""
+    if line is None:
+        return message
+    body = message[:-1] if message.endswith(".") else message
+    return f"{body} (line {line})."
+
+
+def toml_lines(text: str) -> dict[tuple[str, ...], int]:
+    """The line of each key in a simple TOML file, by (table, key) path.
+
+    tomllib reports no positions; this scan finds `key = ...` lines under `[table]`
+    headers, which is how a config.toml is written. Keys it cannot place get no line.
+    """
+    lines: dict[tuple[str, ...], int] = {}
+    table: tuple[str, ...] = ()
+    for number, line in enumerate(text.split("\n"), 1):
+        header = re.match(r"\s*\[\s*([A-Za-z0-9_.-]+)\s*\]", line)
+        if header:
+            table = tuple(header[1].split("."))
+            lines.setdefault(table, number)
+            continue
+        key = re.match(r"""\s*(?:"([^"]*)"|'([^']*)'|([A-Za-z0-9_-]+))\s*=""", line)
+        if key:
+            lines.setdefault((*table, key[1] or key[2] or key[3] or ""), number)
+    return lines
+
+
+def ui_problems(keys: Mapping[str, str], theme: str, names: UiNames, source: str,
+                lines: Mapping[tuple[str, ...], int]) -> list[str]:
+    """Sentences for `[keys]` ids and a theme name the workbench does not know."""
+    problems = []
+    for action_id in keys:
+        if action_id not in names.actions:
+            problems.append(at_line(
+                f"{source}: [keys] names {action_id!r}, which is not an action id; "
+                f"{suggest(action_id, sorted(names.actions))}the help screen (?) lists every "
+                "id.", lines.get(("keys", action_id))))
+    if theme not in names.themes:
+        problems.append(at_line(
+            f"{source} sets theme to {theme!r}, which is not a theme; "
+            f"{suggest(theme, sorted(names.themes))}themes are {', '.join(sorted(names.themes))}.",
+            lines.get(("theme",))))
+    return problems

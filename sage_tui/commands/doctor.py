@@ -23,12 +23,15 @@ def _show(check: Check) -> None:
 
 def run_doctor(as_json: bool = False) -> int:
     """Run the checks and print them; return the exit code."""
+    from sage_tui.ui.actions import ui_names  # `[keys]` ids and themes are the workbench's
+
+    names = ui_names()
     if as_json:
-        checks = run_checks()
+        checks = run_checks(names=names)
         click.echo(json.dumps(redact_value([asdict(c) for c in checks]), indent=2))
     else:
         click.echo(click.style("sage doctor", bold=True))
-        checks = run_checks(progress=_show)
+        checks = run_checks(progress=_show, names=names)
         click.echo(f"  session logs: {session_dir()}")
     failures = [c for c in checks if c.status == "fail"]
     warnings_ = [c for c in checks if c.status == "warn"]
