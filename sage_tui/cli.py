@@ -12,6 +12,7 @@ import gc
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -21,6 +22,13 @@ from sage_tui import __version__
 # its first frame is on screen (`SageApp`), `sage run` once its session is built. Start-up
 # allocates much and frees little; every other command resumes it at once.
 STARTING_COMMANDS = frozenset({None, "demo", "replay", "resume", "run"})
+
+
+def _session_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion of a SESSION argument: recorded session ids, newest first."""
+    from sage_tui.commands.completion import session_ids
+
+    return session_ids(incomplete)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]},
@@ -51,7 +59,7 @@ def cli(ctx: click.Context, workspace: Path | None, mode: str | None, latest: bo
 
 
 @cli.command()
-@click.argument("session", required=False)
+@click.argument("session", required=False, shell_complete=_session_ids)
 @click.option("--workspace", "-w", type=click.Path(path_type=Path, file_okay=False),
               help="The git repository to work in (default: the current folder).")
 @click.option("--mode", type=click.Choice(["research", "auto", "silent"]),
@@ -85,7 +93,7 @@ def review(patchfile: str, workspace: Path | None) -> None:
 
 
 @cli.command()
-@click.argument("session")
+@click.argument("session", shell_complete=_session_ids)
 @click.option("--speed", type=float, default=10.0, show_default=True,
               help="Playback speed (0 plays everything at once).")
 def replay(session: str, speed: float) -> None:
@@ -96,7 +104,7 @@ def replay(session: str, speed: float) -> None:
 
 
 @cli.command()
-@click.argument("ref", required=False)
+@click.argument("ref", required=False, shell_complete=_session_ids)
 @click.option("--event", "-e", "events", multiple=True, metavar="NAME",
               help="Only these events (repeatable; globs such as 'TOOL_*' work).")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON lines.")
@@ -192,8 +200,8 @@ def golden(files: tuple[str, ...], mode: str | None, record: str | None) -> None
 
 
 @eval_group.command(name="diff")
-@click.argument("session")
-@click.argument("baseline")
+@click.argument("session", shell_complete=_session_ids)
+@click.argument("baseline", shell_complete=_session_ids)
 @click.option("--mode", type=click.Choice(["strict", "unordered", "subset", "superset"]),
               default="strict", show_default=True, help="How to compare.")
 def diff_sessions(session: str, baseline: str, mode: str) -> None:
@@ -244,6 +252,22 @@ def doctor(as_json: bool) -> None:
     from sage_tui.commands.doctor import run_doctor
 
     raise SystemExit(run_doctor(as_json=as_json))
+
+
+@cli.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+@click.pass_context
+def completion(ctx: click.Context, shell: str) -> None:
+    """Print the completion script for SHELL; commands, options and session ids complete.
+
+    \b
+    bash (~/.bashrc):   eval "$(sage completion bash)"
+    zsh (~/.zshrc):     eval "$(sage completion zsh)"
+    fish:               sage completion fish > ~/.config/fish/completions/sage.fish
+    """
+    from sage_tui.commands.completion import script
+
+    click.echo(script(ctx.find_root().command, shell))
 
 
 def main(argv: list[str] | None = None) -> None:
