@@ -215,11 +215,18 @@ def diff_sessions(session: str, baseline: str, mode: str) -> None:
 @eval_group.command()
 @click.option("--serve-gguf", type=click.Path(path_type=Path, dir_okay=False),
               help="Serve this GGUF through llama.cpp as an Ollama-compatible server and test it.")
-def smoke(serve_gguf: Path | None) -> None:
-    """Run tests/integration against a real model (the `test` profile); exit 2 if none answers."""
-    from sage_tui.commands.smoke import run_smoke
+@click.option("--write-model", type=click.Path(path_type=Path), metavar="PATH",
+              help="Write the smoke model (Gemma 3 270M, a 253 MB GGUF) to PATH and stop.")
+def smoke(serve_gguf: Path | None, write_model: Path | None) -> None:
+    """Run the smoke tests against a real model (the `test` profile); exit 2 if none answers."""
+    from sage_tui.commands import smoke as command
 
-    raise SystemExit(run_smoke(serve_gguf))
+    if write_model is not None:
+        if serve_gguf is not None:
+            raise click.UsageError("--write-model writes the model and stops; run --serve-gguf "
+                                   "after it.")
+        raise SystemExit(command.write_model(write_model))
+    raise SystemExit(command.run_smoke(serve_gguf))
 
 
 @cli.command()
