@@ -85,3 +85,18 @@ def test_without_pytest_the_smoke_run_says_what_to_install(monkeypatch: pytest.M
                         lambda name, *a: None if name == "pytest" else real(name, *a))
     with pytest.raises(UsageError, match=r'needs pytest.*sage-workbench\[smoke\]'):
         command.run_smoke(None)
+
+
+def test_the_smoke_tests_are_collected_from_an_installed_package(tmp_path: Path) -> None:
+    """As from a wheel: the package alone in site-packages, no checkout, no pyproject."""
+    import shutil
+
+    site = tmp_path / "site-packages"
+    shutil.copytree(ROOT / "sage_tui", site / "sage_tui",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    out = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q",
+                          "-p", "no:cacheprovider", str(site / "sage_tui" / "eval" / "smoke")],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(site)})
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "6 tests collected" in out.stdout
