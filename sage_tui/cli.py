@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -24,6 +24,13 @@ from sage_tui.commands.output import VERBOSITY, failure_json
 # its first frame is on screen (`SageApp`), `sage run` once its session is built. Start-up
 # allocates much and frees little; every other command resumes it at once.
 STARTING_COMMANDS = frozenset({None, "demo", "replay", "resume", "run"})
+
+
+def _session_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion of a SESSION argument: recorded session ids, newest first."""
+    from sage_tui.commands.completion import session_ids
+
+    return session_ids(incomplete)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]},
@@ -72,7 +79,7 @@ def cli(ctx: click.Context, workspace: Path | None, mode: str | None, latest: bo
 
 
 @cli.command()
-@click.argument("session", required=False)
+@click.argument("session", required=False, shell_complete=_session_ids)
 @click.option("--workspace", "-w", type=click.Path(path_type=Path, file_okay=False),
               help="The git repository to work in (default: the current folder).")
 @click.option("--mode", type=click.Choice(["research", "auto", "silent"]),
@@ -106,7 +113,7 @@ def review(patchfile: str, workspace: Path | None) -> None:
 
 
 @cli.command()
-@click.argument("session")
+@click.argument("session", shell_complete=_session_ids)
 @click.option("--speed", type=float, default=10.0, show_default=True,
               help="Playback speed (0 plays everything at once).")
 def replay(session: str, speed: float) -> None:
@@ -117,7 +124,7 @@ def replay(session: str, speed: float) -> None:
 
 
 @cli.command()
-@click.argument("ref", required=False)
+@click.argument("ref", required=False, shell_complete=_session_ids)
 @click.option("--event", "-e", "events", multiple=True, metavar="NAME",
               help="Only these events (repeatable; globs such as 'TOOL_*' work).")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON lines.")
@@ -213,8 +220,8 @@ def golden(files: tuple[str, ...], mode: str | None, record: str | None) -> None
 
 
 @eval_group.command(name="diff")
-@click.argument("session")
-@click.argument("baseline")
+@click.argument("session", shell_complete=_session_ids)
+@click.argument("baseline", shell_complete=_session_ids)
 @click.option("--mode", type=click.Choice(["strict", "unordered", "subset", "superset"]),
               default="strict", show_default=True, help="How to compare.")
 def diff_sessions(session: str, baseline: str, mode: str) -> None:
@@ -228,11 +235,18 @@ def diff_sessions(session: str, baseline: str, mode: str) -> None:
 @eval_group.command()
 @click.option("--serve-gguf", type=click.Path(path_type=Path, dir_okay=False),
               help="Serve this GGUF through llama.cpp as an Ollama-compatible server and test it.")
-def smoke(serve_gguf: Path | None) -> None:
-    """Run tests/integration against a real model (the `test` profile); exit 2 if none answers."""
-    from sage_tui.commands.smoke import run_smoke
+@click.option("--write-model", type=click.Path(path_type=Path), metavar="PATH",
+              help="Write the smoke model (Gemma 3 270M, a 253 MB GGUF) to PATH and stop.")
+def smoke(serve_gguf: Path | None, write_model: Path | None) -> None:
+    """Run the smoke tests against a real model (the `test` profile); exit 2 if none answers."""
+    from sage_tui.commands import smoke as command
 
-    raise SystemExit(run_smoke(serve_gguf))
+    if write_model is not None:
+        if serve_gguf is not None:
+            raise click.UsageError("--write-model writes the model and stops; run --serve-gguf "
+                                   "after it.")
+        raise SystemExit(command.write_model(write_model))
+    raise SystemExit(command.run_smoke(serve_gguf))
 
 
 @cli.command()
@@ -283,6 +297,22 @@ def doctor(as_json: bool) -> None:
     from sage_tui.commands.doctor import run_doctor
 
     raise SystemExit(run_doctor(as_json=as_json))
+
+
+@cli.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+@click.pass_context
+def completion(ctx: click.Context, shell: str) -> None:
+    """Print the completion script for SHELL; commands, options and session ids complete.
+
+    \b
+    bash (~/.bashrc):   eval "$(sage completion bash)"
+    zsh (~/.zshrc):     eval "$(sage completion zsh)"
+    fish:               sage completion fish > ~/.config/fish/completions/sage.fish
+    """
+    from sage_tui.commands.completion import script
+
+    click.echo(script(ctx.find_root().command, shell))
 
 
 def no_colour(environ: Mapping[str, str]) -> bool:

@@ -19,21 +19,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import yaml
 
+from sage_tui.configvalues import ConfigProblems, UiNames, at_line, parse_value, toml_lines, ui_problems
+from sage_tui.configvalues import suggest as _suggest
 from sage_tui.core.errors import ConfigError
 from sage_tui.core.llm.hosts import DEFAULT_OLLAMA_HOST, BadHost, normalize_ollama_host, openai_host
 from sage_tui.core.llm.modelmap import EDIT_FORMATS, ModelsConfig, RoleModel
-from sage_tui.core.log.events import MODES, ROLES, Mode
-from sage_tui.core.log.ids import DEFAULT_MAX_MB, check_session_id, check_trace_id, parse_max_mb
+from sage_tui.core.log.events import ROLES, Mode
+from sage_tui.core.log.ids import DEFAULT_MAX_MB
 from sage_tui.paths import sage_paths
-
-TOOL_POLICY_PRESETS = ("read_only", "workspace_write", "allow_commands")
-
-
-def _suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
-    import difflib  # only for a mistyped setting
-
-    close = difflib.get_close_matches(word, choices, n=1)
-    return f"did you mean {close[0]!r}? " if close else ""
 
 
 @dataclass(frozen=True)
@@ -88,113 +81,61 @@ _FILE_KEYS = (
 KNOWN_ENV = (*_ENV.values(), "SAGE_HOME", "SAGE_DEBUG")
 
 
-def _parse(name: str, value: Any, source: str) -> Any:
-    where = f"{source} is set" if re.fullmatch(r"[A-Z][A-Z0-9_]*", source) else f"{source} sets {name}"
-    if name == "mode":
-        if value not in MODES:
-            raise ConfigError(
-                f"{where} to {value!r}, but it must be one of {', '.join(MODES)}; "
-                f"{_suggest(str(value), MODES)}".rstrip("; ") + "."
-            )
-        return value
-    if name == "max_prompt_chars_total":
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            number = 0
-        if isinstance(value, bool) or number < 1000:
-            raise ConfigError(
-                f"{where} to {value!r}, but it must be a whole number of characters of at "
-                "least 1000; try 60000."
-            )
-        return number
-    if name == "session_log_max_mb":
-        return parse_max_mb(value, where)
-    if name == "otel_capture_content":
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where} to {value!r}, but it must be true or false.")
-        return value
-    if name == "commit":
-        if value not in ("off", "ask", "auto"):
-            raise ConfigError(f"{where} to {value!r}, but it must be off, ask (offer a commit "
-                              "after an applied, tested change) or auto.")
-        return value
-    if name == "redact_prompts":
-        if value not in ("auto", "always", "never"):
-            raise ConfigError(f"{where} to {value!r}, but it must be auto (redact prompts sent "
-                              "to a model host off this machine), always or never.")
-        return value
-    if name in ("model_timeout", "turn_timeout"):
-        try:
-            seconds = float(value)
-        except (TypeError, ValueError):
-            seconds = float("nan")
-        most, example = (3600, 120) if name == "model_timeout" else (86400, 600)
-        if isinstance(value, bool) or not 0 < seconds <= most:
-            raise ConfigError(f"{where} to {value!r}, but it must be a number of seconds between "
-                              f"0 and {most}; try {example}.")
-        return seconds
-    if name == "tool_policy":
-        text = str(value)
-        if text in TOOL_POLICY_PRESETS or Path(text).expanduser().is_file():
-            return text
-        raise ConfigError(
-            f"{where} to {text!r}, which is neither a preset ({', '.join(TOOL_POLICY_PRESETS)}) "
-            "nor an existing policy file."
-        )
-    if name == "session_id":
-        return check_session_id(str(value), where)
-    if name == "trace_id":
-        return check_trace_id(str(value), where)
-    if name == "ollama_host":
-        try:
-            return normalize_ollama_host(str(value))
-        except BadHost as exc:
-            raise ConfigError(f"{where} to {value!r}, but {exc}; try 127.0.0.1:11434 or "
-                              "http://gpu-box:11434.") from None
-    if name == "keys":
-        if not isinstance(value, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-        ):
-            raise ConfigError(f"{source}: [keys] must map action ids to key names, "
-                              "such as \"review.approve\" = \"Y\".")
-        return dict(value)
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{where} to {value!r}, but it must be a non-empty text.")
-    return value.strip()
-
-
 def load_settings(env: Mapping[str, str] | None = None,
-                  home: str | os.PathLike[str] | None = None) -> Settings:
+                  home: str | os.PathLike[str] | None = None,
+                  names: UiNames | None = None) -> Settings:
     """Read `config.toml` then the environment into a `Settings`.
 
+    Args:
+        names: The workbench's action ids and themes; with them, `[keys]` ids and the
+            theme are checked too (the workbench and `sage doctor` pass them).
+
     Raises:
-        ConfigError: the file is not valid TOML, names an unknown setting, or a value
-            (from the file or the environment) is invalid.
+        ConfigError: the file is not valid TOML; or, every problem found at once
+            (`ConfigProblems`, one sentence each, with the file's line where known):
+            unknown settings and invalid values from the file or the environment.
     """
     environ = os.environ if env is None else env
     values: dict[str, Any] = {}
+    problems: list[str] = []
     config_file = sage_paths(home, environ).config_file
     source: Path | None = None
+    lines: dict[tuple[str, ...], int] = {}
     if config_file.is_file():
         source = config_file
         import tomllib  # here: without a config file, start-up need not load it
 
         try:
-            raw = tomllib.loads(config_file.read_text(encoding="utf-8"))
+            text = config_file.read_text(encoding="utf-8")
+            raw = tomllib.loads(text)
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{config_file} is not valid TOML ({exc}); fix or remove it.") from exc
+        except OSError as exc:
+            raise ConfigError(f"{config_file} cannot be read ({exc.strerror or exc}); check its "
+                              "permissions.") from exc
+        lines = toml_lines(text)
         for key, value in raw.items():
             if key not in _FILE_KEYS:
-                raise ConfigError(
+                problems.append(at_line(
                     f"{config_file}: {key!r} is not a setting; {_suggest(key, _FILE_KEYS)}"
-                    f"known settings: {', '.join(_FILE_KEYS)}."
-                )
-            values[key] = _parse(key, value, str(config_file))
+                    f"known settings: {', '.join(_FILE_KEYS)}.", lines.get((key,))))
+                continue
+            try:
+                values[key] = parse_value(key, value, str(config_file))
+            except ConfigError as exc:
+                problems.append(at_line(str(exc), lines.get((key,))))
     for name, variable in _ENV.items():
-        text = environ.get(variable)
-        if text:
-            values[name] = _parse(name, text, variable)
+        given = environ.get(variable)
+        if given:
+            try:
+                values[name] = parse_value(name, given, variable)
+            except ConfigError as exc:
+                problems.append(str(exc))
+    if names is not None and source is not None:
+        problems += ui_problems(values.get("keys", {}), values.get("theme", Settings.theme),
+                                names, str(source), lines)
+    if problems:
+        raise ConfigProblems(problems)
     return Settings(config_file=source, **values)
 
 

@@ -27,6 +27,10 @@ from sage_tui.core.llm.scripted import RequestView, Rule, Scenario, ScenarioExha
 
 VERSION = "0.12.6"
 STALL_SECONDS = 60.0
+# /api/pull's layers (digest, bytes, progress lines): the weights, then small template,
+# licence and parameter blobs, as a real model's manifest lists them.
+PULL_LAYERS = (("sha256:" + "a" * 64, 3_000_000, 4), ("sha256:" + "b" * 64, 1_500_000, 2),
+               ("sha256:" + "c" * 64, 500, 1))
 
 
 @dataclass(frozen=True)
@@ -170,10 +174,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._start_stream()
         self._line({"status": "pulling manifest"})
-        total = 1000
-        for done in (0, 250, 500, 1000):
-            self._line({"status": "pulling " + "0" * 12, "digest": "sha256:" + "0" * 64,
-                        "total": total, "completed": done})
+        for digest, total, _ in PULL_LAYERS:  # as Ollama does: each layer counts on its own
+            self._line({"status": f"pulling {digest[7:19]}", "digest": digest, "total": total})
+        for digest, total, steps in PULL_LAYERS:
+            for step in range(1, steps + 1):
+                self._line({"status": f"pulling {digest[7:19]}", "digest": digest,
+                            "total": total, "completed": total * step // steps})
         for status in ("verifying sha256 digest", "writing manifest", "success"):
             self._line({"status": status})
         self._end_stream()

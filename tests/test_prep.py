@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -109,7 +110,12 @@ def test_pull_shows_progress_through_the_api(fake_ollama: Callable[..., FakeOlla
     assert out.returncode == 0, out.stderr
     pulled = [r.body["model"] for r in server.requests if r.path == "/api/pull"]
     assert pulled == ["qwen2.5:1.5b", "qwen2.5-coder:7b"]
-    assert "qwen2.5-coder:7b: success" in out.stdout
+    assert "qwen2.5-coder:7b: success (4.5 MB in 3 layers, " in out.stdout
+    # one bar across the layers, with bytes, speed and time left: it ends at the sum of the
+    # layers (4.5 MB), not at the first layer's 3.0 MB (which read 100 % before)
+    bar = next(line for line in out.stdout.splitlines() if line.startswith("qwen2.5-coder:7b "))
+    assert re.search(r"━+ 4\.5/4\.5 MB [\d.]+ [kMG]?B/s \d+:\d\d:\d\d$", bar), bar
+    assert "3.0/3.0 MB" not in out.stdout and "%" not in out.stdout
 
 
 def test_pull_without_ollama_is_one_sentence(dead_host: str) -> None:

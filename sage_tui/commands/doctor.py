@@ -23,15 +23,18 @@ def _show(check: Check) -> None:
 
 def run_doctor(as_json: bool = False) -> int:
     """Run the checks and print them; return the exit code."""
+    from sage_tui.ui.actions import ui_names  # `[keys]` ids and themes are the workbench's
+
+    names = ui_names()
     if as_json:  # docs/cli.md: {"schema", "ok", "checks": [...], "error" when one fails}
-        checks = run_checks()
+        checks = run_checks(names=names)
         failed = [c.name for c in checks if c.status == "fail"]
         error = {"error": f"{len(failed)} check(s) failed: {', '.join(failed)}."} if failed else {}
         print_json(not failed, checks=redact_value([asdict(c) for c in checks]), **error)
         return 1 if failed else 0
     else:
         click.echo(click.style("sage doctor", bold=True))
-        checks = run_checks(progress=_show)
+        checks = run_checks(progress=_show, names=names)
         click.echo(f"  session logs: {session_dir()}")
     failures = [c for c in checks if c.status == "fail"]
     warnings_ = [c for c in checks if c.status == "warn"]

@@ -7,9 +7,10 @@ the server is asked what it serves, and prep says whether each role's model is t
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -63,21 +64,51 @@ def _pull(tags: list[str]) -> int:
     client = ollama.Client(host=host)
     for tag in tags:
         try:
-            with click.progressbar(length=1, label=f"{tag:<20}", show_percent=True) as bar:
-                done = 0
-                for part in client.pull(tag, stream=True):
-                    if part.total:
-                        bar.length = part.total
-                        bar.update((part.completed or 0) - done)
-                        done = part.completed or 0
-            click.echo(f"  {tag}: {part.status}")
+            status, total, layers, seconds = _pull_one(client, tag)
         except (ConnectionError, httpx.ConnectError):
             click.echo(f"Error: {OllamaUnreachable(host)}", err=True)
             return 1
         except ollama.ResponseError as exc:
             click.echo(f"Error: Ollama could not pull {tag}: {exc.error}.", err=True)
             return 1
+        from rich.filesize import decimal
+
+        click.echo(f"  {tag}: {status} ({decimal(total)} in {layers} layer"
+                   f"{'s' if layers != 1 else ''}, {seconds:.1f} s)")
     return 0
+
+
+def _pull_one(client: Any, tag: str) -> tuple[str, int, int, float]:
+    """Pull `tag` with one progress bar across its layers: bytes, speed and time left.
+
+    Ollama reports each layer (`digest`) on its own, `completed` of `total`; the bar sums
+    them, so it reaches its end with the last layer, not the first.
+    """
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    layers: dict[str, tuple[int, int]] = {}  # digest → (total, completed)
+    status = ""
+    started = time.monotonic()
+    columns = (TextColumn(f"{tag:<20}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, console=Console(highlight=False)) as bar:
+        task = bar.add_task(tag, total=None)
+        for part in client.pull(tag, stream=True):
+            status = part.status or status
+            if part.digest and part.total:
+                layers[part.digest] = (part.total, part.completed or 0)
+                bar.update(task, total=sum(t for t, _ in layers.values()),
+                           completed=sum(min(c, t) for t, c in layers.values()))
+    total = sum(t for t, _ in layers.values())
+    return status, total, len(layers), time.monotonic() - started
 
 
 async def _ask(choices: Mapping[str, ModelChoice]) -> list[ServerReport]:

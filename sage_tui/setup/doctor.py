@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from sage_tui.config import load_models, load_settings, unknown_env
+from sage_tui.configvalues import ConfigProblems, UiNames
 from sage_tui.core.errors import ConfigError
 from sage_tui.core.llm.health import ServerHealth, check_roles, check_server
 from sage_tui.core.llm.hosts import BadHost, normalize_ollama_host
@@ -59,36 +60,79 @@ def check_git() -> Check:
     return Check("git", "ok", out.stdout.strip() or git)
 
 
+def _can_write(folder: Path) -> bool:
+    """Whether a file can be made in `folder`: a probe made and removed at once (access
+    bits do not tell, for root or on a read-only mount)."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".sage-doctor-"):
+            return True
+    except OSError:
+        return False
+
+
+def _writable(folder: Path) -> tuple[bool, str]:
+    """Whether SAGE can write `folder`, or create it: (ok, how it stands). Creates no folder."""
+    if folder.is_dir():
+        return _can_write(folder), "exists"
+    if folder.exists():
+        return False, "is not a folder"
+    parent = next((p for p in folder.parents if p.exists()), None)
+    if parent is None or not parent.is_dir():
+        return False, "cannot be created"
+    return _can_write(parent), f"will be created in {parent} on first use"
+
+
 def check_folders(env: Mapping[str, str]) -> Check:
+    """Whether SAGE's folders are writable, or creatable; the doctor only looks."""
     paths = sage_paths(env=env)
     problems = []
+    details = []
     for name, folder in paths.all().items():
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=folder, prefix=".sage-doctor-"):
-                pass
-        except OSError as exc:
-            problems.append(f"{name} folder {folder} ({exc.strerror or exc})")
+        ok, how = _writable(folder)
+        details.append(f"{name}: {folder} ({how})")
+        if not ok:
+            problems.append(f"{name} folder {folder} ({how})")
     if problems:
-        return Check("folders", "fail", f"Cannot write to the {problems[0]}; set SAGE_HOME to a "
-                                        "writable folder or fix its permissions.")
-    details = [f"{name}: {folder}" for name, folder in paths.all().items()]
+        return Check("folders", "fail", f"SAGE cannot write to the {problems[0]}; set SAGE_HOME "
+                                        "to a writable folder or fix its permissions.", details)
     where = f"under SAGE_HOME={env['SAGE_HOME']}" if env.get("SAGE_HOME") else "in the usual places"
     return Check("folders", "ok", f"config, data, state and cache are writable {where}", details)
 
 
-def check_config(env: Mapping[str, str]) -> tuple[Check, ModelRouter | None]:
-    """Settings and models.yaml; also returns the role router the server check needs."""
+def check_config(env: Mapping[str, str], names: UiNames | None = None
+                 ) -> tuple[Check, ModelRouter | None]:
+    """Settings and models.yaml, every problem at once; also returns the role router the
+    server check needs. `names` (the workbench's action ids and themes) checks `[keys]`
+    and the theme too."""
+    problems: list[str] = []
+    settings = models = router = None
     try:
-        settings = load_settings(env=env)
-        models = load_models(home=env.get("SAGE_HOME") or None)
-        router = model_router(models, settings)
+        settings = load_settings(env=env, names=names)
+    except ConfigProblems as exc:
+        problems += exc.problems
     except ConfigError as exc:
-        return Check("config", "fail", str(exc)), None
+        problems.append(str(exc))
+    try:
+        models = load_models(home=env.get("SAGE_HOME") or None)
+        if settings is not None:
+            router = model_router(models, settings)
+    except ConfigError as exc:
+        problems.append(str(exc))
+    if problems:
+        if len(problems) == 1:
+            return Check("config", "fail", problems[0]), None
+        return Check("config", "fail", f"{len(problems)} problems in the configuration, each "
+                                       "below; fix them all.", problems), None
+    assert settings is not None and models is not None and router is not None
     typos = unknown_env(env)
     where = str(settings.config_file) if settings.config_file else "no config file, defaults"
     source = str(models.source) if models.source else "built-in models.yaml"
-    details = [f"{role}: {spec.model} (num_ctx {spec.num_ctx})" for role, spec in models.roles.items()]
+    details = []
+    for role in ROLES:  # the models the calls will use: a forced tag or a profile decides
+        choice = router.primary(role)
+        why = {"force": " (SAGE_FORCE_LOCAL_MODEL)",
+               "profile": f" (profile {settings.model_profile})"}.get(choice.reason, "")
+        details.append(f"{role}: {choice.model}{why} (num_ctx {choice.num_ctx})")
     if typos:
         return Check("config", "warn", typos[0], details), router
     return (Check("config", "ok", f"mode {settings.mode}; {where}; models from {source}", details),
@@ -174,8 +218,10 @@ async def _counting(router: ModelRouter) -> dict[str, tuple[str, tuple[str, str]
 
 
 def run_checks(env: Mapping[str, str] | None = None,
-               progress: Callable[[Check], None] | None = None) -> list[Check]:
-    """Run every check in order; `progress` sees each result as it arrives."""
+               progress: Callable[[Check], None] | None = None,
+               names: UiNames | None = None) -> list[Check]:
+    """Run every check in order; `progress` sees each result as it arrives. `names` (the
+    workbench's action ids and themes) lets the config check judge `[keys]` and the theme."""
     environ = dict(os.environ if env is None else env)
     checks: list[Check] = []
 
@@ -187,7 +233,7 @@ def run_checks(env: Mapping[str, str] | None = None,
     add(check_python())
     add(check_git())
     add(check_folders(environ))
-    config, router = check_config(environ)
+    config, router = check_config(environ, names)
     add(config)
     add(check_ollama(router, environ))
     add(check_tokenizer(router))

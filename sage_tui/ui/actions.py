@@ -22,6 +22,8 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widget import Widget
 
+from sage_tui.configvalues import UiNames
+
 
 @dataclass(frozen=True)
 class Action:
@@ -235,3 +237,11 @@ def _runner(node: Widget | App[Any], action: str) -> Callable[[], Awaitable[None
         await node.run_action(action)
 
     return run
+
+
+def ui_names() -> UiNames:
+    """The action ids `[keys]` may remap and the themes `theme` may name, for the settings
+    checks (`load_settings(names=...)`)."""
+    from textual.theme import BUILTIN_THEMES
+
+    return UiNames(actions=frozenset(BY_ID), themes=frozenset(BUILTIN_THEMES))

@@ -123,9 +123,10 @@ def summarize_session(directory: Path, session_id: str) -> SessionSummary:
     )
 
 
-def list_sessions(directory: Path, limit: int | None = 20) -> list[SessionSummary]:
-    """Recorded sessions in `directory`, most recently written first."""
-    ids = _session_ids(directory)
+def list_sessions(directory: Path, limit: int | None = 20, prefix: str = "") -> list[SessionSummary]:
+    """Recorded sessions in `directory` (those whose id starts with `prefix`), most recently
+    written first."""
+    ids = {sid: parts for sid, parts in _session_ids(directory).items() if sid.startswith(prefix)}
     newest = sorted(ids, key=lambda sid: max(p.stat().st_mtime for p in ids[sid]), reverse=True)
     return [summarize_session(directory, sid) for sid in newest[:limit]]
 

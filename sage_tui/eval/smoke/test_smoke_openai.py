@@ -22,8 +22,8 @@ from sage_tui.core.llm.client import LLMClient
 from sage_tui.core.llm.context import PromptParts
 from sage_tui.core.llm.scripted import Scenario, ScriptedBackend
 from sage_tui.core.log.events import ROUTES, Event
+from sage_tui.eval.smoke.repo import git_repo
 from sage_tui.factory import build_session, model_router, ollama_backends
-from tests.conftest import git_repo
 
 ROLES = ("router", "planner", "coder", "reviewer", "summarizer")
 DIFF = ("--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a - b\n"
