@@ -123,3 +123,23 @@ def test_pull_without_ollama_is_one_sentence(dead_host: str) -> None:
                env={"OLLAMA_HOST": dead_host})
     assert out.returncode == 1 and "Cannot reach Ollama" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_pull_with_json_keeps_stdout_one_document(
+        fake_ollama: Callable[..., FakeOllamaServer]) -> None:
+    # docs/cli.md: with --json, stdout is exactly one JSON document; progress goes to stderr
+    server = fake_ollama({"models": ["already:1b"], "rules": [{"when": {}, "reply": "x"}]})
+    out = prep("--json", "--pull", "--hardware", str(HARDWARE / "desktop_16gb_8gb_nvidia.json"),
+               env={"OLLAMA_HOST": server.host})
+    assert out.returncode == 0, out.stderr
+    assert len(out.stdout.splitlines()) == 1, out.stdout
+    assert json.loads(out.stdout)["ok"] is True
+    assert "qwen2.5-coder:7b: success" in out.stderr
+
+
+def test_a_failed_pull_with_json_says_so_in_the_document(dead_host: str) -> None:
+    out = prep("--json", "--pull", "--hardware", str(HARDWARE / "laptop_8gb.json"),
+               env={"OLLAMA_HOST": dead_host})
+    assert out.returncode == 1 and "Cannot reach Ollama" in out.stderr
+    document = json.loads(out.stdout)  # one document, and it does not claim success
+    assert document["ok"] is False and "Cannot reach Ollama" in document["error"]

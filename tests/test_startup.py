@@ -120,3 +120,29 @@ async def test_the_filter_box_is_built_when_first_asked_for_and_then_reused() ->
             assert not box.display
         side = [child.id for child in screen.query_one("#side").children]
         assert side[:3] == ["events-title", "event-filter", "events"]
+
+
+def test_the_resume_picker_runs_with_collection_on(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # `sage resume` is a starting command (cli.py pauses collection until the workbench's
+    # first frame), but a person may sit in its session picker for as long as they like.
+    import gc
+
+    from sage_tui.commands import ui
+    from sage_tui.core.log import sessions
+    from sage_tui.ui.screens import pickers
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    seen: list[bool] = []
+    monkeypatch.setattr(sessions, "resumable", lambda directory, root: ["s-1"])
+    monkeypatch.setattr(pickers, "session_picker", lambda found: None)
+    monkeypatch.setattr(pickers.PickerApp, "__init__", lambda self, screen: None)
+    monkeypatch.setattr(pickers.PickerApp, "run", lambda self: seen.append(gc.isenabled()))
+    monkeypatch.setattr(ui, "_need_terminal", lambda command: None)
+    monkeypatch.setenv("SAGE_HOME", str(tmp_path / "home"))
+    gc.disable()  # as `sage resume` starts
+    try:
+        assert ui.run_resume(None, tmp_path, None) == 0  # nothing picked
+    finally:
+        gc.enable()
+    assert seen == [True]

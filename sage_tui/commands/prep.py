@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from sage_tui.commands.output import print_json
+from sage_tui.commands.output import print_json, verbosity
 from sage_tui.config import load_models, load_settings
 from sage_tui.setup.prep import Plan, load_hardware, probe, recommend
 from sage_tui.setup.servers import ServerReport, ask_servers, describe, openai_roles
@@ -54,7 +54,10 @@ def _describe(plan: Plan) -> None:
                "makes it).")
 
 
-def _pull(tags: list[str]) -> int:
+def _pull(tags: list[str], err: bool = False) -> str | None:
+    """Pull `tags`; None when every pull succeeded, else the sentence saying why not (on
+    stderr already). With `err` (`--json`: stdout holds the document alone) the progress
+    and the results go to stderr too."""
     import httpx
     import ollama
 
@@ -64,21 +67,23 @@ def _pull(tags: list[str]) -> int:
     client = ollama.Client(host=host)
     for tag in tags:
         try:
-            status, total, layers, seconds = _pull_one(client, tag)
+            status, total, layers, seconds = _pull_one(client, tag, err)
         except (ConnectionError, httpx.ConnectError):
-            click.echo(f"Error: {OllamaUnreachable(host)}", err=True)
-            return 1
+            problem = str(OllamaUnreachable(host))
         except ollama.ResponseError as exc:
-            click.echo(f"Error: Ollama could not pull {tag}: {exc.error}.", err=True)
-            return 1
-        from rich.filesize import decimal
+            problem = f"Ollama could not pull {tag}: {exc.error}."
+        else:
+            from rich.filesize import decimal
 
-        click.echo(f"  {tag}: {status} ({decimal(total)} in {layers} layer"
-                   f"{'s' if layers != 1 else ''}, {seconds:.1f} s)")
-    return 0
+            click.echo(f"  {tag}: {status} ({decimal(total)} in {layers} layer"
+                       f"{'s' if layers != 1 else ''}, {seconds:.1f} s)", err=err)
+            continue
+        click.echo(f"Error: {problem}", err=True)
+        return problem
+    return None
 
 
-def _pull_one(client: Any, tag: str) -> tuple[str, int, int, float]:
+def _pull_one(client: Any, tag: str, err: bool = False) -> tuple[str, int, int, float]:
     """Pull `tag` with one progress bar across its layers: bytes, speed and time left.
 
     Ollama reports each layer (`digest`) on its own, `completed` of `total`; the bar sums
@@ -99,7 +104,8 @@ def _pull_one(client: Any, tag: str) -> tuple[str, int, int, float]:
     started = time.monotonic()
     columns = (TextColumn(f"{tag:<20}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                TimeRemainingColumn())
-    with Progress(*columns, console=Console(highlight=False)) as bar:
+    with Progress(*columns, console=Console(highlight=False, stderr=err),
+                  disable=verbosity() < 0) as bar:  # -q: no progress
         task = bar.add_task(tag, total=None)
         for part in client.pull(tag, stream=True):
             status = part.status or status
@@ -132,17 +138,20 @@ def run_prep(as_json: bool, hardware: Path | None, pull: bool) -> int:
     plan = recommend(machine, elsewhere=frozenset(choices))
     plan.servers = asyncio.run(_ask(choices)) if choices else []
     status = 0 if all(server.ok for server in plan.servers) else 1
-    if as_json:
-        failing = [server.host for server in plan.servers if not server.ok]
-        error = {"error": f"The OpenAI-compatible server at {', '.join(failing)} cannot be asked "
-                          "or lacks a role's model; see servers."} if failing else {}
-        print_json(not status, **plan.to_json(), **error)
-    else:
+    if not as_json:
         _describe(plan)
+    pulled: str | None = None  # why a pull failed
     if pull:
         if not plan.tags:
             click.echo("Nothing to pull: every role's model must be loaded on its "
-                       "OpenAI-compatible server.")
-            return status
-        return _pull(plan.tags) or status
-    return status
+                       "OpenAI-compatible server.", err=as_json)
+        else:
+            pulled = _pull(plan.tags, err=as_json)
+    if as_json:  # after the pull: stdout holds this document alone, and it tells the pull too
+        failing = [server.host for server in plan.servers if not server.ok]
+        error = {"error": f"The OpenAI-compatible server at {', '.join(failing)} cannot be asked "
+                          "or lacks a role's model; see servers."} if failing else {}
+        if pulled is not None:
+            error = {"error": pulled}
+        print_json(not status and pulled is None, **plan.to_json(), **error)
+    return 1 if pulled is not None else status

@@ -109,6 +109,9 @@ def run_resume(ref: str | None, workspace: Path | None, mode: str | None) -> int
         click.echo(f"No earlier session in {root} to continue; `sage` starts one.", err=True)
         return 1
     _need_terminal("sage resume")
+    import gc
+
+    gc.enable()  # `sage` paused it for start-up; a person may stay in the picker a long time
     picked = PickerApp(session_picker(sessions)).run()
     if picked is None:
         click.echo("Nothing was continued.", err=True)

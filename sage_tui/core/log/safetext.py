@@ -28,7 +28,7 @@ def plain(text: str) -> str:
     return _SEQUENCE.sub("", text)
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # \u2028: a line break too
 
 
 def one_line(name: str) -> str:
@@ -37,6 +37,13 @@ def one_line(name: str) -> str:
     if name.isprintable():
         return name
     return _CONTROL.sub(lambda m: repr(m.group())[1:-1], name)
+
+
+def code_line(line: str) -> str:
+    """One line of a file as a hit shows it (`search_code`, the retrieval packet): stripped,
+    tabs as spaces, and any other character that starts a line for a reader (a carriage
+    return, a vertical tab, NEL) escaped, so a file's line cannot forge more lines."""
+    return one_line(line.strip().replace("\t", " "))
 
 
 def shown(text: str) -> str:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from sage_tui.core.log.redaction import clip
+from sage_tui.core.log.safetext import code_line
 from sage_tui.core.workspace.gitcmd import git_argv, git_env
 from sage_tui.core.workspace.indexstore import IndexStore, damaged
 from sage_tui.core.workspace.workspace import Workspace
@@ -283,7 +284,7 @@ class RetrievalIndex:
         for name, score in ranked_files:
             cited = self._cite(name, set(wanted))
             if cited is not None:
-                hits.append(Hit(name, cited[0], clip(cited[1], 160), round(score, 3)))
+                hits.append(Hit(name, cited[0], clip(code_line(cited[1]), 160), round(score, 3)))
             if len(hits) == limit:
                 break
         return hits, health
@@ -304,7 +305,7 @@ class RetrievalIndex:
                 best, most = number, found
         if not most and not wanted.intersection(terms(name)):
             return None  # changed since it was indexed: no line of it is evidence
-        return best, lines[best - 1].strip()
+        return best, lines[best - 1]
 
 
 def _utf8(name: str) -> bool:

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from sage_tui.core.log.redaction import clip
-from sage_tui.core.log.safetext import one_line
+from sage_tui.core.log.safetext import code_line, one_line
 from sage_tui.core.tools.builtin.common import PATH, READ_LIMIT_BYTES, SEARCH_MAX, folder_prefix
 from sage_tui.core.tools.registry import Tool, ToolContext, ToolFailure, ToolOutput
 from sage_tui.core.workspace.retrieval import list_workspace_files
@@ -35,7 +35,7 @@ def search_code(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
             if pattern.search(line):
                 total += 1
                 if len(hits) < SEARCH_MAX:
-                    hits.append(f"{one_line(name)}:{number}: {clip(line.strip(), 160)}")
+                    hits.append(f"{one_line(name)}:{number}: {clip(code_line(line), 160)}")
     if not hits:
         return ToolOutput(f"No matches for {query!r}.", f"no matches for {query!r}")
     more = f"\n[{total - SEARCH_MAX} more matches]" if total > SEARCH_MAX else ""
