@@ -35,9 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sage_tui.core.errors import ConfigError
+from sage_tui.core.yamltext import YAMLSyntaxError, safe_load
 
 VERDICTS = ("allow", "ask", "deny")
 STRICTNESS = {"allow": 0, "ask": 1, "deny": 2}
@@ -130,12 +129,13 @@ def load_policy(spec: str) -> Policy:
         return Policy(spec, [], preset=spec)
     path = Path(spec).expanduser()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"SAGE_TOOL_POLICY: cannot read {path} ({exc.strerror}); use a preset "
                           f"({', '.join(PRESETS)}) or a readable file.") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"SAGE_TOOL_POLICY: {path} is not valid YAML ({exc}).") from exc
+    except YAMLSyntaxError as exc:
+        raise ConfigError(f"SAGE_TOOL_POLICY: {path} is not valid YAML{exc.where}: {exc.problem}.") \
+            from exc
     return _parse(data, str(path))
 
 
