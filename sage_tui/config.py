@@ -14,10 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import yaml
+from typing import Any
 
 from sage_tui.configvalues import ConfigProblems, UiNames, at_line, parse_value, toml_lines, ui_problems
 from sage_tui.configvalues import suggest as _suggest
@@ -166,30 +163,12 @@ _PROFILE_KEYS = ("model", "options", "host", "edit_format", "api", "api_key_env"
 
 def _with_lines(text: str, source: str) -> tuple[Any, dict[tuple[str, ...], int]]:
     """Parse YAML and remember the line of every mapping key, by its key path."""
-    import yaml  # deferred: only models.yaml needs it, not start-up
+    from sage_tui.core.yamltext import YAMLSyntaxError, load_with_lines  # only models.yaml needs it
 
-    loader = yaml.SafeLoader(text)
-    try:  # one parse: the node tree for the lines, then the data built from it
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a tag such as `!!int abc`
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{source} is not valid YAML{where}: {problem}.") from exc
-    finally:
-        loader.dispose()
-    lines: dict[tuple[str, ...], int] = {}
-
-    def walk(current: yaml.Node | None, path: tuple[str, ...]) -> None:
-        if isinstance(current, yaml.MappingNode):
-            for key, value in current.value:
-                sub = (*path, str(key.value))
-                lines[sub] = key.start_mark.line + 1
-                walk(value, sub)
-
-    walk(node, ())
-    return data, lines
+    try:
+        return load_with_lines(text)
+    except YAMLSyntaxError as exc:
+        raise ConfigError(f"{source} is not valid YAML{exc.where}: {exc.problem}.") from exc
 
 
 class _Checker:

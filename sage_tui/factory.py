@@ -209,7 +209,7 @@ def _telemetry(settings: Settings, log: SessionLog) -> tuple[Any, list[ErrorPayl
         return None, [{"where": "otel", "kind": "export_unavailable",
                        "message": "An OpenTelemetry endpoint is set, but the exporter is not "
                                   "installed: install the `otel` extra (pip install "
-                                  "'sage-tui[otel]'), or unset OTEL_EXPORTER_OTLP_ENDPOINT."}]
+                                  "'sage-workbench[otel]'), or unset OTEL_EXPORTER_OTLP_ENDPOINT."}]
     from sage_tui import __version__
 
     def warn(message: str) -> None:

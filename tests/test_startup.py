@@ -24,7 +24,7 @@ NOT_BEFORE_THE_FIRST_FRAME = (
     "sage_tui.factory", "sage_tui.core.agent.orchestrator", "sage_tui.core.agent.approval",
     "sage_tui.core.log.redaction", "sage_tui.core.log.secretrules", "sage_tui.core.log.recorder",
     "sage_tui.core.workspace.state", "sage_tui.core.workspace.retrieval", "sage_tui.ui.slash",
-    "sage_tui.ui.slash_actions", "sage_tui.ui.replay", "ollama", "httpx", "yaml", "unidiff",
+    "sage_tui.ui.slash_actions", "sage_tui.ui.replay", "ollama", "httpx", "ruamel.yaml", "unidiff",
     "tomllib",
 )
 

@@ -27,12 +27,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sage_tui.core.agent.approval import ApprovalRequest, Decision
 from sage_tui.core.errors import ConfigError
 from sage_tui.core.llm.scripted import Scenario, ScriptedBackend
 from sage_tui.core.log import events
+from sage_tui.core.yamltext import YAMLSyntaxError, safe_load
 from sage_tui.eval.golden import MODES
 from sage_tui.paths import sage_paths
 
@@ -79,8 +78,8 @@ def load_spec(path: Path) -> dict[str, Any]:
         ConfigError: naming the file and what is wrong.
     """
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        data = safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, YAMLSyntaxError) as exc:
         raise ConfigError(f"Cannot read the golden spec {path} ({exc}).") from exc
     if not isinstance(data, dict) or not isinstance(data.get("task"), str):
         raise ConfigError(f"{path}: a golden spec needs a 'task' and a 'scenario'.")

@@ -258,7 +258,7 @@ def check_otel(env: Mapping[str, str]) -> Check:
                                    "session traces to a collector)")
     if importlib.util.find_spec("opentelemetry.exporter.otlp.proto.http") is None:
         return Check("otel", "warn", f"traces should go to {config.endpoint}, but the exporter "
-                                     "is not installed: pip install 'sage-tui[otel]'")
+                                     "is not installed: pip install 'sage-workbench[otel]'")
     import httpx
 
     try:  # an empty export request: a collector answers 200 (or 4xx), never nothing

@@ -20,10 +20,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sage_tui.config import default_models
 from sage_tui.core.errors import ConfigError
+from sage_tui.core.yamltext import safe_load
 from sage_tui.setup.servers import ServerReport
 
 OVERHEAD_GB = 0.5  # runtime buffers per loaded model
@@ -109,7 +108,7 @@ def catalogue() -> list[CatalogueModel]:
     text = resources.files("sage_tui").joinpath("data/catalogue.yaml").read_text("utf-8")
     return [CatalogueModel(m["tag"], float(m["params_b"]), str(m["quant"]), float(m["size_gb"]),
                            float(m["kv_gb_per_1k"]), tuple(m["roles"]), int(m["quality"]))
-            for m in yaml.safe_load(text)["models"]]
+            for m in safe_load(text)["models"]]
 
 
 def recommend(hardware: Hardware, elsewhere: frozenset[str] = frozenset()) -> Plan:

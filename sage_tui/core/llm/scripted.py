@@ -42,8 +42,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sage_tui.core.errors import ConfigError
 from sage_tui.core.llm.errors import (
     LLMError,
@@ -55,6 +53,7 @@ from sage_tui.core.llm.errors import (
     ToolsUnsupported,
 )
 from sage_tui.core.llm.types import ChatChunk, ChatRequest, Message, ModelInfo, ToolCall
+from sage_tui.core.yamltext import YAMLSyntaxError, safe_load
 
 FAULTS = ("refused", "stall", "not_found", "no_tools", "error_500", "stream_error", "truncated",
           "blank_line")
@@ -195,11 +194,12 @@ class Scenario:
             return _parse(source, "scenario")
         path = Path(source)
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = safe_load(path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise ConfigError(f"Cannot read the scenario {path} ({exc.strerror}).") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"The scenario {path} is not valid YAML or JSON ({exc}).") from exc
+        except YAMLSyntaxError as exc:
+            raise ConfigError(f"The scenario {path} is not valid YAML or JSON{exc.where}: "
+                              f"{exc.problem}.") from exc
         return _parse(data, str(path))
 
     def has_model(self, name: str) -> bool:

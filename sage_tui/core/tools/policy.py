@@ -35,9 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from sage_tui.core.errors import ConfigError, not_utf8, yaml_error
+from sage_tui.core.errors import ConfigError, not_utf8
+from sage_tui.core.yamltext import YAMLSyntaxError, safe_load
 
 VERDICTS = ("allow", "ask", "deny")
 STRICTNESS = {"allow": 0, "ask": 1, "deny": 2}
@@ -131,14 +130,15 @@ def load_policy(spec: str) -> Policy:
     path = Path(spec).expanduser()
     try:
         raw = path.read_bytes()
-        data = yaml.safe_load(raw.decode("utf-8"))
+        data = safe_load(raw.decode("utf-8"))
     except OSError as exc:
         raise ConfigError(f"SAGE_TOOL_POLICY: cannot read {path} ({exc.strerror}); use a preset "
                           f"({', '.join(PRESETS)}) or a readable file.") from exc
     except UnicodeDecodeError as exc:
         raise not_utf8(f"SAGE_TOOL_POLICY: {path}", raw, exc) from None
-    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a tag such as `!!int abc`
-        raise yaml_error(f"SAGE_TOOL_POLICY: {path}", exc) from None
+    except YAMLSyntaxError as exc:
+        raise ConfigError(f"SAGE_TOOL_POLICY: {path} is not valid YAML{exc.where}: {exc.problem}.") \
+            from None
     return _parse(data, str(path))
 
 
