@@ -150,7 +150,7 @@ def test_a_policy_file_with_a_yaml_syntax_error_is_one_line_with_its_place(
                env={"SAGE_TOOL_POLICY": str(policy), "OLLAMA_HOST": dead_host})
     assert out.returncode == 2
     line = _one_error_line(out)
-    assert f"{policy}, line 4, column 1 is not valid YAML: " in line
+    assert f"{policy} is not valid YAML at line 4, column 1: " in line
     assert "found unexpected end of stream" in line
 
 

@@ -26,20 +26,6 @@ class UsageError(SageError):
     exit_code = 2
 
 
-def yaml_error(source: str, exc: Exception) -> ConfigError:
-    """One line for a YAML file that does not parse: the file, line, column and what is wrong.
-
-    Works on any YAML library's error that carries a `problem_mark` (PyYAML's and
-    ruamel.yaml's do); otherwise the first line of its message is used.
-    """
-    mark = getattr(exc, "problem_mark", None)
-    where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-    problem = getattr(exc, "problem", None) or (str(exc).splitlines() or ["unreadable"])[0]
-    context = getattr(exc, "context", None)
-    detail = f"{problem} ({context})" if context else problem
-    return ConfigError(f"{source}{where} is not valid YAML: {detail.rstrip('.')}.")
-
-
 def not_utf8(source: str, data: bytes, exc: UnicodeDecodeError) -> ConfigError:
     """One line for a text file that is not UTF-8: the file, the line and the byte."""
     line = data.count(b"\n", 0, exc.start) + 1
