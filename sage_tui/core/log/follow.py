@@ -97,15 +97,7 @@ def follow(parts: tuple[Path, ...], poll: float = 0.2,
     """
     tail = Tail(parts)
     try:
-        while True:
-            got = False
-            for record in tail.records():
-                got = True
-                yield record
-            if not got:
-                if stop():
-                    return
-                time.sleep(poll)
+        yield from _polled(tail.records, poll, stop)
     finally:
         tail.close()
 
@@ -122,27 +114,38 @@ def follow_trace(trace_id: str, directory: Path, poll: float = 0.2,
     def wanted(tail: Tail) -> Iterator[dict[str, Any]]:
         return (r for r in tail.records() if r.get("trace_id") == trace_id)
 
+    def batch() -> Iterator[dict[str, Any]]:
+        for path in sorted(directory.glob("*.jsonl")):
+            match = PART_NAME_RE.match(path.name)
+            if match is None or match["id"] in tails:
+                continue
+            found, searched[path] = find_in_file(path, needle, searched.get(path, 0))
+            if found:
+                tails[match["id"]] = Tail(tuple(session_parts(directory, match["id"])))
+        # each session's records are in time order: merge them lazily
+        return heapq.merge(*map(wanted, tails.values()),
+                           key=lambda r: (str(r.get("ts", "")), r.get("seq", 0)))
+
     try:
-        while True:
-            for path in sorted(directory.glob("*.jsonl")):
-                match = PART_NAME_RE.match(path.name)
-                if match is None or match["id"] in tails:
-                    continue
-                found, searched[path] = find_in_file(path, needle, searched.get(path, 0))
-                if found:
-                    tails[match["id"]] = Tail(tuple(session_parts(directory, match["id"])))
-            got = False  # each session's records are in time order: merge them lazily
-            for record in heapq.merge(*map(wanted, tails.values()),
-                                      key=lambda r: (str(r.get("ts", "")), r.get("seq", 0))):
-                got = True
-                yield record
-            if not got:
-                if stop():
-                    return
-                time.sleep(poll)
+        yield from _polled(batch, poll, stop)
     finally:
         for tail in tails.values():
             tail.close()
+
+
+def _polled(batch: Callable[[], Iterator[dict[str, Any]]], poll: float,
+            stop: Callable[[], bool]) -> Iterator[dict[str, Any]]:
+    """Each poll's records from `batch()`; after a poll that brought none, end if `stop()`
+    says so, else wait `poll` seconds (so everything written before a stop is drained)."""
+    while True:
+        got = False
+        for record in batch():
+            got = True
+            yield record
+        if not got:
+            if stop():
+                return
+            time.sleep(poll)
 
 
 def _rotated(live: Path, inode: int | None) -> bool:
