@@ -69,22 +69,35 @@ def query_terms(text: str) -> list[str]:
 
 
 def list_workspace_files(root: Path) -> list[str]:
-    """The workspace's files, relative, `.gitignore` respected (git) or common junk skipped."""
-    return list(_listing(root))
+    """The workspace's files, relative, `.gitignore` respected (git) or common junk skipped.
+    Names only: what the tools and `@path` completion need, without the index's checks."""
+    listed = _ls_files(root, "--cached", "--others", "--exclude-standard")
+    if listed is None:
+        return _walk(root)
+    names = {n for n in listed.split("\0") if n and not n.startswith(".sage/")}
+    return sorted(names)[:MAX_FILES]
 
 
 def _listing(root: Path) -> dict[str, str | None]:
     """The workspace's files (sorted, at most MAX_FILES), each with git's blob id when git
     knows the file on disk matches it (tracked, regular, not modified), else None."""
+    listed = _ls_files(root, "-t", "-s", "--cached", "--modified", "--others",
+                       "--exclude-standard")
+    return dict.fromkeys(_walk(root)) if listed is None else _parse_listing(listed)
+
+
+def _ls_files(root: Path, *flags: str) -> str | None:
+    """`git ls-files -z FLAGS` in `root`, or None outside git (or when git fails)."""
     try:
-        out = subprocess.run(
-            git_argv("ls-files", "-z", "-t", "-s", "--cached", "--modified", "--others",
-                     "--exclude-standard", workspace=root),
-            capture_output=True, timeout=30, env=git_env())
+        out = subprocess.run(git_argv("ls-files", "-z", *flags, workspace=root),
+                             capture_output=True, timeout=30, env=git_env())
     except (OSError, subprocess.TimeoutExpired):
-        out = None
-    if out is not None and out.returncode == 0:
-        return _parse_listing(out.stdout.decode("utf-8", "replace"))
+        return None
+    return out.stdout.decode("utf-8", "replace") if out.returncode == 0 else None
+
+
+def _walk(root: Path) -> list[str]:
+    """Outside git: the folder's files, skipping the usual build and tool folders."""
     found: list[str] = []
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d not in WALK_SKIP)
@@ -93,7 +106,7 @@ def _listing(root: Path) -> dict[str, str | None]:
         found.extend(n for n in names if _utf8(n))
         if len(found) >= MAX_FILES:
             break
-    return dict.fromkeys(found[:MAX_FILES])
+    return found[:MAX_FILES]
 
 
 def _parse_listing(text: str) -> dict[str, str | None]:
