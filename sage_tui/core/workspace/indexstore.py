@@ -10,7 +10,9 @@ The body column holds the identifier-aware terms `retrieval.terms` makes (whole
 identifiers and their snake/camel-case parts), so FTS5's own tokenizer only has to
 split on spaces. The schema version lives in `PRAGMA user_version`; another version,
 or a file SQLite cannot read, is thrown away and rebuilt: the index is a cache. So is a file
-with this version but other tables, and one SQLite finds damaged only while using it.
+with this version but other tables, one SQLite finds damaged only while using it, and one
+whose rows come back as the schema never writes them (a match without a score, a path
+twice): damage SQLite's own checks did not see.
 """
 
 from __future__ import annotations
@@ -37,10 +39,15 @@ class ForeignIndex(sqlite3.DatabaseError):
     """The file has this schema's version but not its tables: not an index SAGE made."""
 
 
+class DamagedRows(sqlite3.DatabaseError):
+    """A row read back holds what the schema never writes (no path, no score): a damaged
+    page SQLite itself did not notice."""
+
+
 def damaged(exc: sqlite3.DatabaseError) -> bool:
     """Whether `exc` says the file is not a sound index (rebuilding it is the cure)."""
     name = getattr(exc, "sqlite_errorname", "")
-    return (isinstance(exc, ForeignIndex) or name == "SQLITE_NOTADB"
+    return (isinstance(exc, (ForeignIndex, DamagedRows)) or name == "SQLITE_NOTADB"
             or name.startswith("SQLITE_CORRUPT"))
 
 
@@ -129,8 +136,12 @@ class IndexStore:
 
     def keys(self) -> dict[str, tuple[str, bool]]:
         """path → (content key, indexed) for every file the index knows."""
-        return {path: (key, bool(indexed)) for path, key, indexed
-                in self.db.execute("SELECT path, key, indexed FROM files")}
+        known: dict[str, tuple[str, bool]] = {}
+        for path, key, indexed in self.db.execute("SELECT path, key, indexed FROM files"):
+            if not isinstance(path, str) or not isinstance(key, str) or path in known:
+                raise DamagedRows("a file's row has no path or key, or a path has two rows")
+            known[path] = (key, bool(indexed))
+        return known
 
     def put(self, path: str, key: str, body: str | None, path_terms: str) -> None:
         """Record `path` with its content key; `body` None means skipped (binary, too large)."""
@@ -155,7 +166,14 @@ class IndexStore:
         rows = self.db.execute(
             "SELECT files.path, bm25(docs) AS rank FROM docs JOIN files ON files.id = docs.rowid"
             " WHERE docs MATCH ? ORDER BY rank, files.path LIMIT ?", (match, limit))
-        return [(path, -rank) for path, rank in rows]
+        ranked: list[tuple[str, float]] = []
+        seen: set[str] = set()
+        for path, rank in rows:
+            if not isinstance(path, str) or not isinstance(rank, float) or path in seen:
+                raise DamagedRows("a match came back without a path or a score, or twice")
+            seen.add(path)
+            ranked.append((path, -rank))
+        return ranked
 
 
 def _connect(where: Path | str) -> sqlite3.Connection:
