@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sage_tui.cli import main
+from sage_tui.launcher import main
 
 if __name__ == "__main__":
     main()

@@ -1,24 +1,21 @@
 """The `sage` command line (DESIGN.md §8).
 
 Commands are declared here and implemented in `sage_tui/commands/`, imported only
-when a command runs, so `sage --version` and start-up stay fast. Every `SageError`
-becomes one sentence on stderr and its exit code (1 task failed, 2 usage or
-configuration error); `SAGE_DEBUG=1` shows the traceback of an unexpected failure.
+when a command runs, so `sage --version` and start-up stay fast. The console script is
+`sage_tui.launcher.main`, which runs this command line and reports its failures.
 """
 
 from __future__ import annotations
 
 import gc
 import os
-import sys
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from sage_tui import __version__
-from sage_tui.commands.output import VERBOSITY, failure_json
+from sage_tui.commands.output import VERBOSITY
 
 # Commands that resume garbage collection themselves once started: the workbench's after
 # its first frame is on screen (`SageApp`), `sage run` once its session is built. Start-up
@@ -313,69 +310,3 @@ def completion(ctx: click.Context, shell: str) -> None:
     from sage_tui.commands.completion import script
 
     click.echo(script(ctx.find_root().command, shell))
-
-
-def no_colour(environ: Mapping[str, str]) -> bool:
-    """NO_COLOR set to anything but the empty string turns colour off (no-color.org)."""
-    return bool(environ.get("NO_COLOR"))
-
-
-def _wants_json(argv: list[str]) -> bool:
-    """Whether the command line asks for `--json` (before any `--`): then a failure is a JSON
-    document on stdout too, whichever step failed."""
-    return "--json" in (argv[:argv.index("--")] if "--" in argv else argv)
-
-
-def _fail(sentence: str, exit_code: int, as_json: bool) -> NoReturn:
-    """One sentence on stderr (and the failure document on stdout with `--json`); exit."""
-    from sage_tui.core.log.safetext import shown
-
-    if as_json:
-        click.echo(failure_json(shown(sentence), exit_code), color=False)
-    click.echo(f"Error: {shown(sentence)}", err=True)
-    raise SystemExit(exit_code)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of the `sage` console script."""
-    from sage_tui.core.errors import SageError
-
-    args = sys.argv[1:] if argv is None else list(argv)
-    as_json = _wants_json(args)
-    verbose = any(a in ("-v", "--verbose") for a in args)
-    # Paused while the command starts (imports make many objects and little garbage, and a
-    # full collection in the middle of them costs tens of milliseconds); see STARTING_COMMANDS.
-    gc.disable()
-    try:
-        cli.main(args=args, prog_name="sage", standalone_mode=False,
-                 color=False if no_colour(os.environ) else None)
-    except click.exceptions.Exit as exc:
-        raise SystemExit(exc.exit_code) from None
-    except click.ClickException as exc:
-        if as_json:
-            click.echo(failure_json(exc.format_message(), exc.exit_code), color=False)
-        exc.show()
-        raise SystemExit(exc.exit_code) from None
-    except click.Abort:
-        if as_json:
-            click.echo(failure_json("Aborted.", 130), color=False)
-        click.echo("Aborted.", err=True)
-        raise SystemExit(130) from None
-    except SageError as exc:
-        _fail(str(exc), exc.exit_code, as_json)
-    except KeyboardInterrupt:
-        raise SystemExit(130) from None
-    except BrokenPipeError:  # `sage trace | head`
-        sys.stderr.close()
-        raise SystemExit(0) from None
-    except Exception as exc:
-        if os.environ.get("SAGE_DEBUG"):
-            raise
-        if verbose:  # -v: the stack first, then the sentence
-            import traceback
-
-            traceback.print_exc()
-        _fail(f"unexpected {type(exc).__name__}: {exc} (run with -v or set SAGE_DEBUG=1 to see "
-              "where, and please report it).", 1, as_json)
-    finally:
-        gc.enable()  # however the command ended

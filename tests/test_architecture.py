@@ -61,7 +61,7 @@ def test_the_check_itself_would_notice_textual() -> None:
 def test_version_starts_without_importing_textual() -> None:
     code = (
         "import sys\n"
-        "from sage_tui.cli import main\n"
+        "from sage_tui.launcher import main\n"
         "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
         "print('textual' in sys.modules, 'ruamel.yaml' in sys.modules)\n"
     )

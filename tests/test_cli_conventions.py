@@ -103,9 +103,9 @@ def test_quiet_says_only_the_answer_and_verbose_narrates_every_event(
 
 def _crashing(argv: list[str]) -> subprocess.CompletedProcess[str]:
     """`sage ARGV` with a `crash` command that fails unexpectedly (a bug, not a SageError)."""
-    code = ("import sys\nfrom sage_tui import cli\n"
+    code = ("import sys\nfrom sage_tui import cli, launcher\n"
             "@cli.cli.command()\ndef crash():\n    raise RuntimeError('the disk said no')\n"
-            f"cli.main({argv!r})\n")
+            f"launcher.main({argv!r})\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("SAGE_DEBUG", None)
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

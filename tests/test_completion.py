@@ -19,7 +19,7 @@ def complete(words: str, shell: str = "bash") -> list[str]:
     parts = words.split(" ")
     env = {**os.environ, "_SAGE_COMPLETE": f"{shell}_complete", "COMP_WORDS": words,
            "COMP_CWORD": str(len(parts) - 1)}
-    out = subprocess.run([sys.executable, "-c", "from sage_tui.cli import main; main()"],
+    out = subprocess.run([sys.executable, "-c", "from sage_tui.launcher import main; main()"],
                          env=env, capture_output=True, text=True, timeout=60,
                          stdin=subprocess.DEVNULL)
     assert out.returncode == 0 and out.stderr == "", out.stderr

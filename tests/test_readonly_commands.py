@@ -111,9 +111,9 @@ def test_a_check_does_no_recovery_and_says_one_awaits(repo: Path) -> None:
 
 def test_a_check_loads_only_the_patch_engine(repo: Path, sage_home: Path) -> None:
     probe = (
-        "import json, sys\nfrom sage_tui import cli\n"
+        "import json, sys\nfrom sage_tui import cli, launcher\n"
         "try:\n"
-        f"    cli.main(['apply', {str(repo.parent / 'change.diff')!r}, '--check'])\n"
+        f"    launcher.main(['apply', {str(repo.parent / 'change.diff')!r}, '--check'])\n"
         "except SystemExit as exc:\n"
         "    assert exc.code == 0, exc.code\n"
         "print(json.dumps(sorted(sys.modules)))\n"

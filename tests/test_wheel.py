@@ -66,8 +66,8 @@ def test_the_wheel_ships_every_tracked_file_of_the_package(wheel: Path) -> None:
     assert not [r for r in requires if r.lower().startswith(("pyyaml", "types-pyyaml"))]
     runtime = [r for r in requires if "extra ==" not in r]
     assert any(r.startswith("textual") and "<9" in r and "==" not in r for r in runtime)
-    assert "sage = sage_tui.cli:main" in entry_points
-    assert "sage-workbench = sage_tui.cli:main" in entry_points
+    assert "sage = sage_tui.launcher:main" in entry_points
+    assert "sage-workbench = sage_tui.launcher:main" in entry_points
 
 
 @pytest.mark.slow
