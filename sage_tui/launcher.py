@@ -3,6 +3,11 @@ command can fail into one sentence and an exit code (DESIGN.md §8).
 
 Every `SageError` becomes one sentence on stderr and its exit code (1 task failed, 2 usage
 or configuration error); `SAGE_DEBUG=1` shows the traceback of an unexpected failure.
+
+`sage` and `sage demo` typed bare (no option, no argument) open the workbench without
+importing click or building the command tree first: both are read before the first frame
+and cost about a tenth of it (bench/ui.py). Anything else on the command line, and shell
+completion (`_SAGE_COMPLETE`), goes through click, which runs the same functions.
 """
 
 from __future__ import annotations
@@ -10,13 +15,8 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import NoReturn
-
-import click
-
-from sage_tui.cli import cli
-from sage_tui.commands.output import failure_json
 
 
 def no_colour(environ: Mapping[str, str]) -> bool:
@@ -32,6 +32,9 @@ def _wants_json(argv: list[str]) -> bool:
 
 def _fail(sentence: str, exit_code: int, as_json: bool) -> NoReturn:
     """One sentence on stderr (and the failure document on stdout with `--json`); exit."""
+    import click
+
+    from sage_tui.commands.output import failure_json
     from sage_tui.core.log.safetext import shown
 
     if as_json:
@@ -40,16 +43,39 @@ def _fail(sentence: str, exit_code: int, as_json: bool) -> NoReturn:
     raise SystemExit(exit_code)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of the `sage` console script."""
-    from sage_tui.core.errors import SageError
+def _open_workbench() -> int:
+    from sage_tui.commands.ui import run_workbench
 
-    args = sys.argv[1:] if argv is None else list(argv)
-    as_json = _wants_json(args)
-    verbose = any(a in ("-v", "--verbose") for a in args)
-    # Paused while the command starts (imports make many objects and little garbage, and a
-    # full collection in the middle of them costs tens of milliseconds); see STARTING_COMMANDS.
-    gc.disable()
+    return run_workbench(None, None, latest=False)
+
+
+def _open_demo() -> int:
+    from sage_tui.commands.ui import run_demo
+
+    return run_demo(False)
+
+
+# What `sage` and `sage demo` do through click when given nothing else (cli.py).
+BARE_COMMANDS: dict[tuple[str, ...], Callable[[], int]] = {
+    (): _open_workbench,
+    ("demo",): _open_demo,
+}
+
+
+def _bare(args: list[str]) -> Callable[[], int] | None:
+    """The workbench command `args` names bare, unless a shell is asking for completions."""
+    if "_SAGE_COMPLETE" in os.environ:
+        return None
+    return BARE_COMMANDS.get(tuple(args))
+
+
+def _through_click(args: list[str], as_json: bool) -> None:
+    """Run `args` through click's command tree, its own failures reported as click does."""
+    import click
+
+    from sage_tui.cli import cli
+    from sage_tui.commands.output import failure_json
+
     try:
         cli.main(args=args, prog_name="sage", standalone_mode=False,
                  color=False if no_colour(os.environ) else None)
@@ -65,6 +91,23 @@ def main(argv: list[str] | None = None) -> None:
             click.echo(failure_json("Aborted.", 130), color=False)
         click.echo("Aborted.", err=True)
         raise SystemExit(130) from None
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `sage` console script."""
+    from sage_tui.core.errors import SageError
+
+    args = sys.argv[1:] if argv is None else list(argv)
+    as_json = _wants_json(args)
+    verbose = any(a in ("-v", "--verbose") for a in args)
+    # Paused while the command starts (imports make many objects and little garbage, and a
+    # full collection in the middle of them costs tens of milliseconds); see STARTING_COMMANDS.
+    gc.disable()
+    try:
+        bare = _bare(args)
+        if bare is not None:
+            raise SystemExit(bare())
+        _through_click(args, as_json)
     except SageError as exc:
         _fail(str(exc), exc.exit_code, as_json)
     except KeyboardInterrupt:

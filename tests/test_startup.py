@@ -58,6 +58,50 @@ def test_the_probe_would_notice_the_session_machinery(tmp_path: Path) -> None:
     assert {"sage_tui.factory", "sage_tui.core.log.redaction"} <= loaded
 
 
+def _before_the_app_runs(argv: list[str], tmp_path: Path) -> dict[str, bool]:
+    """What `sage ARGV` had loaded, and whether collection was on, when its workbench app
+    was about to run (in a git repository, as if on a terminal)."""
+    watched = ["click", "sage_tui.cli", "sage_tui.factory", "sage_tui.core.agent.orchestrator"]
+    code = (
+        "import gc, json, sys\n"
+        "from sage_tui.commands import ui\n"
+        "from sage_tui.ui.app import SageApp\n"
+        "ui._need_terminal = lambda command: None\n"
+        "def run(self):\n"
+        f"    seen = {{name: name in sys.modules for name in {watched!r}}}\n"
+        "    print(json.dumps(seen | {'gc': gc.isenabled()}))\n"
+        "SageApp.run = run\n"
+        "from sage_tui import launcher\n"
+        "try:\n"
+        f"    launcher.main({argv!r})\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+    )
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    env = {"SAGE_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, cwd=repo, stdin=subprocess.DEVNULL, check=True)
+    return dict(json.loads(out.stdout.splitlines()[-1]))
+
+
+@pytest.mark.parametrize("argv", [[], ["demo"]])
+def test_bare_sage_and_sage_demo_open_without_click_or_the_session(
+        tmp_path: Path, argv: list[str]) -> None:
+    # The two commands people type most reach their first frame without importing click,
+    # the command tree or the session's machinery (that is built after the first frame).
+    assert _before_the_app_runs(argv, tmp_path) == {
+        "click": False, "sage_tui.cli": False, "sage_tui.factory": False,
+        "sage_tui.core.agent.orchestrator": False, "gc": False}
+
+
+@pytest.mark.parametrize("argv", [["--no-color", "demo"], ["--mode", "auto"], ["-q"]])
+def test_with_anything_more_they_go_through_click(tmp_path: Path, argv: list[str]) -> None:
+    seen = _before_the_app_runs(argv, tmp_path)
+    assert seen["click"] and seen["sage_tui.cli"] and not seen["sage_tui.factory"]
+    assert not seen["gc"]  # still a starting command: paused until the first frame
+
+
 def _gc_after(argv: list[str], tmp_path: Path) -> list[str]:
     """Whether collection was on inside a `probe` command and after `main` returned."""
     code = (

@@ -15,8 +15,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-import click
-
 from sage_tui.config import Settings, load_settings
 from sage_tui.core.errors import UsageError
 from sage_tui.paths import sage_paths
@@ -34,6 +32,14 @@ DEMO_INTRO = (
     "applies) and see the tests run. {{app.help}} shows every key; {{app.mode}} cycles the mode; "
     "{{app.quit}} quits."
 )  # {{action.id}} becomes the key in force (the workbench fills it in, remaps included)
+
+
+def _echo(message: str, err: bool = False) -> None:
+    """click's echo, imported only when a line is printed: bare `sage` and `sage demo` start
+    without click (launcher.py)."""
+    import click
+
+    click.echo(message, err=err)
 
 
 def _settings() -> Settings:
@@ -66,7 +72,6 @@ def run_workbench(workspace: Path | None, mode: str | None, *, latest: bool = Fa
                   session_id: str | None = None) -> int:
     """`sage` (`--continue`: this workspace's latest session): the workbench, with Ollama.
     `/resume` in the workbench closes this session and opens the chosen one."""
-    from sage_tui.factory import build_session
     from sage_tui.ui.app import SageApp
 
     root = _workspace(workspace)  # the folder first: the more useful sentence
@@ -85,6 +90,8 @@ def run_workbench(workspace: Path | None, mode: str | None, *, latest: bool = Fa
 
         def factory(bridge: UiBridge, chosen: Settings = chosen,
                     asked: Mode | None = asked) -> Session:
+            from sage_tui.factory import build_session  # after the first frame, as the session
+
             return build_session(root, settings=chosen, subscribers=(bridge.sink,),
                                  approver=bridge, mode=asked)
 
@@ -106,7 +113,7 @@ def run_resume(ref: str | None, workspace: Path | None, mode: str | None) -> int
         return run_workbench(root, mode, session_id=session_id)
     sessions = resumable(sage_paths().sessions, root)
     if not sessions:
-        click.echo(f"No earlier session in {root} to continue; `sage` starts one.", err=True)
+        _echo(f"No earlier session in {root} to continue; `sage` starts one.", err=True)
         return 1
     _need_terminal("sage resume")
     import gc
@@ -114,7 +121,7 @@ def run_resume(ref: str | None, workspace: Path | None, mode: str | None) -> int
     gc.enable()  # `sage` paused it for start-up; a person may stay in the picker a long time
     picked = PickerApp(session_picker(sessions)).run()
     if picked is None:
-        click.echo("Nothing was continued.", err=True)
+        _echo("Nothing was continued.", err=True)
         return 0
     return run_workbench(root, mode, session_id=picked)
 
@@ -177,7 +184,7 @@ def run_demo(keep: bool) -> int:
                   theme=settings.theme, keys=dict(settings.keys))
     app.run()
     if keep:
-        click.echo(f"The demo project is kept at {root}.")
+        _echo(f"The demo project is kept at {root}.")
     else:
         shutil.rmtree(base, ignore_errors=True)
     return 0
@@ -218,14 +225,14 @@ def run_review(source: str, workspace: Path | None) -> int:
         why = {"defer": "you left the reviewer", "reject": "you discarded the patch",
                "approve": "no hunk was approved"}.get(decision.decision if decision else "",
                                                       "you quit before applying")
-        click.echo(f"Nothing was applied: {why}.")
+        _echo(f"Nothing was applied: {why}.")
         return 0
     _print(result)
     if result.ok:
         applied = [h for h in result.hunks if h.status == "applied"]
-        click.echo(f"Applied {len(applied)} hunk(s) to {plain(', '.join(result.files))}.")
+        _echo(f"Applied {len(applied)} hunk(s) to {plain(', '.join(result.files))}.")
         return 0
-    click.echo(f"Error: nothing was changed: {plain(result.reason)}", err=True)
+    _echo(f"Error: nothing was changed: {plain(result.reason)}", err=True)
     return 1
 
 
