@@ -61,6 +61,8 @@ def test_the_wheel_ships_every_tracked_file_of_the_package(wheel: Path) -> None:
     assert {"sage_tui/ui/app.tcss", "sage_tui/data/models.yaml", "sage_tui/demo/scenario.yaml",
             "sage_tui/eval/goldens/qa.jsonl", "sage_tui/py.typed"} <= names
     assert metadata["Name"] == "sage-workbench"
+    assert metadata["License-Expression"] == "MIT"  # and the text it names, shipped beside it
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert "Programming Language :: Python :: 3.13" in metadata.get_all("Classifier")
     requires = metadata.get_all("Requires-Dist")
     assert not [r for r in requires if r.lower().startswith(("pyyaml", "types-pyyaml"))]
