@@ -7,7 +7,8 @@ the target, and the processes' own CPU time (user + system, git's children not i
 which a busy machine disturbs less. `sage` runs
 this checkout's code (PYTHONPATH is set to it), whichever install the console script
 belongs to. A second pair times `sage trace --json` (the session list) the same way, and a
-third the import of click alone: the floor every `sage` command stands on.
+third the import of click alone: the floor of every command that goes through click (the
+plain read-only checks do not: launcher.py).
 
     python bench/cli.py [--rounds 9]
 

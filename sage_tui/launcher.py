@@ -4,18 +4,24 @@ command can fail into one sentence and an exit code (DESIGN.md §8).
 Every `SageError` becomes one sentence on stderr and its exit code (1 task failed, 2 usage
 or configuration error); `SAGE_DEBUG=1` shows the traceback of an unexpected failure.
 
-`sage` and `sage demo` typed bare (no option, no argument) open the workbench without
-importing click or building the command tree first: both are read before the first frame
-and cost about a tenth of it (bench/ui.py). Anything else on the command line, and shell
-completion (`_SAGE_COMPLETE`), goes through click, which runs the same functions.
+Two kinds of command line run without importing click or building the command tree, which
+cost about a tenth of the workbench's first frame (bench/ui.py) and about a quarter of a
+read-only check's whole run (bench/cli.py): `sage` and `sage demo` typed bare, and the
+read-only checks `sage apply PATCHFILE --check`, `sage undo --check` and `sage redo --check`
+with nothing beside them but `--json`, `--workspace/-w DIR` and (apply) `--hunks LIST`, each
+once. Anything else (another option, a repeated one, `--opt=value`, help, a mistake) and
+shell completion (`_SAGE_COMPLETE`) go through click, which runs the same functions with
+the same values (tests/test_launcher.py holds the two parsers to that).
 """
 
 from __future__ import annotations
 
 import gc
 import os
+import stat
 import sys
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import NoReturn
 
 
@@ -32,14 +38,12 @@ def _wants_json(argv: list[str]) -> bool:
 
 def _fail(sentence: str, exit_code: int, as_json: bool) -> NoReturn:
     """One sentence on stderr (and the failure document on stdout with `--json`); exit."""
-    import click
-
-    from sage_tui.commands.output import failure_json
+    from sage_tui.commands.output import echo, failure_json
     from sage_tui.core.log.safetext import shown
 
     if as_json:
-        click.echo(failure_json(shown(sentence), exit_code), color=False)
-    click.echo(f"Error: {shown(sentence)}", err=True)
+        echo(failure_json(shown(sentence), exit_code))
+    echo(f"Error: {shown(sentence)}", err=True)
     raise SystemExit(exit_code)
 
 
@@ -62,10 +66,81 @@ BARE_COMMANDS: dict[tuple[str, ...], Callable[[], int]] = {
 }
 
 
+# The read-only checks' parameters as click's `apply`, `undo` and `redo` declare them:
+# flags, options that take a value (by every name), and the positional arguments.
+_FLAGS = {"--check": "check", "--json": "as_json"}
+_VALUED = {"--workspace": "workspace", "-w": "workspace", "--hunks": "hunks"}
+CHECKS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
+    "apply": (frozenset({"check", "as_json", "workspace", "hunks"}), ("patchfile",)),
+    "undo": (frozenset({"check", "as_json", "workspace"}), ()),
+    "redo": (frozenset({"check", "as_json", "workspace"}), ()),
+}
+
+
+def read_only_params(args: list[str]) -> tuple[str, dict[str, object]] | None:
+    """The command and its parameters when `args` is a read-only check in the plain form
+    described above (the values click would pass it), else None: click parses it."""
+    if not args or args[0] not in CHECKS:
+        return None
+    known, positional = CHECKS[args[0]]
+    params: dict[str, object] = {}
+    values: list[str] = []
+    rest = iter(args[1:])
+    for token in rest:
+        name = _FLAGS.get(token) or _VALUED.get(token)
+        if name is None:
+            if token.startswith("-") and token != "-":
+                return None  # help, `--opt=value`, `--`, a mistake: click's to say
+            values.append(token)
+        elif name not in known or name in params:
+            return None
+        elif token in _FLAGS:
+            params[name] = True
+        else:
+            value = next(rest, None)
+            if value is None or value == "" or value.startswith("-"):
+                return None
+            params[name] = value
+    if not params.get("check") or len(values) != len(positional):
+        return None
+    workspace = params.get("workspace")
+    if isinstance(workspace, str):
+        if not _folder_click_takes(workspace):
+            return None  # click's sentence: "Directory … is a file." or "… is not readable."
+        params["workspace"] = Path(workspace)
+    defaults = {name: None for name in known} | {"check": False, "as_json": False}
+    return args[0], defaults | params | dict(zip(positional, values, strict=True))
+
+
+def _folder_click_takes(value: str) -> bool:
+    """What `click.Path(file_okay=False)` accepts: a missing path, or one that is no regular
+    file and is readable."""
+    try:
+        mode = os.stat(value).st_mode
+    except OSError:
+        return True
+    except ValueError:  # a NUL in the name: click's to refuse
+        return False
+    return not stat.S_ISREG(mode) and os.access(value, os.R_OK)
+
+
+def _run_check(command: str, params: dict[str, object]) -> int:
+    from sage_tui.commands.patching import run_apply, run_undo
+
+    options = {k: v for k, v in params.items() if k != "patchfile"}
+    if command == "apply":
+        return run_apply(str(params["patchfile"]), **options)  # type: ignore[arg-type]
+    return run_undo(redo=command == "redo", **options)  # type: ignore[arg-type]
+
+
 def _bare(args: list[str]) -> Callable[[], int] | None:
-    """The workbench command `args` names bare, unless a shell is asking for completions."""
+    """What runs `args` without click, if anything: never while a shell asks for completions."""
     if "_SAGE_COMPLETE" in os.environ:
         return None
+    check = read_only_params(args)
+    if check is not None:
+        gc.enable()  # not a starting command: collection back on, as cli.py would
+        return lambda: _run_check(*check)
     return BARE_COMMANDS.get(tuple(args))
 
 

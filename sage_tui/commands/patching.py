@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import click
-
-from sage_tui.commands.output import note, print_json
+from sage_tui.commands.output import echo, note, print_json, style
 from sage_tui.core.errors import UsageError
 from sage_tui.core.log.safetext import plain
 
@@ -97,9 +95,9 @@ def _select(patch: Patch, hunks: str | None) -> list[str]:
 
 def _print(result: ApplyResult) -> None:
     for hunk in result.hunks:
-        status = click.style(f"{hunk.status:<8}", fg=STATUS_COLOUR.get(hunk.status))
+        status = style(f"{hunk.status:<8}", fg=STATUS_COLOUR.get(hunk.status))
         reason = f"  {hunk.reason}" if hunk.reason and hunk.status == "failed" else ""
-        click.echo(f"{hunk.index:>3} {status} {plain(hunk.path)}{plain(reason)}")
+        echo(f"{hunk.index:>3} {status} {plain(hunk.path)}{plain(reason)}")
 
 
 @dataclass
@@ -178,9 +176,9 @@ def run_apply(source: str, *, workspace: Path | None, hunks: str | None, check: 
         _print(result)
         if result.ok:
             verb = "would apply" if check else "applied"
-            click.echo(f"{len(chosen)} hunk(s) {verb} to {plain(', '.join(result.files))}.")
+            echo(f"{len(chosen)} hunk(s) {verb} to {plain(', '.join(result.files))}.")
     if not result.ok:  # the sentence on stderr, --json or not
-        click.echo(f"Error: nothing was changed: {plain(result.reason)}", err=True)
+        echo(f"Error: nothing was changed: {plain(result.reason)}", err=True)
     return 0 if result.ok else 1
 
 
@@ -228,10 +226,10 @@ def run_undo(*, workspace: Path | None, check: bool, as_json: bool, redo: bool =
         return 0
     for line in shown.split("\n"):
         colour = "green" if line.startswith("+") else "red" if line.startswith("-") else None
-        click.echo(click.style(plain(line), fg=colour), err=False)
+        echo(style(plain(line), fg=colour))
     verb = {(False, True): "would restore", (False, False): "restored",
             (True, True): "would change", (True, False): "applied again to"}[(redo, check)]
-    click.echo(f"Patch {manifest['patch_id']}: {verb} {plain(', '.join(files))}.")
+    echo(f"Patch {manifest['patch_id']}: {verb} {plain(', '.join(files))}.")
     return 0
 
 
@@ -253,7 +251,7 @@ def _undo(ws: Path, redo: bool) -> tuple[str, dict[str, Any]]:
 def _say_recovered(note: str) -> None:
     """Recovery changed files before this command: say so, never silently."""
     if note:
-        click.echo(f"Note: {note}", err=True)
+        echo(f"Note: {note}", err=True)
 
 
 def _version() -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Mapping
@@ -19,6 +18,8 @@ class AuditTrail:
 
     def write(self, action: str, **data: Any) -> None:
         """Append one line (redacted as the session log is) and fsync it before returning."""
+        import json  # not at import: `sage apply --check` starts without it
+
         from sage_tui.core.log.redaction import redact_value  # its rules load when needed
 
         record = redact_value({"ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

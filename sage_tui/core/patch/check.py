@@ -3,7 +3,6 @@ closest match is, so the model (or the person) can rebuild them."""
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -45,6 +44,8 @@ def closest(lines: list[str], block: list[str]) -> tuple[int, float]:
     A sliding count of shared lines picks the few best windows in one pass; only
     those are scored with difflib, on at most `SCORED_LINES` lines.
     """
+    import difflib  # only a hunk that does not apply needs it
+
     sample = block[:SCORED_LINES]
     size = max(1, len(sample))
     if not lines:

@@ -19,7 +19,6 @@ Everything becomes `difflib`'s exact diff of the old and new content of each fil
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -64,6 +63,8 @@ def _join(lines: list[str], newline_at_end: bool) -> str:
 
 def exact_diff(files: Iterable[_File]) -> str:
     """The exact unified diff that turns each file's old content into its new content."""
+    import difflib  # a plain unified diff never comes here: `sage apply --check` starts without
+
     out: list[str] = []
     for f in files:
         if f.old == f.new:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import time
 from collections.abc import Iterable, Mapping
@@ -321,6 +320,8 @@ class PatchEngine:
 
     # -- undo and redo ----------------------------------------------------------------
     def _stacks(self) -> tuple[list[str], list[str]]:
+        import json  # not at import: `sage apply --check` starts without it
+
         try:
             data = json.loads((self.undo_dir / "stack.json").read_text(encoding="utf-8"))
             return ([str(i) for i in data.get("applied", []) if isinstance(i, str)],
@@ -334,6 +335,8 @@ class PatchEngine:
     def last_undo(self, redo: bool = False) -> tuple[str, dict[str, Any]]:
         """The last apply that can be undone (with `redo`: the last undo that can be redone),
         and its manifest."""
+        import json  # not at import: `sage apply --check` starts without it
+
         stack = self._stacks()[1 if redo else 0]
         undo_id = stack[-1] if stack else ""
         manifest_file = self.undo_dir / undo_id / "manifest.json"

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -63,6 +62,8 @@ class JournalInvalid(ValueError):
 
 def load(path: Path) -> Journal | None:
     """The journal at `path`, or None; anything malformed raises `JournalInvalid`."""
+    import json  # not at import: `sage apply --check` starts without it
+
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -10,7 +10,6 @@ does not fit, where the closest match is. `HunkReview` records per-hunk decision
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import re
 from collections.abc import Iterable
@@ -133,6 +132,8 @@ class Patch:
 
     def with_new_side(self, hunk_id: str, new_text: str) -> Patch:
         """Replace a hunk's new side (what the file should read) and rebuild its body."""
+        import difflib  # only an edited hunk needs it; read-only checks start without
+
         old = self.hunk(hunk_id)
         new_lines = new_text.split("\n")
         if new_lines and new_lines[-1] == "":

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import re
 import stat
@@ -260,6 +259,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON durably: `atomic_write_bytes`, creating the folder first."""
+    import json  # not at import: `sage apply --check` starts without it
+
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         encoded = (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode()

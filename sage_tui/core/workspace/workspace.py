@@ -20,7 +20,6 @@ import contextlib
 import errno
 import os
 import posixpath
-import secrets
 import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -252,7 +251,7 @@ def _lstat(parent: int, name: str) -> os.stat_result | None:
 
 def write_temp(parent: int, name: str, data: bytes, mode: int | None) -> str:
     """A new file beside `name` holding `data`, fsynced; returns its name."""
-    temp = f".{name[:200]}.{secrets.token_hex(4)}.sage-tmp"
+    temp = f".{name[:200]}.{os.urandom(4).hex()}.sage-tmp"  # as secrets.token_hex
     fd = os.open(temp, _NEW_FLAGS, 0o666 if mode is None else 0o600, dir_fd=parent)
     try:
         with os.fdopen(fd, "wb", closefd=False) as handle:

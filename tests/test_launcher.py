@@ -1,0 +1,144 @@
+"""The console script's click-free paths run the same functions with the same values as click.
+
+`sage`, `sage demo` and the read-only checks (`sage apply PATCHFILE --check`, `sage undo
+--check`, `sage redo --check`) in their plain forms start without importing click
+(launcher.py). These tests hold that shortcut to click's own parsing, output and exit codes;
+the speed is measured in bench/cli.py and bench/ui.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+
+from sage_tui import launcher
+from sage_tui.cli import cli
+from sage_tui.commands import output
+from tests.conftest import git_repo
+
+ROOT = Path(__file__).resolve().parent.parent
+PATCH = "--- a/f.txt\n+++ b/f.txt\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n@@ -5,1 +5,1 @@\n-e\n+E\n"
+
+
+def _click_params(argv: list[str]) -> tuple[str, dict[str, Any]]:
+    """The command click resolves `argv` to, and the values it would call it with."""
+    root = cli.make_context("sage", list(argv))
+    name, command, rest = cli.resolve_command(root, root._protected_args + root.args)
+    assert name is not None and command is not None
+    return name, dict(command.make_context(name, rest, parent=root).params)
+
+
+@pytest.mark.parametrize("argv", [
+    ["apply", "p.diff", "--check"],
+    ["apply", "--check", "p.diff"],
+    ["apply", "-", "--check", "--json"],
+    ["apply", "--json", "--hunks", "1,3", "--check", "p.diff", "-w", "somewhere"],
+    ["apply", "p.diff", "--workspace", "somewhere", "--check"],
+    ["undo", "--check"],
+    ["undo", "--json", "--check", "-w", "somewhere"],
+    ["redo", "--check", "--workspace", "somewhere"],
+])
+def test_the_plain_checks_get_exactly_what_click_would_give(argv: list[str]) -> None:
+    assert launcher.read_only_params(argv) == _click_params(argv)
+
+
+@pytest.mark.parametrize("argv", [
+    ["apply", "p.diff"],  # changes files: a session, through click
+    ["undo"],
+    ["apply", "--check"],  # no patch: click's usage error
+    ["apply", "a.diff", "b.diff", "--check"],
+    ["apply", "p.diff", "--check", "--check"],
+    ["apply", "p.diff", "--check", "--hunks=1"],
+    ["apply", "p.diff", "--check", "--hunks"],
+    ["apply", "p.diff", "--check", "--hunks", ""],
+    ["apply", "p.diff", "--check", "-h"],
+    ["apply", "p.diff", "--check", "--", "x"],
+    ["undo", "--check", "--hunks", "1"],
+    ["undo", "--check", "extra"],
+    ["-q", "apply", "p.diff", "--check"],
+    ["apply", "p.diff", "--check", "-w", str(Path(__file__))],  # a file: click says so
+    ["trace", "--check"],
+])
+def test_anything_else_is_left_to_click(argv: list[str]) -> None:
+    assert launcher.read_only_params(argv) is None
+
+
+def test_the_shortcut_knows_every_parameter_click_declares() -> None:
+    # An option added to `sage apply` must be taught to the shortcut (or it would be
+    # called without it); one it does not know sends the command line to click.
+    for name, (known, positional) in launcher.CHECKS.items():
+        params = cli.commands[name].params
+        assert {p.name for p in params} == set(known) | set(positional), name
+        for param in params:
+            if isinstance(param, click.Option):
+                declared = set(param.opts)
+                taught = {o for o, n in {**launcher._FLAGS, **launcher._VALUED}.items()
+                          if n == param.name}
+                assert declared == taught, (name, param.name)
+
+
+@pytest.mark.parametrize("fg,bold", [(None, False), ("green", False), ("yellow", False),
+                                     ("red", False), (None, True), ("yellow", True)])
+def test_styles_are_clicks_own(fg: str | None, bold: bool) -> None:
+    assert output.style("ok", fg, bold) == click.style("ok", fg=fg, bold=bold or None)
+
+
+def _sage(argv: list[str], cwd: Path, home: Path, **env: str) -> tuple[int, str, str, bool]:
+    """Exit code, stdout, stderr of `sage ARGV`, and whether click was ever imported."""
+    probe = ("import atexit, sys\n"
+             "atexit.register(lambda: sys.stderr.write('\\nCLICK=%s' % ('click' in sys.modules)))\n"
+             "from sage_tui.launcher import main\n"
+             f"main({argv!r})\n")
+    environ = {**os.environ, "PYTHONPATH": str(ROOT), "SAGE_HOME": str(home), **env}
+    out = subprocess.run([sys.executable, "-c", probe], cwd=cwd, capture_output=True, text=True,
+                         env=environ, stdin=subprocess.DEVNULL, timeout=60)
+    stderr, _, loaded = out.stderr.rpartition("\nCLICK=")
+    return out.returncode, out.stdout, stderr, loaded == "True"
+
+
+@pytest.mark.parametrize("tail", [[], ["--json"], ["--hunks", "2"], ["--hunks", "7"],
+                                  ["--hunks", "²"]])
+@pytest.mark.parametrize("patch", ["good", "stale", "missing"])
+def test_a_check_says_the_same_with_or_without_click(tmp_path: Path, patch: str,
+                                                     tail: list[str]) -> None:
+    repo = git_repo(tmp_path / "repo", {"f.txt": "a\nb\nc\nd\ne\n"})
+    if patch == "stale":
+        (repo / "f.txt").write_text("a\nX\nc\nd\ne\n")
+    if patch != "missing":
+        (tmp_path / "p.diff").write_text(PATCH)
+    fast = ["apply", str(tmp_path / "p.diff"), "--check", "-w", str(repo), *tail]
+    slow = ["apply", str(tmp_path / "p.diff"), "--check", f"--workspace={repo}", *tail]
+    assert launcher.read_only_params(fast) is not None and launcher.read_only_params(slow) is None
+    *said_fast, click_fast = _sage(fast, tmp_path, tmp_path / "home")
+    *said_slow, click_slow = _sage(slow, tmp_path, tmp_path / "home")
+    assert said_fast == said_slow
+    assert not click_fast and click_slow  # the probe sees click when it is loaded
+    if "--json" in tail:
+        assert json.loads(said_fast[1])["schema"] == 1
+    assert "unexpected" not in said_fast[2]
+
+
+@pytest.mark.parametrize("command", ["undo", "redo"])
+def test_undo_and_redo_checks_say_the_same_with_or_without_click(tmp_path: Path,
+                                                                 command: str) -> None:
+    repo = git_repo(tmp_path / "repo", {"f.txt": "a\nb\nc\nd\ne\n"})
+    (tmp_path / "p.diff").write_text(PATCH)
+    home = tmp_path / "home"
+    applied = _sage(["apply", str(tmp_path / "p.diff")], repo, home)
+    assert applied[0] == 0, applied
+    if command == "redo":
+        assert _sage(["undo"], repo, home)[0] == 0
+    for tail in ([], ["--json"]):
+        fast = _sage([command, "--check", "-w", str(repo), *tail], tmp_path, home)
+        slow = _sage([command, "--check", f"--workspace={repo}", *tail], tmp_path, home)
+        assert fast[:3] == slow[:3] and fast[0] == 0
+        assert not fast[3] and slow[3]
+    nothing = _sage([command, "--check"], git_repo(tmp_path / "other"), home)
+    assert nothing[0] != 0 and nothing[2].startswith("Error: ") and not nothing[3]
