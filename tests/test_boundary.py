@@ -476,3 +476,37 @@ def test_a_git_diff_of_crlf_latin1_quoted_names_and_a_mode_change_applies_and_un
     for name, data in originals.items():
         assert (repo / name).read_bytes() == data
     assert (repo / "run.sh").stat().st_mode & 0o777 == 0o644
+
+
+def test_a_planted_scratch_name_in_shared_memory_is_never_used(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `sage apply --check` tries a change in a scratch folder, in /dev/shm when there is
+    # one: a folder every local user can write to. Another user who guesses the next name
+    # and plants a link there (to a folder they read) gets nothing: the name is skipped and
+    # the copy goes to a new folder only SAGE's user can enter, removed afterwards.
+    from sage_tui.core.patch import staging
+
+    shared, theirs = tmp_path / "shm", tmp_path / "theirs"
+    shared.mkdir()
+    theirs.mkdir()
+    guessed = b"\x01" * 8
+    (shared / f"sage-scratch-{guessed.hex()}").symlink_to(theirs)
+    draws = iter([guessed, guessed, b"\x02" * 8])
+    real_urandom = os.urandom
+    monkeypatch.setattr(staging.os, "urandom",
+                        lambda n: next(draws) if n == 8 else real_urandom(n))
+    modes: list[int] = []
+    real_run = staging.subprocess.run
+
+    def run(*args: object, **kw: object) -> object:
+        modes.append(os.stat(Path(str(kw["cwd"])).parent).st_mode & 0o777)
+        return real_run(*args, **kw)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(staging.subprocess, "run", run)
+    outcomes, error = staging.try_on_copy(
+        "--- a/f.txt\n+++ b/f.txt\n@@ -1 +1 @@\n-a\n+b\n", {"f.txt": b"a\n"}, {"f.txt": None},
+        shared)
+    assert error == "" and outcomes is not None and outcomes["f.txt"].data == b"b\n"
+    assert modes == [0o700]
+    assert list(theirs.iterdir()) == []  # nothing was written through the planted link
+    assert [p.name for p in shared.iterdir()] == [f"sage-scratch-{guessed.hex()}"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,7 @@ def try_on_copy(diff: str, contents: Mapping[str, bytes | None], modes: Mapping[
     Returns each file's outcome, or None and git's error. That git reads no repository,
     configuration or attributes: nothing the patch brings can run a command or change bytes.
     """
-    scratch = Path(tempfile.mkdtemp(prefix="sage-scratch-", dir=root))
+    scratch = private_folder(root, "sage-scratch-")
     tree = scratch / "tree"  # the files; git's folder and home sit beside it, out of reach
     try:
         tree.mkdir()
@@ -71,6 +70,20 @@ def try_on_copy(diff: str, contents: Mapping[str, bytes | None], modes: Mapping[
         return None, f"the change cannot be tried on a copy ({exc.strerror or exc})"
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def private_folder(root: Path, prefix: str) -> Path:
+    """A new folder under `root` that only its owner can enter, under a name no one can
+    guess: what `tempfile.mkdtemp` makes (mode 0700, never an existing folder or link), by
+    the same means, without loading tempfile and its random module into every check."""
+    for _ in range(100):
+        folder = root / f"{prefix}{os.urandom(8).hex()}"
+        try:
+            os.mkdir(folder, 0o700)
+        except FileExistsError:
+            continue
+        return folder
+    raise FileExistsError(f"no free name for a scratch folder in {root}")
 
 
 def scratch_root(state: Path) -> Path:

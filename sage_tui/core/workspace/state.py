@@ -18,7 +18,6 @@ import os
 import re
 import stat
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -239,6 +238,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     For SAGE's own state folder, which no repository controls; files in the workspace
     go through `Workspace` instead.
     """
+    import tempfile  # a write: read-only checks start without it
+
     mode = None
     with contextlib.suppress(FileNotFoundError):
         mode = stat.S_IMODE(os.stat(path).st_mode)
