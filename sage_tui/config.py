@@ -4,7 +4,9 @@ Precedence, highest first: command-line flags (applied by the CLI), environment
 variables, the config file, built-in defaults. Nothing is read at import time.
 
 Every mistake a user can make here raises `ConfigError` with one sentence naming
-the file (or variable), the key, what is wrong and, where it helps, a suggestion.
+the file (or variable), the key, what is wrong and, where it helps, a suggestion; a
+file with several mistakes raises them all at once (`ConfigProblems`), so one run
+shows everything to fix.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sage_tui.configvalues import ConfigProblems, UiNames, at_line, parse_value, toml_lines, ui_problems
 from sage_tui.configvalues import suggest as _suggest
@@ -159,6 +161,7 @@ OLLAMA_OPTIONS: dict[str, type | tuple[type, ...]] = {
 }
 _ROLE_KEYS = ("model", "options", "fallback", "host", "edit_format", "api", "api_key_env")
 _PROFILE_KEYS = ("model", "options", "host", "edit_format", "api", "api_key_env")
+_T = TypeVar("_T")
 
 
 def _with_lines(text: str, source: str) -> tuple[Any, dict[tuple[str, ...], int]]:
@@ -171,10 +174,48 @@ def _with_lines(text: str, source: str) -> tuple[Any, dict[tuple[str, ...], int]
         raise ConfigError(f"{source} is not valid YAML{exc.where}: {exc.problem}.") from exc
 
 
+class _Problem(ConfigError):
+    """One models.yaml problem; its line puts it in file order among the others."""
+
+    def __init__(self, message: str, line: int | None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
 class _Checker:
+    """Checks a parsed models.yaml and keeps every problem, so that one run names them all.
+
+    A check raises `_Problem` when the value it is about cannot be read any further (a role
+    that is not a mapping); `attempt` records it and the caller goes on with the next
+    independent value. Problems that do not stop a check are recorded with `note`.
+    """
+
     def __init__(self, source: str, lines: dict[tuple[str, ...], int]) -> None:
         self.source = source
         self.lines = lines
+        self.problems: list[_Problem] = []
+
+    def fail(self, path: tuple[str, ...], message: str) -> _Problem:
+        line = self.lines.get(path)
+        where = f" (line {line})" if line else ""
+        return _Problem(f"{self.source}: {'.'.join(path)} {message}{where}.", line)
+
+    def note(self, path: tuple[str, ...], message: str) -> None:
+        self.problems.append(self.fail(path, message))
+
+    def attempt(self, check: Callable[..., _T], *args: Any) -> _T | None:
+        """`check(*args)`, or None with its problem recorded."""
+        try:
+            return check(*args)
+        except _Problem as problem:
+            self.problems.append(problem)
+            return None
+
+    def report(self) -> None:
+        """Raise every problem found, in file order (any without a line last)."""
+        if self.problems:
+            ordered = sorted(self.problems, key=lambda p: (p.line is None, p.line or 0))
+            raise ConfigProblems([str(problem) for problem in ordered])
 
     def host(self, value: Any, path: tuple[str, ...], parse: Callable[[str], str]) -> str:
         try:
@@ -182,23 +223,17 @@ class _Checker:
         except BadHost as exc:
             raise self.fail(path, f"is not a server address: {exc}") from None
 
-    def fail(self, path: tuple[str, ...], message: str) -> ConfigError:
-        line = self.lines.get(path)
-        where = f" (line {line})" if line else ""
-        return ConfigError(f"{self.source}: {'.'.join(path)} {message}{where}.")
-
     def mapping(self, value: Any, path: tuple[str, ...], keys: tuple[str, ...] | None = None
-                ) -> Mapping[str, Any]:
+                ) -> Mapping[Any, Any]:
+        """`value` as a mapping ({} for nothing); each unknown key is a problem of its own."""
         if value is None:
             return {}
         if not isinstance(value, Mapping):
             raise self.fail(path, f"must be a mapping of keys to values, got {value!r}")
-        if keys is not None:
-            for key in value:
-                if key not in keys:
-                    raise self.fail((*path, str(key)),
-                                    f"is not a known key; {_suggest(str(key), keys)}"
-                                    f"expected one of {', '.join(keys)}")
+        for key in value:
+            if keys is not None and key not in keys:
+                self.note((*path, str(key)), f"is not a known key; {_suggest(str(key), keys)}"
+                                             f"expected one of {', '.join(keys)}")
         return value
 
     def text(self, value: Any, path: tuple[str, ...]) -> str:
@@ -207,81 +242,126 @@ class _Checker:
         return value.strip()
 
     def options(self, value: Any, path: tuple[str, ...]) -> dict[str, Any]:
-        options = dict(self.mapping(value, path))
-        for key, item in options.items():
+        """The sound options; each unsound one is a problem of its own and is left out."""
+        options: dict[str, Any] = {}
+        for key, item in self.mapping(value, path).items():
             sub = (*path, str(key))
             expected = OLLAMA_OPTIONS.get(str(key))
             if expected is None:
-                raise self.fail(sub, f"is not an Ollama option; {_suggest(str(key), list(OLLAMA_OPTIONS))}"
-                                "see `ollama show --parameters`".rstrip())
-            if (isinstance(item, bool) and expected is not bool) or not isinstance(item, expected):
+                self.note(sub, f"is not an Ollama option; {_suggest(str(key), list(OLLAMA_OPTIONS))}"
+                          "see `ollama show --parameters`")
+            elif (isinstance(item, bool) and expected is not bool) or not isinstance(item, expected):
                 kind = {int: "a whole number", bool: "true or false", list: "a list"}.get(
                     expected if isinstance(expected, type) else float, "a number")
-                raise self.fail(sub, f"must be {kind}, got {item!r}")
-        if "num_ctx" in options and options["num_ctx"] < 256:
-            raise self.fail((*path, "num_ctx"), f"must be at least 256 tokens, got {options['num_ctx']}")
-        if "temperature" in options and not 0 <= options["temperature"] <= 2:
-            raise self.fail((*path, "temperature"), "must be between 0 and 2")
+                self.note(sub, f"must be {kind}, got {item!r}")
+            else:
+                options[str(key)] = item
+        if options.get("num_ctx", 256) < 256:
+            self.note((*path, "num_ctx"), f"must be at least 256 tokens, got {options['num_ctx']}")
+        if not 0 <= options.get("temperature", 0) <= 2:
+            self.note((*path, "temperature"), "must be between 0 and 2")
         return options
 
-    def model(self, role: str, raw: Any, path: tuple[str, ...], keys: tuple[str, ...],
-              defaults: Mapping[str, Any], default_host: str | None) -> RoleModel:
-        spec = self.mapping(raw, path, keys)
-        if "model" not in spec:
-            raise self.fail(path, "needs a 'model' (an Ollama tag such as 'qwen2.5-coder:7b')")
-        fallback = spec.get("fallback") or []
-        if not isinstance(fallback, list):
-            raise self.fail((*path, "fallback"), "must be a list of model tags")
-        host = spec.get("host")
+    def api(self, spec: Mapping[Any, Any], path: tuple[str, ...]) -> tuple[str | None, str | None]:
+        """(api, api_key_env), each None when it has a problem (recorded)."""
         api = spec.get("api", "ollama")
         if api not in ("ollama", "openai"):
-            raise self.fail((*path, "api"), f"must be ollama or openai (an OpenAI-compatible server "
-                            f"such as llama.cpp's, vLLM or LM Studio), got {api!r}")
+            self.note((*path, "api"), f"must be ollama or openai (an OpenAI-compatible server "
+                      f"such as llama.cpp's, vLLM or LM Studio), got {api!r}")
+            api = None
         key_env = spec.get("api_key_env")
         if key_env is not None and not (isinstance(key_env, str)
                                         and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key_env)):
-            raise self.fail((*path, "api_key_env"), "must name an environment variable that "
-                            f"holds the key (such as VLLM_API_KEY), never the key; got {key_env!r}")
+            self.note((*path, "api_key_env"), "must name an environment variable that "
+                      f"holds the key (such as VLLM_API_KEY), never the key; got {key_env!r}")
+            key_env = None
+        return api, key_env
+
+    def role_host(self, host: Any, api: str | None, path: tuple[str, ...],
+                  default_host: str | None) -> str | None:
+        """The server for one role; none is checked when `api` is unknown (it decides how)."""
         if api == "openai" and not host:
-            raise self.fail(path, "uses api: openai, so it needs a host (the server's URL, such as "
+            self.note(path, "uses api: openai, so it needs a host (the server's URL, such as "
                             "http://gpu-box:8000)")
+        if api is None or not host:
+            return default_host
+        parse = openai_host if api == "openai" else normalize_ollama_host
+        return self.attempt(self.host, host, (*path, "host"), parse)
+
+    def model(self, role: str, raw: Any, path: tuple[str, ...], keys: tuple[str, ...],
+              defaults: Mapping[str, Any], default_host: str | None) -> RoleModel | None:
+        """One role's (or profile's) model, or None when it has problems (all recorded)."""
+        before = len(self.problems)
+        spec = self.mapping(raw, path, keys)
+        if "model" not in spec:
+            self.note(path, "needs a 'model' (an Ollama tag such as 'qwen2.5-coder:7b')")
+        model = self.attempt(self.text, spec["model"], (*path, "model")) if "model" in spec else None
+        fallback = spec.get("fallback") or []
+        if not isinstance(fallback, list):
+            self.note((*path, "fallback"), "must be a list of model tags")
+            fallback = []
+        tags = tuple(self.attempt(self.text, tag, (*path, "fallback")) or "" for tag in fallback)
+        api, key_env = self.api(spec, path)
+        host = self.role_host(spec.get("host"), api, path, default_host)
         edit_format = spec.get("edit_format")
         if edit_format is not None and edit_format not in EDIT_FORMATS:
-            raise self.fail((*path, "edit_format"), f"must be one of {', '.join(EDIT_FORMATS)} "
-                            f"(how the coder writes changes), got {edit_format!r}")
-        return RoleModel(
-            role=role,
-            model=self.text(spec["model"], (*path, "model")),
-            options={**defaults, **self.options(spec.get("options"), (*path, "options"))},
-            fallback=tuple(self.text(f, (*path, "fallback")) for f in fallback),
-            host=(self.host(host, (*path, "host"), openai_host) if api == "openai"
-                  else self.host(host, (*path, "host"), normalize_ollama_host) if host
-                  else default_host),
-            edit_format=edit_format, api=api, api_key_env=key_env,
-        )
+            self.note((*path, "edit_format"), f"must be one of {', '.join(EDIT_FORMATS)} "
+                      f"(how the coder writes changes), got {edit_format!r}")
+        options = self.attempt(self.options, spec.get("options"), (*path, "options"))
+        if len(self.problems) > before or model is None or api is None:
+            return None
+        return RoleModel(role=role, model=model, options={**defaults, **(options or {})},
+                         fallback=tags, host=host, edit_format=edit_format, api=api,
+                         api_key_env=key_env)
+
+
+def _roles(check: _Checker, spec: Any, base: ModelsConfig | None, defaults: Mapping[str, Any],
+           default_host: str | None) -> dict[str, RoleModel]:
+    """`base`'s roles with the file's sound ones over them; each role's problems are its own."""
+    roles: dict[str, RoleModel] = dict(base.roles) if base else {}
+    named = check.attempt(check.mapping, spec, ("roles",))
+    for role, raw in (named or {}).items():
+        if role not in ROLES:
+            check.note(("roles", str(role)), f"is not a role; {_suggest(str(role), ROLES)}"
+                                             f"roles are {', '.join(ROLES)}")
+            continue
+        parsed = check.attempt(check.model, role, raw, ("roles", role), _ROLE_KEYS, defaults,
+                               default_host)
+        if parsed is not None:
+            roles[role] = parsed
+    if named is not None and all(r in ROLES for r in named):  # else a misspelt role is why
+        missing = [r for r in ROLES if r not in roles and r not in named]
+        if missing:
+            check.note(("roles",), f"lacks {', '.join(missing)}")
+    return roles
 
 
 def _parse_models(text: str, source: str, base: ModelsConfig | None) -> ModelsConfig:
+    """The model map in `text` over `base`'s roles and profiles.
+
+    Raises:
+        ConfigError: the text is not YAML or not a mapping (at once); else every problem
+            in the file, in file order (`ConfigProblems`; one problem reads as itself).
+    """
     data, lines = _with_lines(text, source)
     check = _Checker(source, lines)
     top = check.mapping(data, (), ("defaults", "roles", "profiles"))
-    defaults_spec = check.mapping(top.get("defaults"), ("defaults",), ("options", "host"))
-    defaults = check.options(defaults_spec.get("options"), ("defaults", "options"))
+    defaults_spec = check.attempt(check.mapping, top.get("defaults"), ("defaults",),
+                                  ("options", "host")) or {}
+    defaults = check.attempt(check.options, defaults_spec.get("options"),
+                             ("defaults", "options")) or {}
     host = defaults_spec.get("host")
-    default_host = check.host(host, ("defaults", "host"), normalize_ollama_host) if host else None
-    roles: dict[str, RoleModel] = dict(base.roles) if base else {}
-    for role, raw in check.mapping(top.get("roles"), ("roles",)).items():
-        if role not in ROLES:
-            raise check.fail(("roles", str(role)), f"is not a role; {_suggest(str(role), ROLES)}"
-                             f"roles are {', '.join(ROLES)}")
-        roles[role] = check.model(role, raw, ("roles", role), _ROLE_KEYS, defaults, default_host)
-    missing = [r for r in ROLES if r not in roles]
-    if missing:
-        raise check.fail(("roles",), f"lacks {', '.join(missing)}")
+    default_host = (check.attempt(check.host, host, ("defaults", "host"), normalize_ollama_host)
+                    if host else None)
+    roles = _roles(check, top.get("roles"), base, defaults, default_host)
     profiles: dict[str, RoleModel] = dict(base.profiles) if base else {}
-    for name, raw in check.mapping(top.get("profiles"), ("profiles",)).items():
-        profiles[str(name)] = check.model("*", raw, ("profiles", str(name)), _PROFILE_KEYS,
-                                          defaults, default_host)
+    profiles_spec = check.attempt(check.mapping, top.get("profiles"), ("profiles",))
+    for name, raw in (profiles_spec or {}).items():
+        profile = check.attempt(check.model, "*", raw, ("profiles", str(name)), _PROFILE_KEYS,
+                                defaults, default_host)
+        if profile is not None:
+            profiles[str(name)] = profile
+    check.report()
     return ModelsConfig(roles=roles, profiles=profiles, source=None)
 
 
@@ -300,7 +380,9 @@ def load_models(path: str | os.PathLike[str] | None = None,
     Roles and profiles the user's file leaves out keep their built-in values.
 
     Raises:
-        ConfigError: naming the file, the key path, the line and what is wrong.
+        ConfigError: the file cannot be read, is not YAML or not a mapping; else every
+            problem in it at once (`ConfigProblems`, in file order), each naming the
+            file, the key path, the line and what is wrong.
     """
     file = Path(path) if path is not None else sage_paths(home).models_file
     base = default_models()

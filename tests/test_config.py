@@ -202,6 +202,60 @@ def test_models_yaml_errors_name_file_key_and_line(sage_home: Path, text: str,
     assert str(path) in str(caught.value)
 
 
+THREE_MISTAKES = (  # a user's models.yaml, profiles first: file order is not check order
+    "profiles:\n"
+    "  gpu:\n"
+    "    model: qwen2.5-coder:32b\n"
+    "    host: gpu box:11434\n"
+    "roles:\n"
+    "  coder:\n"
+    "    model: qwen2.5-coder:7b\n"
+    "    optoins: {num_ctx: 16384}\n"
+    "  planner:\n"
+    "    model: qwen2.5-coder:7b\n"
+    "    options:\n"
+    "      num_ctx: big\n"
+)
+
+
+def test_three_models_yaml_mistakes_in_different_places_are_named_together_in_file_order(
+        sage_home: Path) -> None:
+    from sage_tui.configvalues import ConfigProblems
+
+    path = write_config(sage_home, THREE_MISTAKES, "models.yaml")
+    with pytest.raises(ConfigProblems) as caught:
+        load_models()
+    assert caught.value.problems == [
+        f"{path}: profiles.gpu.host is not a server address: 'gpu box' is not a host name or "
+        "an IP address (line 4).",
+        f"{path}: roles.coder.optoins is not a known key; did you mean 'options'? expected one "
+        "of model, options, fallback, host, edit_format, api, api_key_env (line 8).",
+        f"{path}: roles.planner.options.num_ctx must be a whole number, got 'big' (line 12).",
+    ]
+    assert str(caught.value).startswith("the configuration has 3 problems; fix each:\n  - ")
+
+
+def test_models_yaml_problems_within_one_role_are_all_named_but_not_their_consequences(
+        sage_home: Path) -> None:
+    """A missing model and an unknown api are named with the role's other mistakes; the
+    host, which the api decides how to read, is not judged, and the role is not 'lacking'."""
+    from sage_tui.config import _parse_models
+    from sage_tui.configvalues import ConfigProblems
+
+    with pytest.raises(ConfigProblems) as caught:
+        _parse_models("roles:\n  coder:\n    api: grpc\n    host: ftp://box\n"
+                      "    options: {num_cxt: 1, temperature: 9}\n", "models.yaml",
+                      default_models())
+    assert [p.split(" (line")[0] for p in caught.value.problems] == [
+        "models.yaml: roles.coder needs a 'model' (an Ollama tag such as 'qwen2.5-coder:7b')",
+        "models.yaml: roles.coder.api must be ollama or openai (an OpenAI-compatible server "
+        "such as llama.cpp's, vLLM or LM Studio), got 'grpc'",
+        "models.yaml: roles.coder.options.num_cxt is not an Ollama option; did you mean "
+        "'num_ctx'? see `ollama show --parameters`",
+        "models.yaml: roles.coder.options.temperature must be between 0 and 2",
+    ]
+
+
 def test_explicit_models_path_must_exist(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_models(tmp_path / "nope.yaml")

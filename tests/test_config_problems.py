@@ -124,6 +124,27 @@ def test_doctor_names_every_problem_across_config_toml_and_models_yaml(
     assert "roles.codr is not a role" in config["details"][2]
 
 
+def test_doctor_lists_every_models_yaml_problem_with_its_line(sage_home: Path,
+                                                             dead_host: str) -> None:
+    from tests.test_config import THREE_MISTAKES
+
+    path = sage_home / "config" / "models.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(THREE_MISTAKES, encoding="utf-8")
+    out = sage("doctor", env={"OLLAMA_HOST": dead_host})
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    lines = out.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if "config" in line and "✗" in line)
+    assert lines[start].endswith("3 problems in the configuration, each below; fix them all.")
+    host, key, option = (line.strip() for line in lines[start + 1:start + 4])
+    assert host.startswith(f"{path}: profiles.gpu.host is not a server address") and \
+        host.endswith("(line 4).")
+    assert key.startswith(f"{path}: roles.coder.optoins is not a known key; did you mean "
+                          "'options'?") and key.endswith("(line 8).")
+    assert option == f"{path}: roles.planner.options.num_ctx must be a whole number, got 'big' " \
+                     "(line 12)."
+
+
 def _tree(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
 

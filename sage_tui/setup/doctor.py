@@ -99,6 +99,11 @@ def check_folders(env: Mapping[str, str]) -> Check:
     return Check("folders", "ok", f"config, data, state and cache are writable {where}", details)
 
 
+def _sentences(exc: ConfigError) -> list[str]:
+    """Each problem of a `ConfigProblems` on its own detail line, or the one sentence."""
+    return exc.problems if isinstance(exc, ConfigProblems) else [str(exc)]
+
+
 def check_config(env: Mapping[str, str], names: UiNames | None = None
                  ) -> tuple[Check, ModelRouter | None]:
     """Settings and models.yaml, every problem at once; also returns the role router the
@@ -108,16 +113,14 @@ def check_config(env: Mapping[str, str], names: UiNames | None = None
     settings = models = router = None
     try:
         settings = load_settings(env=env, names=names)
-    except ConfigProblems as exc:
-        problems += exc.problems
     except ConfigError as exc:
-        problems.append(str(exc))
+        problems += _sentences(exc)
     try:
         models = load_models(home=env.get("SAGE_HOME") or None)
         if settings is not None:
             router = model_router(models, settings)
     except ConfigError as exc:
-        problems.append(str(exc))
+        problems += _sentences(exc)
     if problems:
         if len(problems) == 1:
             return Check("config", "fail", problems[0]), None
