@@ -198,7 +198,8 @@ class _Checker:
     def fail(self, path: tuple[str, ...], message: str) -> _Problem:
         line = self.lines.get(path)
         where = f" (line {line})" if line else ""
-        return _Problem(f"{self.source}: {'.'.join(path)} {message}{where}.", line)
+        subject = f"{'.'.join(path)} " if path else "the file "  # the whole file: no key path
+        return _Problem(f"{self.source}: {subject}{message}{where}.", line)
 
     def note(self, path: tuple[str, ...], message: str) -> None:
         self.problems.append(self.fail(path, message))

@@ -259,3 +259,11 @@ def test_models_yaml_problems_within_one_role_are_all_named_but_not_their_conseq
 def test_explicit_models_path_must_exist(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_models(tmp_path / "nope.yaml")
+
+
+def test_a_models_yaml_that_is_a_list_says_the_file_must_be_a_mapping(sage_home: Path) -> None:
+    path = write_config(sage_home, "- coder\n- planner\n", "models.yaml")
+    with pytest.raises(ConfigError) as caught:
+        load_models()
+    assert str(caught.value) == (f"{path}: the file must be a mapping of keys to values, got "
+                                 "['coder', 'planner'].")
