@@ -144,6 +144,21 @@ def _bare(args: list[str]) -> Callable[[], int] | None:
     return BARE_COMMANDS.get(tuple(args))
 
 
+def _as_click_would(run: Callable[[], int], as_json: bool) -> int:
+    """`run()`'s exit code; Ctrl+C or end of input ends it as click ends a command: a blank
+    line, "Aborted." (and the failure document with `--json`), exit code 130."""
+    try:
+        return run()
+    except (KeyboardInterrupt, EOFError):
+        from sage_tui.commands.output import echo, failure_json
+
+        echo("", err=True)
+        if as_json:
+            echo(failure_json("Aborted.", 130))
+        echo("Aborted.", err=True)
+        return 130
+
+
 def _through_click(args: list[str], as_json: bool) -> None:
     """Run `args` through click's command tree, its own failures reported as click does."""
     import click
@@ -181,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         bare = _bare(args)
         if bare is not None:
-            raise SystemExit(bare())
+            raise SystemExit(_as_click_would(bare, as_json))
         _through_click(args, as_json)
     except SageError as exc:
         _fail(str(exc), exc.exit_code, as_json)

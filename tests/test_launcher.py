@@ -142,3 +142,21 @@ def test_undo_and_redo_checks_say_the_same_with_or_without_click(tmp_path: Path,
         assert not fast[3] and slow[3]
     nothing = _sage([command, "--check"], git_repo(tmp_path / "other"), home)
     assert nothing[0] != 0 and nothing[2].startswith("Error: ") and not nothing[3]
+
+
+@pytest.mark.parametrize("interruption", [KeyboardInterrupt, EOFError])
+def test_ctrl_c_while_the_workbench_starts_ends_as_click_ends_it(
+        interruption: type[BaseException], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from sage_tui.commands import ui
+
+    def starting(keep: bool) -> int:
+        raise interruption
+
+    monkeypatch.setattr(ui, "run_demo", starting)
+    said = []
+    for argv in (["demo"], ["--no-color", "demo"]):  # without click, then through it
+        with pytest.raises(SystemExit) as ended:
+            launcher.main(argv)
+        said.append((ended.value.code, *capsys.readouterr()))
+    assert said[0] == said[1] == (130, "", "\nAborted.\n")

@@ -83,11 +83,14 @@ def test_a_file_name_that_is_not_utf8_outside_git_is_left_out(tmp_path: Path) ->
     assert [h.citation for h in hits] == ["server.py:1"] and health.files == 1
 
 
-# Damage is drawn from seeded streams, so every run tries the same copies: the first 30,
-# and three that broke the search before rows were checked on the way out (a match
-# without a score, 819; a path with two rows after SQLite's unique index lost a page,
-# 1105 and 1370), found among 1,500 seeds.
+# Damage is drawn from seeded streams, so every run tries the same copies. Anywhere in the
+# file: the first 30, and three that broke the search before rows were checked on the way
+# out (a match without a score, 819; a path with two rows after SQLite's unique index lost
+# a page, 1105 and 1370), found among 1,500 seeds. In the first ten pages (the schema):
+# the first 10, and two whose damaged schema made SQLite's error message undecodable
+# (458, 642), found among 3,000 seeds.
 DAMAGE_SEEDS = (*range(30), 819, 1105, 1370)
+SCHEMA_DAMAGE_SEEDS = (*range(10), 458, 642)
 
 
 def _damaged_copies(tmp_path: Path, root: Path) -> list[Path]:
@@ -97,14 +100,18 @@ def _damaged_copies(tmp_path: Path, root: Path) -> list[Path]:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     size = base.stat().st_size
     copies = []
-    for seed in DAMAGE_SEEDS:  # a disk that lost a page, a copy cut short and glued back
-        chance = random.Random(f"damage-{seed}")
-        copy = tmp_path / f"damaged{seed}.sqlite3"
-        shutil.copy(base, copy)
-        with open(copy, "r+b") as handle:
-            handle.seek(chance.randrange(4096, size - 4096))
-            handle.write(chance.randbytes(chance.choice([16, 512, 4096])))
-        copies.append(copy)
+    # a disk that lost a page, a copy cut short and glued back
+    for name, seeds, lowest, highest, sizes in (
+            ("damage", DAMAGE_SEEDS, 4096, size - 4096, [16, 512, 4096]),
+            ("page", SCHEMA_DAMAGE_SEEDS, 100, 4096 * 10, [1, 16, 512])):
+        for seed in seeds:
+            chance = random.Random(f"{name}-{seed}")
+            copy = tmp_path / f"{name}{seed}.sqlite3"
+            shutil.copy(base, copy)
+            with open(copy, "r+b") as handle:
+                handle.seek(chance.randrange(lowest, highest))
+                handle.write(chance.randbytes(chance.choice(sizes)))
+            copies.append(copy)
     return copies
 
 
@@ -117,6 +124,35 @@ def test_an_index_damaged_inside_is_rebuilt_not_a_failed_turn(tmp_path: Path) ->
         hits, health = RetrievalIndex(Workspace([root]), copy).search("run_server_7 word3_9")
         assert health.files == 300, copy.name
         assert [h.citation for h in hits][:1] in (["m7.py:1"], ["m9.py:4"]), copy.name
+
+
+def _renamed_fts_column(db: sqlite3.Connection) -> None:
+    # one byte of FTS5's own table's definition changed, as a damaged schema page leaves it
+    db.execute("PRAGMA writable_schema = ON")
+    db.execute("UPDATE sqlite_master SET sql = replace(sql, 'segid', 'segie')"
+               " WHERE name = 'docs_idx'")
+
+
+def _files_row_lost(db: sqlite3.Connection) -> None:
+    # a torn leaf page of `files`: its last row gone, that file's text still in `docs`
+    db.execute("DELETE FROM files WHERE id = (SELECT max(id) FROM files)")
+
+
+@pytest.mark.parametrize("damage", [_renamed_fts_column, _files_row_lost])
+def test_damage_sqlite_reports_as_an_error_is_rebuilt_too(tmp_path: Path, damage: object) -> None:
+    # Neither is SQLITE_CORRUPT: "SQL logic error" from FTS5's renamed column, a broken
+    # constraint when the next refresh writes the lost file again. Both failed every later
+    # turn until the index was deleted by hand.
+    root = git_repo(tmp_path / "repo", {"a.py": "def run_server(port):\n    pass\n",
+                                        "b.py": "x = 1\n"})
+    where = tmp_path / "index.sqlite3"
+    RetrievalIndex(Workspace([root]), where).refresh()
+    with sqlite3.connect(where) as db:
+        damage(db)  # type: ignore[operator]
+    (root / "b.py").write_text("def run_server_again(port):\n    pass\n")
+    for _ in range(2):  # and the next process finds a sound index
+        hits, health = RetrievalIndex(Workspace([root]), where).search("run_server")
+        assert health.files == 2 and {h.citation for h in hits} == {"a.py:1", "b.py:1"}
 
 
 def _same_version_other_columns(db: sqlite3.Connection) -> None:

@@ -18,6 +18,7 @@ twice): damage SQLite's own checks did not see.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -31,8 +32,6 @@ _SCHEMA = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS docs USING fts5(path, body,"
     " tokenize = \"unicode61 remove_diacritics 0 tokenchars '_'\")",
 )
-_TABLES = {name: sql.replace(" IF NOT EXISTS", "")  # as sqlite_master keeps them
-           for name, sql in zip(("files", "docs"), _SCHEMA, strict=True)}
 
 
 class ForeignIndex(sqlite3.DatabaseError):
@@ -44,11 +43,16 @@ class DamagedRows(sqlite3.DatabaseError):
     page SQLite itself did not notice."""
 
 
-def damaged(exc: sqlite3.DatabaseError) -> bool:
-    """Whether `exc` says the file is not a sound index (rebuilding it is the cure)."""
+def damaged(exc: BaseException) -> bool:
+    """Whether `exc` says the file is not a sound index (rebuilding it is the cure). A
+    constraint broken is damage too: SAGE's own writes never conflict with a sound index
+    (`put` removes first). So is an error message Python cannot decode: SQLite quoting a
+    damaged schema page."""
+    if isinstance(exc, UnicodeDecodeError):
+        return True
     name = getattr(exc, "sqlite_errorname", "")
     return (isinstance(exc, (ForeignIndex, DamagedRows)) or name == "SQLITE_NOTADB"
-            or name.startswith("SQLITE_CORRUPT"))
+            or name.startswith(("SQLITE_CORRUPT", "SQLITE_CONSTRAINT")))
 
 
 class IndexStore:
@@ -66,11 +70,12 @@ class IndexStore:
         for attempt in range(2):
             try:
                 return self._prepare(_connect(self.path))
-            except (sqlite3.DatabaseError, OSError) as exc:  # not a database, torn, no room
-                bad = isinstance(exc, sqlite3.DatabaseError) and damaged(exc)
+            except (sqlite3.DatabaseError, UnicodeDecodeError, OSError) as exc:  # torn, no room
+                bad = not isinstance(exc, OSError) and damaged(exc)
                 if attempt == 0 and bad and _remove(self.path):
                     continue  # a cache: start it again (never when it is only busy)
-                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                reason = (exc.strerror if isinstance(exc, OSError) and exc.strerror
+                          else "damaged" if bad else exc)
                 self.note = (f"the index could not be kept in {self.path} ({reason}), "
                              "so it is rebuilt in memory in every process")
                 break
@@ -90,13 +95,11 @@ class IndexStore:
                 for statement in _SCHEMA:
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            tables = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE name IN"
-                                     " ('files', 'docs') AND type = 'table'"))
-            if tables != _TABLES:
+            if _schema(db) != _fresh_schema():  # FTS5's own tables and indexes included
                 raise ForeignIndex("the file holds other tables than the index's")
             db.execute("SELECT count(*) FROM docs").fetchone()  # reads the FTS5 tables once
             db.commit()
-        except sqlite3.DatabaseError:
+        except (sqlite3.DatabaseError, UnicodeDecodeError):
             db.close()
             raise
         return db
@@ -112,8 +115,12 @@ class IndexStore:
             self._rebuilt = True
             self.db = self._open()
             return
-        self.note = (f"the index in {self.path} was damaged again, "
-                     "so this process keeps it in memory")
+        self.to_memory(f"the index in {self.path} was damaged again")
+
+    def to_memory(self, why: str) -> None:
+        """Keep the index in memory for this process, saying `why` (one clause)."""
+        self.db.close()
+        self.note = f"{why}, so this process keeps the index in memory"
         self.path = None
         self.db = self._open()
 
@@ -174,6 +181,23 @@ class IndexStore:
             seen.add(path)
             ranked.append((path, -rank))
         return ranked
+
+
+def _schema(db: sqlite3.Connection) -> list[tuple[str, str, str, str | None]]:
+    return sorted(db.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"))
+
+
+@functools.cache
+def _fresh_schema() -> list[tuple[str, str, str, str | None]]:
+    """Every table and index SQLite makes for the schema (FTS5 adds its own), as its
+    `sqlite_master` lists them: what a sound index file holds, nothing else."""
+    db = sqlite3.connect(":memory:")
+    try:
+        for statement in _SCHEMA:
+            db.execute(statement)
+        return _schema(db)
+    finally:
+        db.close()
 
 
 def _connect(where: Path | str) -> sqlite3.Connection:

@@ -188,14 +188,20 @@ class RetrievalIndex:
 
     def _guarded(self, work: Callable[[], _T]) -> _T:
         """`work` on the index; when SQLite finds the file damaged while using it, the index
-        (a cache) is rebuilt and the work done again."""
+        (a cache) is rebuilt and the work done again. Any other failure of the file (a full
+        disk, an error no rebuild explains) moves the index into memory, with a note: a
+        cache never fails a turn."""
         while True:
             try:
                 return work()
-            except sqlite3.DatabaseError as exc:
-                if not damaged(exc) or self._opened().path is None:
+            except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+                store = self._opened()
+                if store.path is None:
                     raise
-                self._opened().rebuild()
+                if damaged(exc):
+                    store.rebuild()
+                else:
+                    store.to_memory(f"the index in {store.path} failed ({exc})")
 
     def _refresh(self, progress: Progress | None, stop: threading.Event | None) -> IndexHealth:
         listed = {n: b for n, b in _listing(self.root).items() if not self._workspace.hidden(n)}
