@@ -2,9 +2,10 @@
 `python -c pass`, whole processes.
 
 Both are spawned alternately (paired rounds, after one warm-up of each that leaves byte-code
-caches as an install has them), and the medians and their ratio are printed: wall-clock time,
-the target, and the processes' own CPU time (user + system, git's children not included),
-which a busy machine disturbs less. `sage` runs
+caches as an install has them), and the medians are printed with the median of each round's
+ratio (a shared machine's speed drifts between rounds; a round's pair shares it): wall-clock
+time, the target, and the processes' own CPU time (user + system, git's children not
+included), which a busy machine disturbs less. `sage` runs
 this checkout's code (PYTHONPATH is set to it), whichever install the console script
 belongs to. A second pair times `sage trace --json` (the session list) the same way, and a
 third the import of click alone: the floor of every command that goes through click (the
@@ -60,9 +61,9 @@ def _time(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float
 
 
 def paired(ours: list[str], rounds: int, cwd: Path, env: dict[str, str]
-           ) -> tuple[tuple[float, float], tuple[float, float]]:
-    """Medians ((wall, cpu) ours, (wall, cpu) bare) over `rounds` alternating spawns, after
-    one warm-up of each."""
+           ) -> tuple[tuple[float, float], tuple[float, float], tuple[float, float]]:
+    """Medians ((wall, cpu) ours, (wall, cpu) bare, (wall, cpu) of each round's ratio) over
+    `rounds` alternating spawns, after one warm-up of each."""
     bare = [sys.executable, "-c", "pass"]
     _time(bare, cwd, env)
     _time(ours, cwd, env)
@@ -74,7 +75,8 @@ def paired(ours: list[str], rounds: int, cwd: Path, env: dict[str, str]
     def medians(runs: list[tuple[float, float]]) -> tuple[float, float]:
         return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
 
-    return medians(mine), medians(base)
+    ratios = [(m[0] / b[0], m[1] / b[1]) for m, b in zip(mine, base, strict=True)]
+    return medians(mine), medians(base), medians(ratios)
 
 
 def main() -> None:
@@ -89,10 +91,10 @@ def main() -> None:
                         ("sage trace --json (list)", [sage, "trace", "--json"]),
                         ("reference: python -c 'import click'",
                          [sys.executable, "-c", "import click"])):
-        ours, base = paired(argv, max(5, args.rounds), repo, env)
+        ours, base, ratio = paired(argv, max(5, args.rounds), repo, env)
         print(f"{label}: {ours[0] * 1000:.0f} ms; python -c pass: {base[0] * 1000:.0f} ms; "
-              f"ratio {ours[0] / base[0]:.2f}x (target <= 3x); CPU time {ours[1] * 1000:.0f} "
-              f"against {base[1] * 1000:.0f} ms, {ours[1] / base[1]:.2f}x")
+              f"ratio {ratio[0]:.2f}x (target <= 3x); CPU time {ours[1] * 1000:.0f} "
+              f"against {base[1] * 1000:.0f} ms, {ratio[1]:.2f}x")
 
 
 if __name__ == "__main__":

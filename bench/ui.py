@@ -4,8 +4,8 @@
    spawned in a pseudo-terminal and timed until their first screen text arrives, in
    rounds of one each (which goes first alternates) after one warm-up: the medians, and the
    median of each round's ratio (a shared machine's speed drifts between rounds; a round's
-   pair shares it), with byte-code caches as an install has them. `sage` runs this checkout's code (PYTHONPATH is set to it),
-   whichever install the console script belongs to.
+   pair shares it), with byte-code caches as an install has them. `sage` runs this
+   checkout's code (PYTHONPATH is set to it), whichever install the console script belongs to.
 2. Events per second the event stream absorbs while a key press is still handled within
    100 ms.
 3. Time to open the diff reviewer on 1,000- and 10,000-line patches.
