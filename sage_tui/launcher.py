@@ -127,6 +127,8 @@ def _folder_click_takes(value: str) -> bool:
 def _run_check(command: str, params: dict[str, object]) -> int:
     from sage_tui.commands.patching import run_apply, run_undo
 
+    gc.enable()  # not a starting command: collection back on, as cli.py does for these
+
     options = {k: v for k, v in params.items() if k != "patchfile"}
     if command == "apply":
         return run_apply(str(params["patchfile"]), **options)  # type: ignore[arg-type]
@@ -139,16 +141,21 @@ def _bare(args: list[str]) -> Callable[[], int] | None:
         return None
     check = read_only_params(args)
     if check is not None:
-        gc.enable()  # not a starting command: collection back on, as cli.py would
         return lambda: _run_check(*check)
     return BARE_COMMANDS.get(tuple(args))
 
 
 def _as_click_would(run: Callable[[], int], as_json: bool) -> int:
-    """`run()`'s exit code; Ctrl+C or end of input ends it as click ends a command: a blank
-    line, "Aborted." (and the failure document with `--json`), exit code 130."""
+    """`run()`'s exit code; it ends as click ends a command: on Ctrl+C or end of input, a
+    blank line, "Aborted." (and the failure document with `--json`), exit code 130; when
+    the reader of its output went away (`sage apply … | head -1`), quietly, exit code 1."""
     try:
         return run()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)  # the exit's own flush has nowhere to go
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 1
     except (KeyboardInterrupt, EOFError):
         from sage_tui.commands.output import echo, failure_json
 

@@ -160,3 +160,75 @@ def test_ctrl_c_while_the_workbench_starts_ends_as_click_ends_it(
             launcher.main(argv)
         said.append((ended.value.code, *capsys.readouterr()))
     assert said[0] == said[1] == (130, "", "\nAborted.\n")
+
+
+def _run(argv: list[str], cwd: Path, home: Path, *, env: dict[str, str] | None = None,
+         close_stdout: bool = False) -> subprocess.CompletedProcess[bytes]:
+    environ = {**os.environ, "PYTHONPATH": str(ROOT), "SAGE_HOME": str(home), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "sage_tui", *argv], cwd=cwd, env=environ,
+                          capture_output=not close_stdout, stdin=subprocess.DEVNULL,
+                          timeout=60,
+                          preexec_fn=(lambda: os.close(1)) if close_stdout else None)
+
+
+@pytest.mark.parametrize("spelling", ["-w", "--workspace="])
+def test_a_check_whose_output_goes_nowhere_or_cannot_be_encoded_still_answers(
+        tmp_path: Path, spelling: str) -> None:
+    # Both paths (without click, and through it): stdout closed; an ASCII stdout and a
+    # file name that is not ASCII; a strict UTF-8 stdout and a patch naming a file with a
+    # byte that is not UTF-8 (the patch is untrusted text). Never "unexpected".
+    repo = git_repo(tmp_path / "repo", {"é.txt": "a\n", "f.txt": "a\nb\nc\nd\ne\n"})
+    (tmp_path / "accent.diff").write_text("--- a/é.txt\n+++ b/é.txt\n@@ -1 +1 @@\n-a\n+b\n")
+    (tmp_path / "bytes.diff").write_bytes(b"--- a/q\xff.txt\n+++ b/q\xff.txt\n@@ -1 +1 @@\n"
+                                          b"-a\n+b\n")
+    where = ["-w", str(repo)] if spelling == "-w" else [f"--workspace={repo}"]
+    home = tmp_path / "home"
+    closed = _run(["apply", str(tmp_path / "accent.diff"), "--check", *where], tmp_path, home,
+                  close_stdout=True)
+    assert closed.returncode == 0
+    ascii_out = _run(["apply", str(tmp_path / "accent.diff"), "--check", *where], tmp_path,
+                     home, env={"PYTHONIOENCODING": "ascii"})
+    assert ascii_out.returncode == 0, ascii_out.stderr
+    assert "é.txt".encode() in ascii_out.stdout
+    for tail in ([], ["--json"]):
+        odd = _run(["apply", str(tmp_path / "bytes.diff"), "--check", *where, *tail], tmp_path,
+                   home, env={"PYTHONIOENCODING": "utf-8"})
+        assert b"unexpected" not in odd.stderr and odd.returncode == 1, odd.stderr
+        assert b"q\\udcff.txt" in odd.stdout + odd.stderr
+        if tail:
+            assert json.loads(odd.stdout)["ok"] is False
+
+
+def test_a_reader_that_goes_away_ends_the_check_as_click_ends_it(tmp_path: Path) -> None:
+    lines = "".join(f"line {i}\n" for i in range(4000))
+    repo = git_repo(tmp_path / "repo", {"big.txt": lines})
+    hunks = "".join(f"@@ -{i * 4 + 1} +{i * 4 + 1} @@\n-line {i * 4}\n+LINE {i * 4}\n"
+                    for i in range(1000))
+    (tmp_path / "many.diff").write_text(f"--- a/big.txt\n+++ b/big.txt\n{hunks}")
+    codes = []
+    for where in (["-w", str(repo)], [f"--workspace={repo}"]):
+        environ = {**os.environ, "PYTHONPATH": str(ROOT), "SAGE_HOME": str(tmp_path / "home")}
+        proc = subprocess.Popen([sys.executable, "-m", "sage_tui", "apply",
+                                 str(tmp_path / "many.diff"), "--check", *where],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environ,
+                                stdin=subprocess.DEVNULL)
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.read(1)  # `| head -c1`: one byte, then the reader is gone
+        proc.stdout.close()
+        stderr = proc.stderr.read()
+        codes.append(proc.wait(timeout=60))
+        assert b"unexpected" not in stderr and b"Traceback" not in stderr, stderr
+    assert codes == [1, 1]
+
+
+def test_hunks_given_twice_or_as_a_huge_number_get_one_sentence(tmp_path: Path) -> None:
+    repo = git_repo(tmp_path / "repo", {"f.txt": "a\nb\nc\nd\ne\n"})
+    (tmp_path / "p.diff").write_text(PATCH)
+    home = tmp_path / "home"
+    twice = _run(["apply", str(tmp_path / "p.diff"), "--check", "-w", str(repo),
+                  "--hunks", "2,1,2"], tmp_path, home)
+    assert twice.returncode == 0 and b"2 hunk(s) would apply" in twice.stdout
+    huge = _run(["apply", str(tmp_path / "p.diff"), "--check", "-w", str(repo),
+                 "--hunks", "9" * 5000], tmp_path, home)
+    assert huge.returncode == 2 and huge.stderr.startswith(b"Error: --hunks takes positions")
+    assert len(huge.stderr) < 200

@@ -57,11 +57,28 @@ def _coloured(stream: TextIO) -> bool:
 
 
 def echo(message: str = "", err: bool = False) -> None:
-    """One line on stdout (stderr with `err`), styles stripped unless colour is on."""
+    """One line on stdout (stderr with `err`), styles stripped unless colour is on.
+
+    As click's echo: nothing when the stream is closed; on a stream whose encoding cannot
+    hold the text (ASCII, or a lone surrogate from a file name that is not UTF-8, which the
+    patch's own bytes may carry) the line goes out as UTF-8, what cannot be encoded written
+    as an escape (`\\udcff`)."""
     stream = sys.stderr if err else sys.stdout
+    if stream is None:
+        return
     if not _coloured(stream):
         message = _ANSI.sub("", message)
-    stream.write(message + "\n")
+    line = message + "\n"
+    try:
+        stream.write(line)
+    except UnicodeEncodeError:
+        data = line.encode("utf-8", "backslashreplace")
+        buffer = getattr(stream, "buffer", None)
+        if buffer is None:
+            stream.write(data.decode("ascii", "backslashreplace"))
+        else:
+            stream.flush()
+            buffer.write(data)
     stream.flush()
 
 

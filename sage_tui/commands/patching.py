@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sage_tui.commands.output import echo, note, print_json, style
 from sage_tui.core.errors import UsageError
-from sage_tui.core.log.safetext import plain
+from sage_tui.core.log.safetext import one_line, plain
 
 if TYPE_CHECKING:
     from sage_tui.config import Settings
@@ -86,10 +86,13 @@ def _select(patch: Patch, hunks: str | None) -> list[str]:
     total = len(patch.hunks)
     for part in hunks.split(","):
         part = part.strip()
-        if not (part.isascii() and part.isdigit()) or not 1 <= int(part) <= total:
+        if (not (part.isascii() and part.isdigit()) or len(part) > len(str(total))
+                or not 1 <= int(part) <= total):  # the length first: int() of 5,000 digits fails
             raise UsageError(f"--hunks takes positions from 1 to {total}, separated by commas "
-                             f"(got {part!r}).")
-        chosen.append(patch.hunks[int(part) - 1].hunk_id)
+                             f"(got {one_line(part[:20])!r}).")
+        hunk_id = patch.hunks[int(part) - 1].hunk_id
+        if hunk_id not in chosen:  # `--hunks 2,1,2` chooses two hunks
+            chosen.append(hunk_id)
     return chosen
 
 

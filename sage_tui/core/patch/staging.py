@@ -36,7 +36,10 @@ def try_on_copy(diff: str, contents: Mapping[str, bytes | None], modes: Mapping[
     Returns each file's outcome, or None and git's error. That git reads no repository,
     configuration or attributes: nothing the patch brings can run a command or change bytes.
     """
-    scratch = private_folder(root, "sage-scratch-")
+    try:
+        scratch = private_folder(root, "sage-scratch-")
+    except OSError as exc:  # a full or read-only /dev/shm or state folder
+        return None, f"the change cannot be tried on a copy ({exc.strerror or exc})"
     tree = scratch / "tree"  # the files; git's folder and home sit beside it, out of reach
     try:
         tree.mkdir()
@@ -76,6 +79,7 @@ def private_folder(root: Path, prefix: str) -> Path:
     """A new folder under `root` that only its owner can enter, under a name no one can
     guess: what `tempfile.mkdtemp` makes (mode 0700, never an existing folder or link), by
     the same means, without loading tempfile and its random module into every check."""
+    root = Path(os.path.abspath(root))  # git runs inside it, and reads its paths from there
     for _ in range(100):
         folder = root / f"{prefix}{os.urandom(8).hex()}"
         try:
