@@ -190,6 +190,18 @@ def _through_click(args: list[str], as_json: bool) -> None:
         raise SystemExit(130) from None
 
 
+def _unexpected(exc: Exception, verbose: bool, as_json: bool) -> NoReturn:
+    """A failure no sentence was written for: a bug, said as one, with how to see where."""
+    if os.environ.get("SAGE_DEBUG"):
+        raise exc
+    if verbose:  # -v: the stack first, then the sentence
+        import traceback
+
+        traceback.print_exception(exc)
+    _fail(f"unexpected {type(exc).__name__}: {exc} (run with -v or set SAGE_DEBUG=1 to see "
+          "where, and please report it).", 1, as_json)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `sage` console script."""
     from sage_tui.core.errors import SageError
@@ -201,6 +213,10 @@ def main(argv: list[str] | None = None) -> None:
     # full collection in the middle of them costs tens of milliseconds); see STARTING_COMMANDS.
     gc.disable()
     try:
+        try:
+            os.getcwd()
+        except FileNotFoundError:
+            _fail("the current folder no longer exists; cd into one that does.", 2, as_json)
         bare = _bare(args)
         if bare is not None:
             raise SystemExit(_as_click_would(bare, as_json))
@@ -212,14 +228,13 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:  # `sage trace | head`
         sys.stderr.close()
         raise SystemExit(0) from None
+    except OSError as exc:
+        if not (exc.filename and exc.strerror):
+            _unexpected(exc, verbose, as_json)
+        # a folder SAGE needs is a file, a disk full, a permission: the machine, not a bug
+        _fail(f"{exc.filename} cannot be used: {exc.strerror[0].lower()}{exc.strerror[1:]}.", 1,
+              as_json)
     except Exception as exc:
-        if os.environ.get("SAGE_DEBUG"):
-            raise
-        if verbose:  # -v: the stack first, then the sentence
-            import traceback
-
-            traceback.print_exc()
-        _fail(f"unexpected {type(exc).__name__}: {exc} (run with -v or set SAGE_DEBUG=1 to see "
-              "where, and please report it).", 1, as_json)
+        _unexpected(exc, verbose, as_json)
     finally:
         gc.enable()  # however the command ended

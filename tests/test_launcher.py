@@ -232,3 +232,28 @@ def test_hunks_given_twice_or_as_a_huge_number_get_one_sentence(tmp_path: Path) 
                  "--hunks", "9" * 5000], tmp_path, home)
     assert huge.returncode == 2 and huge.stderr.startswith(b"Error: --hunks takes positions")
     assert len(huge.stderr) < 200
+
+
+def test_a_machine_that_cannot_serve_the_command_gets_one_sentence(tmp_path: Path) -> None:
+    # SAGE_HOME is a file; the current folder was deleted under the shell; the patch was to
+    # come down a pipe that is closed. Each was "unexpected …".
+    repo = git_repo(tmp_path / "repo", {"f.txt": "a\nb\nc\nd\ne\n"})
+    (tmp_path / "p.diff").write_text(PATCH)
+    (tmp_path / "home-file").write_text("not a folder\n")
+    home_is_a_file = _run(["apply", str(tmp_path / "p.diff"), "--check", "-w", str(repo)],
+                          tmp_path, tmp_path / "home-file")
+    assert home_is_a_file.returncode == 1
+    assert home_is_a_file.stderr.decode().endswith("cannot be used: not a directory.\n")
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    code = ("import os, sys\nos.chdir(sys.argv[1]); os.rmdir(sys.argv[1])\n"
+            "from sage_tui.launcher import main\nmain(['undo', '--check'])\n")
+    environ = {**os.environ, "PYTHONPATH": str(ROOT), "SAGE_HOME": str(tmp_path / "home")}
+    deleted = subprocess.run([sys.executable, "-c", code, str(gone)], capture_output=True,
+                             text=True, env=environ, timeout=60, cwd=tmp_path)
+    assert deleted.returncode == 2
+    assert deleted.stderr == "Error: the current folder no longer exists; cd into one that does.\n"
+    closed = subprocess.run([sys.executable, "-m", "sage_tui", "apply", "-", "--check", "-w",
+                             str(repo)], capture_output=True, text=True, env=environ,
+                            timeout=60, preexec_fn=lambda: os.close(0))
+    assert closed.returncode == 2 and closed.stderr.startswith("Error: standard input is closed")

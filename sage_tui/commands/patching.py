@@ -48,6 +48,8 @@ def _workspace(path: Path | None) -> Path:
 def _read_patch(source: str) -> str:
     # Bytes in: carriage returns and non-UTF-8 bytes reach the engine as they are.
     if source == "-":
+        if sys.stdin is None:
+            raise UsageError("standard input is closed; give a patch file, or pipe one in.")
         return sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
     path = Path(source).expanduser()
     try:
