@@ -18,13 +18,13 @@ from pygments.util import ClassNotFound
 from rich.segment import Segment
 from rich.style import Style
 from rich.syntax import Syntax
-from textual.geometry import Region, Size
+from textual.geometry import Size
 from textual.reactive import reactive
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import Worker, WorkerState
 
 from sage_tui.core.patch.model import Hunk, Patch
+from sage_tui.ui.widgets.linescroll import LineScrollView
 
 UNIFIED_BELOW = 90  # columns of diff: narrower panes get the unified view
 NUMBER = 5
@@ -147,7 +147,7 @@ def _words(old: str, new: str) -> tuple[Spans, Spans]:
     return tuple(a), tuple(b)
 
 
-class DiffView(ScrollView, can_focus=True):
+class DiffView(LineScrollView, can_focus=True):
     """Shows one patch; the screen around it owns the keys and the decisions."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -184,7 +184,6 @@ class DiffView(ScrollView, can_focus=True):
         self._hunk_position: dict[str, int] = {}  # hunk id -> 1-based place in the patch
         self._hunk_path: dict[str, str] = {}  # hunk id -> its file, for the lexer
         self._built: tuple[int, bool] | None = None
-        self._base: Style | None = None  # the widget's style, for one rendering pass
 
     def on_mount(self) -> None:
         self._rebuild()
@@ -245,19 +244,11 @@ class DiffView(ScrollView, can_focus=True):
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"diff-view--{name}")
 
-    def render_lines(self, crop: Region) -> list[Strip]:
-        # `rich_style` walks every ancestor's styles: once a pass, not once a line
-        self._base = self.rich_style
-        try:
-            return super().render_lines(crop)
-        finally:
-            self._base = None
-
     def render_line(self, y: int) -> Strip:
         scroll_y = self.scroll_offset.y
         width = self.scrollable_content_region.width
         index = y + scroll_y
-        base = self.rich_style if self._base is None else self._base
+        base = self.line_style
         if index >= len(self.rows):
             return Strip.blank(width, base)
         row = self.rows[index]

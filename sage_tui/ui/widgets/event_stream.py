@@ -13,22 +13,21 @@ import fnmatch
 from typing import Any, ClassVar
 
 from rich.segment import Segment
-from rich.style import Style
 from textual.binding import BindingType
-from textual.geometry import Region, Size
+from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from sage_tui.core.log.tracefmt import CATEGORIES, local_time, summary
 from sage_tui.ui.actions import bindings
+from sage_tui.ui.widgets.linescroll import LineScrollView
 
 MAX_RECORDS = 200_000
 NAME_WIDTH = 22  # the longest names (HUMAN_CHECKPOINT_REACHED) are cut
 
 
-class EventStream(ScrollView, can_focus=True):
+class EventStream(LineScrollView, can_focus=True):
     """A virtual list of session-log records."""
 
     BINDINGS: ClassVar[list[BindingType]] = bindings("events")
@@ -73,7 +72,6 @@ class EventStream(ScrollView, can_focus=True):
         self._events: set[str] | None = None
         self._roles: set[str] | None = None
         self._dirty = False
-        self._base: Style | None = None  # the widget's style, for one rendering pass
 
     def on_mount(self) -> None:
         self.set_interval(1 / 20, self._flush)
@@ -151,19 +149,11 @@ class EventStream(ScrollView, can_focus=True):
             self._lines[index] = text
         return text
 
-    def render_lines(self, crop: Region) -> list[Strip]:
-        # `rich_style` walks every ancestor's styles: once a pass, not once a line
-        self._base = self.rich_style
-        try:
-            return super().render_lines(crop)
-        finally:
-            self._base = None
-
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         row = y + scroll_y
         width = self.scrollable_content_region.width
-        style = base = self.rich_style if self._base is None else self._base
+        style = base = self.line_style
         if row == self.cursor:
             base = base + self.get_component_rich_style("event-stream--cursor")
         if row >= len(self._visible):
