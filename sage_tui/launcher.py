@@ -128,7 +128,6 @@ def _run_check(command: str, params: dict[str, object]) -> int:
     from sage_tui.commands.patching import run_apply, run_undo
 
     gc.enable()  # not a starting command: collection back on, as cli.py does for these
-
     options = {k: v for k, v in params.items() if k != "patchfile"}
     if command == "apply":
         return run_apply(str(params["patchfile"]), **options)  # type: ignore[arg-type]
