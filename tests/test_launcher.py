@@ -30,7 +30,11 @@ PATCH = "--- a/f.txt\n+++ b/f.txt\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n@@ -5,1 +5,1
 def _click_params(argv: list[str]) -> tuple[str, dict[str, Any]]:
     """The command click resolves `argv` to, and the values it would call it with."""
     root = cli.make_context("sage", list(argv))
-    name, command, rest = cli.resolve_command(root, root._protected_args + root.args)
+    # click 8.2 keeps the command's name in `_protected_args`; the lowest click we allow,
+    # in `protected_args` (deprecated since)
+    protected = (root._protected_args if hasattr(root, "_protected_args")
+                 else root.protected_args)
+    name, command, rest = cli.resolve_command(root, [*protected, *root.args])
     assert name is not None and command is not None
     return name, dict(command.make_context(name, rest, parent=root).params)
 

@@ -112,6 +112,32 @@ def test_follow_sees_records_across_rotations(sage_home: Path) -> None:
     assert len(list((sage_home / "data" / "sessions").glob("live.*.jsonl"))) >= 5
 
 
+
+def test_a_rotation_between_looking_and_opening_is_waited_out(sage_home: Path) -> None:
+    # The writer renames the live file to a numbered part and only then opens a new one;
+    # a follower that saw the live file an instant before must not fail on the open (CI
+    # hit this: FileNotFoundError out of `sage trace --follow`).
+    from pathlib import PosixPath
+
+    from sage_tui.core.log.follow import Tail
+
+    log = SessionLog.open(sessions_dir(), session_id="racing", max_mb=0.002)
+    log.emit("ERROR", {"where": "w", "kind": "k", "message": "before"})
+    log.close()
+    tail = Tail(resolve("racing", sessions_dir()).sessions[0])
+    live = tail.live
+    live.rename(live.with_name("racing.1.jsonl"))  # rotated; the new live file not yet made
+
+    class JustSeen(PosixPath):
+        def exists(self, *args: object, **kwargs: object) -> bool:
+            return True  # what the follower saw a moment before the rename
+
+    tail.live = JustSeen(live)
+    assert list(tail.records()) == []  # nothing yet: the next poll finds the new file
+    tail.live = live
+    live.write_bytes(b"")
+    assert [r["data"]["message"] for r in tail.records()] == ["before"]
+
 def test_following_a_trace_id_merges_its_sessions_including_one_started_later(
         sage_home: Path) -> None:
     from sage_tui.core.log.follow import follow_trace

@@ -8,6 +8,7 @@ running with the same `SAGE_TRACE_ID`).
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import os
 import time
@@ -62,14 +63,16 @@ class Tail:
         """Everything written since the last call (all parts the first time)."""
         while True:
             if self._handle is None:
-                if not self.live.exists():
-                    return
-                self._handle = self.live.open("rb")
+                try:  # between a rotation's rename and the new file there is no live file
+                    self._handle = self.live.open("rb")
+                except FileNotFoundError:
+                    return  # the next poll finds the new one
                 self._inode = os.fstat(self._handle.fileno()).st_ino
                 for part in session_parts(self.live.parent, self.session_id):  # complete parts
-                    if part != self.live and part.stat().st_ino != self._inode:
-                        with part.open("rb") as handle:
-                            yield from self._fresh(lines_of(handle))
+                    with contextlib.suppress(FileNotFoundError):  # pruned since it was listed
+                        if part != self.live and part.stat().st_ino != self._inode:
+                            with part.open("rb") as handle:
+                                yield from self._fresh(lines_of(handle))
             got = False
             while chunk := self._handle.read(CHUNK):
                 got = True
